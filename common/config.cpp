@@ -1,0 +1,170 @@
+#include "common/config.hpp"
+
+#include <cstdlib>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+
+namespace berth {
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string join_problems(const std::vector<std::string>& p) {
+  std::string out = "invalid configuration:";
+  for (const auto& s : p) out += "\n  " + s;
+  return out;
+}
+
+// Reads one variable at a time, collecting problems rather than stopping at the first.
+struct reader {
+  const env_lookup& env;
+  std::vector<std::string> problems;
+
+  std::optional<std::string> get(const std::string& name) {
+    auto v = env(name);
+    if (v && trim(*v).empty()) return std::nullopt;
+    return v;
+  }
+  void integer(const std::string& name, int& out, int lo, int hi) {
+    auto v = get(name);
+    if (!v) return;
+    auto n = parse_int(*v);
+    if (!n || *n < lo || *n > hi)
+      problems.push_back(name + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                         "], got \"" + *v + "\"");
+    else
+      out = static_cast<int>(*n);
+  }
+  void bytes(const std::string& name, std::int64_t& out, std::int64_t lo, std::int64_t hi) {
+    auto v = get(name);
+    if (!v) return;
+    auto n = parse_bytes(*v);
+    if (!n || *n < lo || *n > hi)
+      problems.push_back(name + " must be a size like 512m or 1g between " + std::to_string(lo) + " and " +
+                         std::to_string(hi) + " bytes, got \"" + *v + "\"");
+    else
+      out = *n;
+  }
+  void string(const std::string& name, std::string& out) {
+    if (auto v = get(name)) out = std::string(trim(*v));
+  }
+};
+
+}  // namespace
+
+config_error::config_error(std::vector<std::string> p) : std::runtime_error(join_problems(p)), problems(std::move(p)) {}
+
+config parse_config(const env_lookup& env) {
+  config c;
+  reader r{env, {}};
+
+  if (auto v = r.get("BERTH_LISTEN")) {
+    auto colon = v->rfind(':');
+    auto port = colon == std::string::npos ? std::nullopt : parse_int(v->substr(colon + 1));
+    if (!port || *port < 0 || *port > 65535 || colon == 0)
+      r.problems.push_back("BERTH_LISTEN must be host:port (port 0 picks a free one), got \"" + *v + "\"");
+    else {
+      c.listen_host = v->substr(0, colon);
+      if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+      c.listen_port = static_cast<std::uint16_t>(*port);
+    }
+  }
+  r.string("BERTH_DATA_DIR", c.data_dir);
+  if (auto v = r.get("BERTH_API_KEYS")) c.api_keys = split_list(*v);
+  if (c.api_keys.empty())
+    r.problems.push_back("BERTH_API_KEYS must name at least one API key (comma-separated); berthd never runs open");
+  for (const auto& k : c.api_keys)
+    if (k.size() < 16) { r.problems.push_back("every key in BERTH_API_KEYS must be at least 16 characters long"); break; }
+
+  r.string("BERTH_WORKER_IMAGE", c.worker_image);
+  r.string("BERTH_WORKER_NETWORK", c.worker_network);
+  if (auto v = r.get("BERTH_ENGINES")) c.engines = split_list(*v);
+  r.string("BERTH_DEFAULT_ENGINE", c.default_engine);
+  bool known = false;
+  for (const auto& e : c.engines) known = known || e == c.default_engine;
+  if (!known) r.problems.push_back("BERTH_DEFAULT_ENGINE \"" + c.default_engine + "\" is not in BERTH_ENGINES (" + join(c.engines) + ")");
+
+  if (auto v = r.get("BERTH_DOCKER_HOST")) {
+    if (!starts_with(*v, "unix://") || v->size() <= 7)
+      r.problems.push_back("BERTH_DOCKER_HOST must be unix:///path/to/docker.sock, got \"" + *v + "\"");
+    else
+      c.docker_socket = v->substr(7);
+  }
+  r.string("BERTH_INSTANCE", c.instance);
+  for (char ch : c.instance)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {
+      r.problems.push_back("BERTH_INSTANCE may hold only letters, digits, - and _");
+      break;
+    }
+  r.integer("BERTH_IO_THREADS", c.io_threads, 1, 64);
+
+  r.integer("BERTH_MAX_CONCURRENT", c.max_concurrent, 1, 1000);
+  r.integer("BERTH_MAX_PER_USER", c.max_per_user, 1, 1000);
+  r.integer("BERTH_QUEUE_MAX", c.queue_max, 0, 100000);
+  r.integer("BERTH_RUN_TIMEOUT_S", c.run_timeout_s, 1, 7 * 24 * 3600);
+  r.integer("BERTH_IDLE_TIMEOUT_S", c.idle_timeout_s, 1, 7 * 24 * 3600);
+  r.integer("BERTH_STOP_GRACE_S", c.stop_grace_s, 0, 300);
+  r.integer("BERTH_ORPHAN_GRACE_S", c.orphan_grace_s, 0, 86400);
+  r.integer("BERTH_RECONCILE_S", c.reconcile_s, 1, 3600);
+
+  r.bytes("BERTH_WORKER_MEMORY", c.worker_memory, 6LL << 20, 1LL << 40);
+  if (auto v = r.get("BERTH_WORKER_CPUS")) {
+    auto d = parse_double(*v);
+    if (!d || *d < 0.01 || *d > 256) r.problems.push_back("BERTH_WORKER_CPUS must be a number in [0.01, 256], got \"" + *v + "\"");
+    else c.worker_cpus = *d;
+  }
+  r.integer("BERTH_WORKER_PIDS", c.worker_pids, 8, 1 << 22);
+  r.bytes("BERTH_MAX_OUTPUT_BYTES", c.max_output_bytes, 1024, 1LL << 34);
+  r.bytes("BERTH_MAX_LINE_BYTES", c.max_line_bytes, 256, 64LL << 20);
+
+  r.string("BERTH_LOG_LEVEL", c.log_level);
+  r.string("BERTH_LOG_FORMAT", c.log_format);
+  log::level lvl;
+  log::format fmt;
+  if (!log::parse_level(c.log_level, lvl)) r.problems.push_back("BERTH_LOG_LEVEL must be debug|info|warn|error");
+  if (!log::parse_format(c.log_format, fmt)) r.problems.push_back("BERTH_LOG_FORMAT must be text|json");
+
+  if (!r.problems.empty()) throw config_error(std::move(r.problems));
+  return c;
+}
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::vector<std::pair<std::string, std::string>> describe_config(const config& c) {
+  return {
+      {"listen", c.listen_host + ":" + std::to_string(c.listen_port)},
+      {"data_dir", c.data_dir},
+      {"api_keys", std::to_string(c.api_keys.size()) + " configured"},
+      {"worker_image", c.worker_image},
+      {"worker_network", c.worker_network},
+      {"engines", join(c.engines)},
+      {"default_engine", c.default_engine},
+      {"docker", "unix://" + c.docker_socket},
+      {"io_threads", std::to_string(c.io_threads)},
+      {"max_concurrent", std::to_string(c.max_concurrent)},
+      {"max_per_user", std::to_string(c.max_per_user)},
+      {"queue_max", std::to_string(c.queue_max)},
+      {"run_timeout_s", std::to_string(c.run_timeout_s)},
+      {"idle_timeout_s", std::to_string(c.idle_timeout_s)},
+      {"stop_grace_s", std::to_string(c.stop_grace_s)},
+      {"worker_memory", std::to_string(c.worker_memory)},
+      {"worker_cpus", std::to_string(c.worker_cpus)},
+      {"worker_pids", std::to_string(c.worker_pids)},
+      {"max_output_bytes", std::to_string(c.max_output_bytes)},
+      {"max_line_bytes", std::to_string(c.max_line_bytes)},
+      {"log", c.log_level + "/" + c.log_format},
+  };
+}
+
+}  // namespace berth

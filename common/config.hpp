@@ -1,0 +1,58 @@
+// berthd's configuration: BERTH_* environment variables, each with a default (README and
+// deploy/.env.example list them). parse_config is pure: it reads through a lookup function, validates
+// everything, and reports every problem at once. describe_config never shows a secret.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace berth {
+
+struct config {
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 3000;
+  std::string data_dir = "./data";
+  std::vector<std::string> api_keys;  // secret
+  std::string worker_image = "berth-worker:latest";
+  std::string worker_network = "bridge";
+  std::string default_engine = "echo";
+  std::vector<std::string> engines = {"echo", "claude"};
+  std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
+  std::string instance;                                // empty: generated once and kept in the store
+  int io_threads = 1;
+
+  int max_concurrent = 4;
+  int max_per_user = 2;
+  int queue_max = 100;
+  int run_timeout_s = 1800;
+  int idle_timeout_s = 600;
+  int stop_grace_s = 5;
+  int orphan_grace_s = 60;
+  int reconcile_s = 30;
+
+  std::int64_t worker_memory = 1LL << 30;
+  double worker_cpus = 1.0;
+  int worker_pids = 256;
+  std::int64_t max_output_bytes = 16LL << 20;
+  std::int64_t max_line_bytes = 1LL << 20;
+
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+struct config_error : std::runtime_error {
+  std::vector<std::string> problems;
+  explicit config_error(std::vector<std::string> p);
+};
+
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+config parse_config(const env_lookup& env);  // throws config_error
+env_lookup process_env();
+std::vector<std::pair<std::string, std::string>> describe_config(const config& c);
+
+}  // namespace berth

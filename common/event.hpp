@@ -1,0 +1,31 @@
+// The event model shared by berthd and berth-worker. A worker writes one JSON object per line on stdout
+// (types started/text/tool_use/tool_result/result/error); berthd adds status/log/done. Every stored event
+// has a per-run sequence number (1, 2, 3, … no gaps) and a one-line JSON `data` that names its run.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace berth {
+
+struct event {
+  std::string run;
+  std::int64_t seq = 0;
+  std::string type;
+  std::string data;  // one-line JSON object including "run"
+  std::int64_t ts_ms = 0;
+};
+
+// Empty when `j` is a well-formed worker protocol event, else what is wrong with it.
+std::string check_worker_event(const nlohmann::json& j);
+
+// `fields` without "type", plus "run", dumped on one line (invalid UTF-8 replaced, never thrown).
+std::string event_data(std::string_view run, const nlohmann::json& fields);
+
+// Terminal run statuses and the one non-terminal set; nothing else is a valid status.
+bool is_terminal_status(std::string_view s);
+bool is_valid_status(std::string_view s);
+
+}  // namespace berth

@@ -1,0 +1,36 @@
+#include "common/task.hpp"
+
+#include <stdexcept>
+
+namespace berth {
+
+std::string serialize_task(const task& t) {
+  nlohmann::json j = {{"run", t.run}, {"user", t.user}, {"message", t.message}, {"engine", t.engine},
+                      {"session", t.session}, {"model", t.model}, {"options", t.options}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+task parse_task(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) throw std::runtime_error("task is not a JSON object");
+  auto str = [&](const char* k) -> std::string {
+    auto it = j.find(k);
+    if (it == j.end() || it->is_null()) return {};
+    if (!it->is_string()) throw std::runtime_error(std::string("task field ") + k + " must be a string");
+    return it->get<std::string>();
+  };
+  task t;
+  t.run = str("run");
+  t.user = str("user");
+  t.message = str("message");
+  t.engine = str("engine");
+  t.session = str("session");
+  t.model = str("model");
+  if (auto it = j.find("options"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw std::runtime_error("task field options must be an object");
+    t.options = *it;
+  }
+  return t;
+}
+
+}  // namespace berth

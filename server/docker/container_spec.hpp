@@ -1,0 +1,34 @@
+// What a worker container looks like, and the pure translation of it into Docker's create body.
+// Hardening is the default, not an option: non-root, no capabilities, no new privileges, read-only root,
+// bounded memory (= swap), CPU, pids and open files, an init process, rotated logs, no socket, no privilege.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::docker {
+
+struct container_spec {
+  std::string image;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> env;  // never secrets: Config.Env shows in `docker inspect`
+  std::string network = "bridge";
+  std::string user = "1000:1000";
+  std::string home = "/home/worker";
+  std::string workspace_volume;  // empty: no workspace mount
+  std::int64_t memory = 1LL << 30;
+  double cpus = 1.0;
+  int pids = 256;
+  int nofile = 1024;
+  std::string tmp_size = "256m";
+  std::string home_size = "256m";
+  std::string log_max_size = "20m";
+  int log_max_files = 2;
+};
+
+nlohmann::json container_create_body(const container_spec& s);
+
+}  // namespace berth::docker

@@ -1,0 +1,74 @@
+// Docker Engine API client over the unix socket. Plain calls use cpp-httplib (a fresh connection per call:
+// cheap on AF_UNIX and safe from any thread); streams (attach, logs, events) return a unix_stream the caller
+// polls. transaction() is the one place a status is checked and Docker's {"message"} turned into an error.
+// Every call blocks: never call this from an I/O thread.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/docker/docker_error.hpp"
+#include "server/docker/unix_http.hpp"
+
+namespace berth::docker {
+
+struct container_state {
+  std::string id;
+  std::string name;
+  std::string status;  // created, running, exited, …
+  bool running = false;
+  bool oom_killed = false;
+  int exit_code = 0;
+  std::string error;
+  std::string started_at;
+  std::string finished_at;
+  std::map<std::string, std::string> labels;
+};
+
+struct container_summary {
+  std::string id;
+  std::string name;
+  std::string state;
+  std::int64_t created = 0;  // unix seconds
+  std::map<std::string, std::string> labels;
+};
+
+class docker_client {
+ public:
+  explicit docker_client(std::string socket_path);
+  const std::string& socket_path() const { return socket_; }
+
+  nlohmann::json version();
+  bool ping();
+  std::string create_container(const std::string& name, const nlohmann::json& body);
+  void start(const std::string& id);
+  // SIGTERM, then SIGKILL after `grace_s`; a container that already stopped is fine.
+  void stop(const std::string& id, int grace_s);
+  void kill(const std::string& id);
+  void remove(const std::string& id);  // force; a missing container is fine
+  std::optional<container_state> inspect(const std::string& id);  // nullopt: no such container
+  int wait_exit(const std::string& id);                            // condition=not-running
+  std::vector<container_summary> list(const std::string& label_filter, bool all = true);
+  void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
+
+  // Hijacked attach with stdin, stdout and stderr (multiplexed, no TTY). Open it before start.
+  unix_stream attach(const std::string& id);
+  // All output since the container started, then live (follow) until it stops.
+  unix_stream follow_logs(const std::string& id);
+  // Engine events for containers carrying `label`, newline-separated JSON.
+  unix_stream events(const std::string& label, std::int64_t since_unix);
+
+ private:
+  nlohmann::json transaction(const std::string& method, const std::string& path, const nlohmann::json* body,
+                             int timeout_s, bool allow_404 = false, bool allow_304 = false);
+  std::string socket_;
+};
+
+// Percent-encodes a query value (filters JSON, names).
+std::string url_escape(std::string_view s);
+
+}  // namespace berth::docker

@@ -1,0 +1,215 @@
+#include "server/http/api_handlers.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "server/http/http_error.hpp"
+#include "server/http/sse.hpp"
+#include "server/runs/run_request.hpp"
+
+namespace berth::http {
+namespace {
+using json = nlohmann::json;
+
+constexpr int default_list_limit = 50;
+constexpr int max_list_limit = 500;
+constexpr std::size_t message_preview_bytes = 200;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_time_ms(*ms)) : json(nullptr); }
+
+std::string preview(const std::string& s) {
+  if (s.size() <= message_preview_bytes) return s;
+  std::size_t n = message_preview_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // whole UTF-8 characters only
+  return s.substr(0, n) + "…";
+}
+
+json run_json(const store::run_record& r, bool full) {
+  json j = {{"id", r.id},
+            {"user", r.user},
+            {"engine", r.engine},
+            {"status", r.status},
+            {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
+            {"reason", r.reason},
+            {"created_at", format_time_ms(r.created_at)},
+            {"started_at", time_or_null(r.started_at)},
+            {"finished_at", time_or_null(r.finished_at)},
+            {"events", r.last_seq}};
+  if (!r.session.empty()) j["session"] = r.session;
+  if (!r.model.empty()) j["model"] = r.model;
+  if (full) {
+    j["message"] = r.message;
+    j["options"] = json::parse(r.options, nullptr, false);
+    j["output_truncated"] = r.truncated;
+  } else {
+    j["message_preview"] = preview(r.message);
+  }
+  return j;
+}
+
+reply json_reply(int status, const json& j) { return {status, "application/json", dump(j), {}, std::nullopt}; }
+
+bool authorized(app& a, const request_view& req) {
+  return a.keys.matches(presented_key(req.api_key, req.authorization));
+}
+
+bool is_json(std::string_view ct) {
+  auto semi = ct.find(';');
+  auto base = trim(ct.substr(0, semi));
+  std::string lower(base);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "application/json";
+}
+
+bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
+
+reply create_run(app& a, const request_view& req) {
+  if (!is_json(req.content_type))
+    return error_reply(415, "unsupported_media_type", "send the run as Content-Type: application/json");
+  auto r = runs::parse_run_request(req.body, a.manager.limits());
+  auto rec = a.manager.submit(r);
+  if (wants_sse(req.accept)) {
+    reply out;
+    out.sse = sse_plan{rec.id, 0};
+    return out;
+  }
+  reply out = json_reply(202, {{"id", rec.id}, {"status", rec.status}, {"events", "/api/v1/runs/" + rec.id + "/events"}});
+  out.headers.emplace_back("Location", "/api/v1/runs/" + rec.id);
+  return out;
+}
+
+reply list_runs(app& a, const route_match& m) {
+  store::run_filter f;
+  auto q = [&](const char* k) { auto it = m.query.find(k); return it == m.query.end() ? std::string() : it->second; };
+  f.user = q("user");
+  if (!f.user.empty() && !runs::valid_user(f.user))
+    return error_reply(400, "invalid_query", "user must match [A-Za-z0-9_.-]{1,64}");
+  f.status = q("status");
+  if (!f.status.empty() && !is_valid_status(f.status))
+    return error_reply(400, "invalid_query", "status must be one of queued, starting, running, succeeded, failed, timed_out, cancelled, oom, lost");
+  f.before = q("before");
+  if (!f.before.empty() && !is_valid_run_id(f.before)) return error_reply(400, "invalid_query", "before must be a run id");
+  f.limit = default_list_limit;
+  if (auto l = q("limit"); !l.empty()) {
+    auto n = parse_int(l);
+    if (!n || *n < 1 || *n > max_list_limit)
+      return error_reply(400, "invalid_query", "limit must be an integer in [1, " + std::to_string(max_list_limit) + "]");
+    f.limit = static_cast<int>(*n);
+  }
+  auto rows = a.db.list_runs(f);
+  json list = json::array();
+  for (const auto& r : rows) list.push_back(run_json(r, false));
+  json out = {{"runs", list}};
+  if (static_cast<int>(rows.size()) == f.limit) out["next"] = rows.back().id;
+  return json_reply(200, out);
+}
+
+reply get_run(app& a, const std::string& id) {
+  auto rec = is_valid_run_id(id) ? a.db.get_run(id) : std::nullopt;
+  if (!rec) return error_reply(404, "not_found", "no run " + id);
+  return json_reply(200, run_json(*rec, true));
+}
+
+reply run_events(app& a, const route_match& m, const request_view& req) {
+  auto rec = is_valid_run_id(m.param) ? a.db.get_run(m.param) : std::nullopt;
+  if (!rec) return error_reply(404, "not_found", "no run " + m.param);
+  std::int64_t after = 0;
+  std::string_view resume = req.last_event_id;
+  auto q = m.query.find("after");
+  if (resume.empty() && q != m.query.end()) resume = q->second;
+  if (!resume.empty()) {
+    auto n = parse_last_event_id(resume);
+    if (!n) return error_reply(400, "invalid_last_event_id", "Last-Event-ID / after must be a non-negative integer");
+    after = *n;
+  }
+  reply out;
+  out.sse = sse_plan{rec->id, after};
+  return out;
+}
+
+reply cancel_run(app& a, const std::string& id) {
+  if (!is_valid_run_id(id)) return error_reply(404, "not_found", "no run " + id);
+  switch (a.manager.cancel(id)) {
+    case runs::cancel_result::not_found: return error_reply(404, "not_found", "no run " + id);
+    case runs::cancel_result::cancelled: break;
+    case runs::cancel_result::stopping: return json_reply(202, {{"id", id}, {"status", "cancelling"}});
+    case runs::cancel_result::already_finished: break;
+  }
+  auto rec = a.db.get_run(id);
+  return json_reply(200, {{"id", id}, {"status", rec ? rec->status : "cancelled"}});
+}
+
+json health_json(app& a) {
+  std::lock_guard lock(a.health.m);
+  json j = {{"status", "ok"},
+            {"instance", a.instance},
+            {"uptime_s", (now_ms() - a.started_ms) / 1000},
+            {"docker", {{"ok", a.health.docker_ok.load()}, {"version", a.health.docker_version}}},
+            {"store", {{"ok", a.health.store_ok.load()}}},
+            {"disk_free_bytes", a.health.disk_free_bytes.load()}};
+  if (!a.health.docker_error.empty()) j["docker"]["error"] = a.health.docker_error;
+  return j;
+}
+}  // namespace
+
+reply error_reply(int status, std::string_view code, std::string_view message) {
+  return {status, "application/json", error_body(code, message), {}, std::nullopt};
+}
+
+bool is_inline(route r) { return r == route::health || r == route::ready || r == route::not_found || r == route::method_not_allowed; }
+
+reply handle_inline(app& a, const route_match& m, const request_view&) {
+  switch (m.r) {
+    case route::health: return json_reply(200, health_json(a));
+    case route::ready: {
+      bool ready = a.health.docker_ok && a.health.store_ok && a.health.disk_free_bytes != 0 && !a.stopping;
+      auto j = health_json(a);
+      j["status"] = ready ? "ready" : "not_ready";
+      return json_reply(ready ? 200 : 503, j);
+    }
+    case route::method_not_allowed: return error_reply(405, "method_not_allowed", "method not allowed on this path");
+    default: return error_reply(404, "not_found", "no such endpoint");
+  }
+}
+
+reply handle_blocking(app& a, const route_match& m, const request_view& req) {
+  try {
+    switch (m.r) {
+      case route::runs_create:
+      case route::runs_list:
+      case route::run_get:
+      case route::run_events:
+      case route::run_cancel:
+        if (!authorized(a, req)) {
+          auto r = error_reply(401, "unauthorized", "missing or invalid API key (send X-API-Key or Authorization: Bearer)");
+          r.headers.emplace_back("WWW-Authenticate", "Bearer");
+          return r;
+        }
+        break;
+      default: break;
+    }
+    switch (m.r) {
+      case route::runs_create: return create_run(a, req);
+      case route::runs_list: return list_runs(a, m);
+      case route::run_get: return get_run(a, m.param);
+      case route::run_events: return run_events(a, m, req);
+      case route::run_cancel: return cancel_run(a, m.param);
+      default: return handle_inline(a, m, req);
+    }
+  } catch (const runs::request_error& e) {
+    reply r = error_reply(e.status, e.code, e.what());
+    if (e.status == 429) r.headers.emplace_back("Retry-After", "5");
+    return r;
+  } catch (const http_error& e) {
+    return error_reply(e.status, e.code, e.what());
+  } catch (const std::exception& e) {
+    log::error("request failed", {{"target", std::string(req.target.substr(0, req.target.find('?')))}, {"error", e.what()}});
+    return error_reply(500, "internal", "internal error; see berthd's log");
+  }
+}
+
+}  // namespace berth::http

@@ -1,0 +1,48 @@
+// The API's handlers: synchronous functions from a request view to a reply, free of Beast types. The
+// session runs `handle_blocking` on the blocking pool (it may touch the store) and `handle_inline` on the I/O
+// thread (memory only). A reply may instead ask the session to stream a run's events (sse).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "server/http/app.hpp"
+#include "server/http/router.hpp"
+
+namespace berth::http {
+
+struct request_view {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+  std::string_view content_type;
+  std::string_view accept;
+  std::string_view api_key;
+  std::string_view authorization;
+  std::string_view last_event_id;
+  std::string_view cookie;
+  std::string_view forwarded_proto;
+};
+
+struct sse_plan {
+  std::string run;  // empty: the dashboard overview
+  std::int64_t after = 0;
+};
+
+struct reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<sse_plan> sse;
+};
+
+bool is_inline(route r);
+reply handle_inline(app& a, const route_match& m, const request_view& req);
+reply handle_blocking(app& a, const route_match& m, const request_view& req);
+reply error_reply(int status, std::string_view code, std::string_view message);
+
+}  // namespace berth::http

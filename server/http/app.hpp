@@ -1,0 +1,35 @@
+// Everything a request handler may reach, wired once in main.cpp. Handlers reach the store and the run
+// manager only from the blocking pool; `health` is kept fresh by a background monitor so /health answers from
+// memory on the I/O thread.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "common/config.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/http/auth.hpp"
+#include "server/runs/event_bus.hpp"
+#include "server/runs/executor.hpp"
+#include "server/runs/health_monitor.hpp"
+#include "server/runs/run_manager.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::http {
+
+struct app {
+  const config& cfg;
+  store::store& db;
+  docker::docker_client& docker;
+  runs::event_bus& bus;
+  runs::run_manager& manager;
+  runs::executor& exec;
+  std::string instance;
+  key_matcher keys;
+  runs::health_state& health;
+  std::int64_t started_ms = 0;
+  std::atomic<bool> stopping{false};
+};
+
+}  // namespace berth::http

@@ -1,0 +1,188 @@
+// Beast lives here and only here. A request is read with a body limit and a deadline, routed, handled
+// (blocking handlers on the pool), and answered; an event stream instead keeps the connection: replay from
+// the store, then live events from the bus, keepalive comments while idle, end after `done`.
+#include "server/http/session.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.hpp"
+#include "server/http/api_handlers.hpp"
+#include "server/http/offload.hpp"
+#include "server/http/sse.hpp"
+#include "server/runs/run_request.hpp"
+
+namespace berth::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+constexpr auto read_timeout = std::chrono::seconds(60);
+constexpr auto write_timeout = std::chrono::seconds(30);
+constexpr auto keepalive_interval = std::chrono::seconds(15);
+constexpr std::uint32_t header_limit = 16 * 1024;
+constexpr int replay_batch = 500;
+constexpr auto tuple = net::as_tuple(net::use_awaitable);
+
+std::string_view field(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
+  auto it = req.find(beast::string_view(name.data(), name.size()));
+  if (it == req.end()) return {};
+  auto v = it->value();
+  return {v.data(), v.size()};
+}
+
+net::awaitable<bool> write_reply(beast::tcp_stream& stream, unsigned version, bool keep_alive, const reply& r, bool head) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+  res.set(bhttp::field::server, "berthd");
+  res.set(bhttp::field::content_type, r.content_type);
+  res.set(bhttp::field::cache_control, "no-store");
+  for (const auto& [k, v] : r.headers) res.insert(k, v);
+  res.keep_alive(keep_alive);
+  res.body() = head ? std::string() : r.body;
+  res.prepare_payload();
+  if (head) res.content_length(r.body.size());
+  stream.expires_after(write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, tuple);
+  co_return !ec;
+}
+
+// Lets a publisher wake this stream's coroutine: `pending` closes the gap between draining and waiting.
+struct waker {
+  explicit waker(net::any_io_executor ex) : timer(ex) {}
+  net::steady_timer timer;
+  std::atomic<bool> pending{false};
+};
+
+net::awaitable<bool> send(beast::tcp_stream& stream, const std::string& data) {
+  stream.expires_after(write_timeout);
+  auto [ec, n] = co_await net::async_write(stream, net::buffer(data), tuple);
+  co_return !ec;
+}
+
+net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread_pool& pool, const sse_plan& plan) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\nServer: berthd\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+  head += sse_connected;
+  if (!co_await send(stream, head)) co_return;
+
+  auto w = std::make_shared<waker>(co_await net::this_coro::executor);
+  auto sub = a.bus.subscribe(plan.run, [weak = std::weak_ptr<waker>(w)] {
+    if (auto s = weak.lock()) {
+      s->pending = true;
+      net::post(s->timer.get_executor(), [s] { s->timer.cancel(); });
+    }
+  });
+  struct unsubscribe {
+    app& a;
+    const std::string& run;
+    std::shared_ptr<runs::subscription> sub;
+    ~unsubscribe() { a.bus.unsubscribe(run, sub); }
+  } guard{a, plan.run, sub};
+
+  std::int64_t last = plan.after;
+  bool done = false;
+  // Replay: everything stored after `last`. Subscribed first, so nothing published meanwhile is missed;
+  // live events already replayed are skipped by sequence number below.
+  if (!plan.run.empty()) {
+    for (;;) {
+      auto batch = co_await offload(pool, [&a, &plan, last] { return a.db.events_after(plan.run, last, replay_batch); });
+      std::string out;
+      for (const auto& e : batch) {
+        out += sse_frame(e);
+        last = e.seq;
+        done = done || e.type == "done";
+      }
+      if (!out.empty() && !co_await send(stream, out)) co_return;
+      if (done || static_cast<int>(batch.size()) < replay_batch) break;
+    }
+  }
+  std::vector<runs::event_ptr> live;
+  while (!done && !a.stopping) {
+    w->pending = false;
+    if (!sub->drain(live)) {
+      log::info("event stream dropped: subscriber too slow", {{"run", plan.run}});
+      co_return;  // the client resumes with Last-Event-ID
+    }
+    std::string out;
+    for (const auto& e : live) {
+      if (!plan.run.empty()) {
+        if (e->seq <= last) continue;
+        last = e->seq;
+        done = done || e->type == "done";
+        out += sse_frame(*e);
+      } else {
+        out += sse_frame(e->seq, e->type, e->data);  // overview: ids are per run, not resumable
+      }
+    }
+    if (!out.empty()) {
+      if (!co_await send(stream, out)) co_return;
+      continue;
+    }
+    if (w->pending) continue;
+    w->timer.expires_after(keepalive_interval);
+    auto [ec] = co_await w->timer.async_wait(tuple);
+    if (!ec && !co_await send(stream, std::string(sse_keepalive))) co_return;
+  }
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock) {
+  beast::tcp_stream stream(std::move(sock));
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(runs::max_body_bytes);
+    parser.header_limit(header_limit);
+    stream.expires_after(read_timeout);
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple);
+    if (ec == bhttp::error::body_limit) {
+      co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
+      break;
+    }
+    if (ec == bhttp::error::header_limit) {
+      co_await write_reply(stream, 11, false, error_reply(431, "headers_too_large", "request headers exceed 16 KiB"), false);
+      break;
+    }
+    if (ec) break;  // end of stream, timeout, reset: nothing to answer
+
+    const auto& req = parser.get();
+    request_view v{{req.method_string().data(), req.method_string().size()},
+                   {req.target().data(), req.target().size()},
+                   req.body(),
+                   field(req, "Content-Type"),
+                   field(req, "Accept"),
+                   field(req, "X-API-Key"),
+                   field(req, "Authorization"),
+                   field(req, "Last-Event-ID"),
+                   field(req, "Cookie"),
+                   field(req, "X-Forwarded-Proto")};
+    auto m = match_route(v.method, v.target);
+    reply r;
+    if (is_inline(m.r)) r = handle_inline(a, m, v);
+    else r = co_await offload(pool, [&a, &m, &v] { return handle_blocking(a, m, v); });
+
+    if (r.sse) {
+      co_await serve_events(stream, a, pool, *r.sse);
+      break;
+    }
+    bool keep = req.keep_alive() && !a.stopping;
+    if (!co_await write_reply(stream, req.version(), keep, r, req.method() == bhttp::verb::head) || !keep) break;
+  }
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace berth::http

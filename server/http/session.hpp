@@ -1,0 +1,13 @@
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "server/http/app.hpp"
+
+namespace berth::http {
+
+// One HTTP/1.1 connection: keep-alive requests until the peer closes, or one event stream to its end.
+boost::asio::awaitable<void> run_session(app& a, boost::asio::thread_pool& pool, boost::asio::ip::tcp::socket sock);
+
+}  // namespace berth::http

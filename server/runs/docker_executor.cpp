@@ -1,0 +1,403 @@
+#include "server/runs/docker_executor.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "common/task.hpp"
+#include "server/docker/container_spec.hpp"
+#include "server/runs/output_pump.hpp"
+
+namespace berth::runs {
+
+namespace {
+using clock = std::chrono::steady_clock;
+constexpr auto engine_retry_interval = std::chrono::seconds(1);
+constexpr auto engine_wait_max = std::chrono::minutes(10);
+constexpr int after_stop_drain_ms = 10000;
+
+// Thrown inside a run thread when berthd shuts down: stop following, leave the worker running.
+struct detach_signal {};
+
+int option_int(const nlohmann::json& o, const char* k, int fallback) {
+  auto it = o.find(k);
+  return it != o.end() && it->is_number_integer() ? it->get<int>() : fallback;
+}
+}  // namespace
+
+std::string container_name(const std::string& run_id) { return "berth-run-" + run_id; }
+
+struct docker_executor::active_run {
+  std::string id;
+  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> detach{false};
+  ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }
+  void wake() const {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+};
+
+docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance)
+    : cfg_(c), docker_(d), journal_(j), instance_(std::move(instance)) {}
+
+docker_executor::~docker_executor() { detach_all(); }
+
+void docker_executor::launch(const store::run_record& rec) {
+  auto a = std::make_shared<active_run>();
+  a->id = rec.id;
+  {
+    std::lock_guard lock(m_);
+    active_[rec.id] = a;
+  }
+  std::thread([this, a, rec] { run_thread(a, rec); }).detach();
+}
+
+bool docker_executor::cancel(const std::string& id) {
+  std::lock_guard lock(m_);
+  auto it = active_.find(id);
+  if (it == active_.end()) return false;
+  it->second->cancel = true;
+  it->second->wake();
+  return true;
+}
+
+void docker_executor::detach_all() {
+  std::unique_lock lock(m_);
+  for (auto& [id, a] : active_) {
+    a->detach = true;
+    a->wake();
+  }
+  idle_cv_.wait(lock, [&] { return active_.empty(); });
+}
+
+std::size_t docker_executor::active_count() const {
+  std::lock_guard lock(m_);
+  return active_.size();
+}
+
+namespace {
+
+// Everything one run thread needs; the steps of a run are its methods.
+class run_flow {
+ public:
+  run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
+           docker_executor::active_run& a, store::run_record rec)
+      : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq) {
+    auto opts = nlohmann::json::parse(rec_.options, nullptr, false);
+    if (!opts.is_object()) opts = nlohmann::json::object();
+    timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
+    idle_s_ = option_int(opts, "idle_timeout_s", cfg_.idle_timeout_s);
+  }
+
+  enum class ending { finished, requeued, detached };
+  ending run();
+
+ private:
+  docker::unix_stream begin_fresh();
+  docker::unix_stream resume();
+  void pump(docker::unix_stream& s, output_pump& p);
+  void request_stop(stop_request why, int limit_s);
+  void finalize(output_pump& p);
+  void finish_without_worker(const std::string& status, const std::string& reason);
+  void restore_facts(output_pump& p);
+  void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
+  docker::container_spec spec() const;
+
+  const config& cfg_;
+  docker::docker_client& docker_;
+  journal& journal_;
+  const std::string& instance_;
+  docker_executor::active_run& a_;
+  store::run_record rec_;
+  std::int64_t seq_;
+  int timeout_s_;
+  int idle_s_;
+  std::string cid_;
+  stop_request stop_ = stop_request::none;
+  int stop_limit_s_ = 0;
+  bool engine_lost_ = false;
+};
+
+docker::container_spec run_flow::spec() const {
+  docker::container_spec s;
+  s.image = cfg_.worker_image;
+  s.labels = {{"berth.run", rec_.id}, {"berth.instance", instance_}, {"berth.user", rec_.user}};
+  s.network = cfg_.worker_network;
+  s.memory = cfg_.worker_memory;
+  s.cpus = cfg_.worker_cpus;
+  s.pids = cfg_.worker_pids;
+  return s;
+}
+
+docker::unix_stream run_flow::begin_fresh() {
+  store::run_update starting;
+  starting.status = "starting";
+  emit({{"status", {{"status", "starting"}}}}, starting);
+  const std::string name = container_name(rec_.id);
+  auto body = docker::container_create_body(spec());
+  try {
+    cid_ = docker_.create_container(name, body);
+  } catch (const docker::docker_error& e) {
+    if (e.status != 409) throw;
+    // A container of this name survives from a crash before its id was stored: it never got its task.
+    docker_.remove(name);
+    cid_ = docker_.create_container(name, body);
+  }
+  store::run_update u;
+  u.container_id = cid_;
+  emit({}, u);
+  auto s = docker_.attach(cid_);
+  docker_.start(cid_);
+  task t{rec_.id, rec_.user, rec_.message, rec_.engine, rec_.session, rec_.model,
+         nlohmann::json::parse(rec_.options, nullptr, false)};
+  if (!t.options.is_object()) t.options = nlohmann::json::object();
+  s.write_all(serialize_task(t));
+  s.shutdown_write();
+  store::run_update running;
+  running.status = "running";
+  running.started_at = now_ms();
+  rec_.started_at = running.started_at;
+  emit({{"status", {{"status", "running"}}}}, running);
+  log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
+  return s;
+}
+
+docker::unix_stream run_flow::resume() {
+  auto st = docker_.inspect(rec_.container_id.empty() ? container_name(rec_.id) : rec_.container_id);
+  if (!st) {
+    if (rec_.status == "starting") return begin_fresh();  // created nothing yet, or it was removed
+    throw std::runtime_error("lost: the worker container vanished while berthd was not following it");
+  }
+  cid_ = st->id;
+  if (st->status == "created") {  // never started, so it never received its task: start over
+    docker_.remove(cid_);
+    return begin_fresh();
+  }
+  if (rec_.status == "starting") {
+    store::run_update u;
+    u.status = "running";
+    u.container_id = cid_;
+    u.started_at = now_ms();
+    rec_.started_at = u.started_at;
+    emit({{"status", {{"status", "running"}}}}, u);
+  }
+  log::info("following worker logs after restart",
+            {{"run", rec_.id}, {"stdout_offset", std::to_string(rec_.stdout_offset)}});
+  return docker_.follow_logs(cid_);
+}
+
+void run_flow::restore_facts(output_pump& p) {
+  for (std::int64_t after = 0;;) {
+    auto evs = journal_.db().events_after(rec_.id, after, 1000);
+    if (evs.empty()) break;
+    for (const auto& e : evs) {
+      after = e.seq;
+      if (e.type != "result" && e.type != "error") continue;
+      auto j = nlohmann::json::parse(e.data, nullptr, false);
+      if (e.type == "result") {
+        p.facts().saw_result = true;
+        p.facts().result_is_error = j.value("is_error", false);
+      } else {
+        p.facts().error_kind = j.value("kind", "");
+        p.facts().error_message = j.value("message", "");
+      }
+    }
+  }
+}
+
+void run_flow::request_stop(stop_request why, int limit_s) {
+  if (stop_ != stop_request::none) return;
+  stop_ = why;
+  stop_limit_s_ = limit_s;
+  log::info("stopping worker", {{"run", rec_.id},
+                                {"why", why == stop_request::cancel ? "cancel" : why == stop_request::run_timeout ? "run timeout" : "idle timeout"}});
+  try {
+    docker_.stop(cid_, cfg_.stop_grace_s);
+  } catch (const docker::docker_error& e) {
+    log::warn("stop failed, killing", {{"run", rec_.id}, {"error", e.what()}});
+    try { docker_.kill(cid_); } catch (const docker::docker_error&) {}
+  }
+}
+
+void run_flow::pump(docker::unix_stream& s, output_pump& p) {
+  using namespace std::chrono;
+  const std::int64_t started = rec_.started_at.value_or(now_ms());
+  auto idle_deadline = clock::now() + seconds(idle_s_);
+  auto stopped_at = clock::time_point{};
+  store::run_update last = p.progress();
+  std::vector<draft> drafts;
+  for (;;) {
+    if (a_.detach) throw detach_signal{};
+    if (!s.has_buffered()) {
+      auto now = clock::now();
+      auto run_left = milliseconds(started + std::int64_t{timeout_s_} * 1000 - now_ms());
+      auto idle_left = duration_cast<milliseconds>(idle_deadline - now);
+      auto wait = std::min(run_left, idle_left);
+      if (stop_ != stop_request::none) wait = duration_cast<milliseconds>(stopped_at + milliseconds(after_stop_drain_ms) - now);
+      pollfd fds[2] = {{s.fd(), POLLIN, 0}, {a_.wake_fd, POLLIN, 0}};
+      int r = ::poll(fds, 2, static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+      if (r < 0 && errno == EINTR) continue;
+      if (fds[1].revents & POLLIN) {
+        std::uint64_t n;
+        [[maybe_unused]] auto rd = ::read(a_.wake_fd, &n, sizeof n);
+        if (a_.detach) continue;
+        if (a_.cancel && stop_ == stop_request::none) {
+          request_stop(stop_request::cancel, 0);
+          stopped_at = clock::now();
+        }
+        continue;
+      }
+      if (r == 0) {
+        if (stop_ != stop_request::none) break;  // stopped, yet the stream did not end: stop following
+        if (run_left <= idle_left) request_stop(stop_request::run_timeout, timeout_s_);
+        else request_stop(stop_request::idle_timeout, idle_s_);
+        stopped_at = clock::now();
+        continue;
+      }
+    }
+    auto rd = s.read();
+    if (!rd.data.empty()) {
+      idle_deadline = clock::now() + seconds(idle_s_);
+      drafts.clear();
+      if (!p.feed(rd.data, drafts)) {
+        drafts.push_back(log_draft("berthd", "corrupt output stream from docker; no longer reading it"));
+        emit(std::move(drafts), p.progress());
+        break;
+      }
+      if (!drafts.empty() || p.progressed_since(last)) {
+        last = p.progress();
+        emit(std::move(drafts), last);
+      }
+    }
+    if (rd.eof) break;
+  }
+  drafts.clear();
+  p.finish(drafts);
+  if (!drafts.empty()) emit(std::move(drafts), p.progress());
+}
+
+void run_flow::finalize(output_pump& p) {
+  // The stream ended: the worker exited (or the engine went away). Ask the engine how it ended, waiting for
+  // it to come back if it is down, so the run gets its true status rather than a guess.
+  std::optional<docker::container_state> st;
+  auto give_up = clock::now() + engine_wait_max;
+  for (;;) {
+    try {
+      docker_.wait_exit(cid_);
+      st = docker_.inspect(cid_);
+      break;
+    } catch (const docker::docker_error& e) {
+      if (!e.unreachable()) {
+        st = docker_.inspect(cid_);
+        break;
+      }
+      engine_lost_ = true;
+      if (a_.detach) throw detach_signal{};
+      if (clock::now() > give_up) throw std::runtime_error("lost: docker engine unreachable for 10 minutes");
+      std::this_thread::sleep_for(engine_retry_interval);
+    }
+  }
+  outcome o;
+  std::optional<int> code;
+  if (!st) {
+    o = {"lost", "the worker container disappeared before its exit could be read"};
+  } else {
+    auto& f = p.facts();
+    f.requested = stop_;
+    f.timeout_s = stop_limit_s_;
+    f.exit_code = st->exit_code;
+    f.oom_killed = st->oom_killed;
+    code = st->exit_code;
+    o = classify_exit(f);
+    if (engine_lost_ && o.status == "failed" && stop_ == stop_request::none)
+      o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
+  }
+  store::run_update u;
+  u.status = o.status;
+  u.reason = o.reason;
+  if (code) u.exit_code = *code;
+  u.finished_at = now_ms();
+  emit({{"done", {{"status", o.status}, {"exit_code", code ? nlohmann::json(*code) : nlohmann::json(nullptr)}, {"reason", o.reason}}}}, u);
+  log::info("run finished", {{"run", rec_.id}, {"status", o.status}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
+  try {
+    docker_.remove(cid_);
+  } catch (const docker::docker_error& e) {
+    log::warn("could not remove worker container; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+  }
+}
+
+void run_flow::finish_without_worker(const std::string& status, const std::string& reason) {
+  store::run_update u;
+  u.status = status;
+  u.reason = reason;
+  u.finished_at = now_ms();
+  emit({{"done", {{"status", status}, {"exit_code", nullptr}, {"reason", reason}}}}, u);
+  log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", status}, {"reason", reason}});
+  if (!cid_.empty()) {
+    try { docker_.remove(cid_); } catch (const docker::docker_error&) {}
+  }
+}
+
+run_flow::ending run_flow::run() {
+  bool started = false;
+  try {
+    docker::unix_stream s = rec_.status == "queued" ? begin_fresh() : resume();
+    started = true;
+    output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_);
+    restore_facts(p);
+    if (a_.cancel) request_stop(stop_request::cancel, 0);
+    pump(s, p);
+    finalize(p);
+    return ending::finished;
+  } catch (const detach_signal&) {
+    log::info("detached from run; its worker keeps running", {{"run", rec_.id}});
+    return ending::detached;
+  } catch (const docker::docker_error& e) {
+    if (e.unreachable() && !started) {
+      // The engine is down before the worker got its task: back to the queue, nothing was lost.
+      store::run_update u;
+      u.status = "queued";
+      emit({{"status", {{"status", "queued"}, {"reason", "docker engine unavailable; waiting for it"}}}}, u);
+      if (!cid_.empty()) { try { docker_.remove(cid_); } catch (const docker::docker_error&) {} }
+      log::warn("docker unavailable; run requeued", {{"run", rec_.id}, {"error", e.what()}});
+      return ending::requeued;
+    }
+    finish_without_worker("failed", std::string("docker: ") + e.what());
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (starts_with(what, "lost: ")) finish_without_worker("lost", what.substr(6));
+    else finish_without_worker("failed", "berthd: " + what);
+  }
+  return ending::finished;
+}
+
+}  // namespace
+
+void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::run_record rec) {
+  run_flow::ending how = run_flow::ending::finished;
+  try {
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec);
+    how = flow.run();
+  } catch (const std::exception& e) {
+    // Only the store can fail here (the flow reports everything else); the run stays active in the store
+    // and is picked up again by the next start.
+    log::error("run thread failed; run left for recovery", {{"run", rec.id}, {"error", e.what()}});
+    how = run_flow::ending::detached;
+  }
+  {
+    std::lock_guard lock(m_);
+    active_.erase(rec.id);
+  }
+  idle_cv_.notify_all();
+  if (how == run_flow::ending::finished && cb_.on_finished) cb_.on_finished(rec);
+  if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
+}
+
+}  // namespace berth::runs

@@ -1,0 +1,48 @@
+// Runs each active run on a thread of its own against the Docker engine: create the hardened container,
+// attach (stdin+stdout+stderr) before start, start, hand over the task on stdin, then pump output into
+// events while enforcing the run and idle timeouts, and finally classify the exit, store `done` and remove
+// the container. After a restart the same pump follows the container's logs instead, skipping the bytes
+// whose events are already stored, so nothing is lost and nothing doubled.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/config.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/runs/executor.hpp"
+#include "server/runs/journal.hpp"
+
+namespace berth::runs {
+
+class docker_executor : public executor {
+ public:
+  docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance);
+  ~docker_executor() override;
+  void set_callbacks(executor_callbacks cb) override { cb_ = std::move(cb); }
+  void launch(const store::run_record& rec) override;
+  bool cancel(const std::string& id) override;
+  void detach_all() override;
+  std::size_t active_count() const override;
+
+  struct active_run;
+
+ private:
+  void run_thread(const std::shared_ptr<active_run>& a, store::run_record rec);
+
+  const config& cfg_;
+  docker::docker_client& docker_;
+  journal& journal_;
+  std::string instance_;
+  executor_callbacks cb_;
+  mutable std::mutex m_;
+  std::condition_variable idle_cv_;
+  std::map<std::string, std::shared_ptr<active_run>> active_;
+};
+
+std::string container_name(const std::string& run_id);
+
+}  // namespace berth::runs

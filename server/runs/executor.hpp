@@ -1,0 +1,32 @@
+// Where a run's worker actually runs. The Docker executor is the one we have; Swarm and Kubernetes
+// executors slot in behind the same interface. An executor owns a run from `launch` until it calls
+// `on_finished` (terminal status stored) or `on_requeue` (the engine was unavailable before the worker
+// started: the run goes back to the queue). The scheduler never sees containers.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "server/store/store.hpp"
+
+namespace berth::runs {
+
+struct executor_callbacks {
+  std::function<void(const store::run_record&)> on_finished;
+  std::function<void(const store::run_record&)> on_requeue;
+};
+
+class executor {
+ public:
+  virtual ~executor() = default;
+  virtual void set_callbacks(executor_callbacks cb) = 0;
+  // Takes over a run: a queued one is started; a starting/running one (after a restart) is re-attached.
+  virtual void launch(const store::run_record& rec) = 0;
+  // True when the run was active here and is now being stopped.
+  virtual bool cancel(const std::string& id) = 0;
+  // Shutdown: stop following runs, leave their workers running, return when every run thread has let go.
+  virtual void detach_all() = 0;
+  virtual std::size_t active_count() const = 0;
+};
+
+}  // namespace berth::runs

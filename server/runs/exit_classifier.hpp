@@ -1,0 +1,28 @@
+// How a finished worker's run is named: pure, from what berthd asked for and what Docker and the worker said.
+#pragma once
+#include <optional>
+#include <string>
+
+namespace berth::runs {
+
+enum class stop_request { none, cancel, run_timeout, idle_timeout };
+
+struct exit_facts {
+  stop_request requested = stop_request::none;
+  int timeout_s = 0;            // the limit that fired, for the reason text
+  int exit_code = 0;
+  bool oom_killed = false;
+  bool saw_result = false;
+  bool result_is_error = false;
+  std::string error_kind;       // from the worker's last `error` event
+  std::string error_message;
+};
+
+struct outcome {
+  std::string status;
+  std::string reason;
+};
+
+outcome classify_exit(const exit_facts& f);
+
+}  // namespace berth::runs

@@ -1,0 +1,69 @@
+#include "server/runs/health_monitor.hpp"
+
+#include <sys/statvfs.h>
+
+#include <chrono>
+
+#include "common/log.hpp"
+
+namespace berth::runs {
+
+namespace {
+constexpr auto check_interval = std::chrono::seconds(2);
+}
+
+health_monitor::health_monitor(docker::docker_client& d, store::store& s, std::string data_dir,
+                               std::function<void()> on_engine_back)
+    : docker_(d), store_(s), data_dir_(std::move(data_dir)), on_engine_back_(std::move(on_engine_back)) {}
+
+health_monitor::~health_monitor() { stop(); }
+
+void health_monitor::check_now() {
+  bool was_ok = state_.docker_ok;
+  std::string version, error;
+  try {
+    auto v = docker_.version();
+    version = v.value("Version", "") + " (API " + v.value("ApiVersion", "") + ")";
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  bool ok = error.empty();
+  {
+    std::lock_guard lock(state_.m);
+    state_.docker_version = version;
+    state_.docker_error = error;
+  }
+  state_.docker_ok = ok;
+  state_.store_ok = store_.ping();
+  struct statvfs fs{};
+  if (::statvfs(data_dir_.c_str(), &fs) == 0)
+    state_.disk_free_bytes = static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+  if (ok != was_ok) {
+    if (ok) log::info("docker engine answers", {{"version", version}});
+    else log::error("docker engine does not answer; new runs wait in the queue", {{"error", error}});
+  }
+  if (ok && !was_ok && on_engine_back_) on_engine_back_();
+}
+
+void health_monitor::start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(m_);
+    while (!stop_) {
+      lock.unlock();
+      check_now();
+      lock.lock();
+      cv_.wait_for(lock, check_interval, [this] { return stop_; });
+    }
+  });
+}
+
+void health_monitor::stop() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace berth::runs

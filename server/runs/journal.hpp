@@ -1,0 +1,26 @@
+// The one way a run's events come into being: numbered with the run's next sequence numbers, stored (with
+// any change to the run row, in one transaction), and only then published. A subscriber therefore never sees
+// an event the store could lose. Each run has exactly one writer at a time (the scheduler while queued, its
+// executor thread while active), which owns its `last_seq`.
+#pragma once
+#include <vector>
+
+#include "server/runs/event_bus.hpp"
+#include "server/runs/output_translator.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::runs {
+
+class journal {
+ public:
+  journal(store::store& s, event_bus& b) : store_(s), bus_(b) {}
+  void write(const std::string& run, std::int64_t& last_seq, std::vector<draft> drafts,
+             const store::run_update& u = {});
+  store::store& db() { return store_; }
+
+ private:
+  store::store& store_;
+  event_bus& bus_;
+};
+
+}  // namespace berth::runs

@@ -1,0 +1,126 @@
+#include "server/runs/run_manager.hpp"
+
+#include <algorithm>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "common/strings.hpp"
+
+namespace berth::runs {
+
+run_manager::run_manager(const config& c, journal& j, executor& e) : cfg_(c), journal_(j), exec_(e) {
+  exec_.set_callbacks({[this](const store::run_record& r) { finished(r); },
+                       [this](const store::run_record& r) { requeue(r); }});
+}
+
+request_limits run_manager::limits() const {
+  return {cfg_.engines, cfg_.default_engine, cfg_.run_timeout_s, cfg_.idle_timeout_s};
+}
+
+void run_manager::start() {
+  std::lock_guard lock(m_);
+  for (const auto& r : journal_.db().runs_in_status({"starting", "running"})) {
+    log::info("re-attaching run after restart", {{"run", r.id}, {"status", r.status}});
+    ++running_;
+    ++per_user_[r.user];
+    exec_.launch(r);
+  }
+  for (const auto& r : journal_.db().runs_in_status({"queued"})) queue_.push_back({r.id, r.user});
+  if (!queue_.empty()) log::info("restored queued runs", {{"count", std::to_string(queue_.size())}});
+  schedule_locked();
+}
+
+void run_manager::stop() {
+  std::lock_guard lock(m_);
+  stopping_ = true;
+}
+
+store::run_record run_manager::submit(const run_request& r) {
+  std::lock_guard lock(m_);
+  if (stopping_) throw request_error(503, "shutting_down", "berthd is shutting down; retry shortly");
+  bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
+                       per_user_[r.user] < cfg_.max_per_user && queue_.empty();
+  if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max))
+    throw request_error(429, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
+                                               " waiting); retry later");
+  store::run_record rec;
+  rec.id = new_run_id();
+  rec.user = r.user;
+  rec.engine = r.engine;
+  rec.session = r.session;
+  rec.model = r.model;
+  rec.message = r.message;
+  rec.options = r.options.dump();
+  rec.status = "queued";
+  rec.created_at = now_ms();
+  rec.last_seq = 1;
+  event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
+  journal_.db().insert_run(rec, first);
+  log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
+  queue_.push_back({rec.id, rec.user});
+  schedule_locked();
+  return rec;
+}
+
+void run_manager::schedule_locked() {
+  if (stopping_) return;
+  for (auto it = queue_.begin(); it != queue_.end() && running_ < static_cast<std::size_t>(cfg_.max_concurrent);) {
+    if (per_user_[it->user] >= cfg_.max_per_user) { ++it; continue; }
+    auto rec = journal_.db().get_run(it->id);
+    it = queue_.erase(it);
+    if (!rec || rec->status != "queued") continue;
+    ++running_;
+    ++per_user_[rec->user];
+    exec_.launch(*rec);
+  }
+}
+
+void run_manager::finished(const store::run_record& rec) {
+  std::lock_guard lock(m_);
+  if (running_ > 0) --running_;
+  if (auto it = per_user_.find(rec.user); it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
+  schedule_locked();
+}
+
+void run_manager::requeue(const store::run_record& rec) {
+  std::lock_guard lock(m_);
+  if (running_ > 0) --running_;
+  if (auto it = per_user_.find(rec.user); it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
+  queue_.push_front({rec.id, rec.user});
+  // Not rescheduled here: the engine is down. The health loop calls retry_queued() when it answers again.
+}
+
+cancel_result run_manager::cancel(const std::string& id) {
+  {
+    std::lock_guard lock(m_);
+    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const item& i) { return i.id == id; });
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      auto rec = journal_.db().get_run(id);
+      std::int64_t seq = rec->last_seq;
+      store::run_update u;
+      u.status = "cancelled";
+      u.reason = "cancelled by request";
+      u.finished_at = now_ms();
+      journal_.write(id, seq, {{"done", {{"status", "cancelled"}, {"exit_code", nullptr}, {"reason", *u.reason}}}}, u);
+      log::info("queued run cancelled", {{"run", id}});
+      return cancel_result::cancelled;
+    }
+  }
+  if (exec_.cancel(id)) return cancel_result::stopping;
+  auto rec = journal_.db().get_run(id);
+  if (!rec) return cancel_result::not_found;
+  return is_terminal_status(rec->status) ? cancel_result::already_finished : cancel_result::stopping;
+}
+
+void run_manager::retry() {
+  std::lock_guard lock(m_);
+  schedule_locked();
+}
+
+queue_stats run_manager::stats() {
+  std::lock_guard lock(m_);
+  return {queue_.size(), running_};
+}
+
+}  // namespace berth::runs

@@ -1,0 +1,59 @@
+// Admission and scheduling: every run is stored `queued` first; it starts when the global cap
+// (BERTH_MAX_CONCURRENT) and its user's cap (BERTH_MAX_PER_USER) allow, first come first served among those
+// that may start. The queue lives in the store, so it survives a restart; BERTH_QUEUE_MAX bounds it and only
+// a full queue turns a request away (429 + Retry-After). Blocking (store): call off the I/O threads.
+#pragma once
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/config.hpp"
+#include "server/runs/executor.hpp"
+#include "server/runs/journal.hpp"
+#include "server/runs/run_request.hpp"
+
+namespace berth::runs {
+
+struct queue_stats {
+  std::size_t queued = 0;
+  std::size_t running = 0;
+};
+
+enum class cancel_result { not_found, cancelled, stopping, already_finished };
+
+class run_manager {
+ public:
+  run_manager(const config& c, journal& j, executor& e);
+  // Restores the persisted queue and hands runs that were active before a restart back to the executor.
+  void start();
+  // Stops admitting runs (503) and scheduling; the executor is detached separately.
+  void stop();
+  store::run_record submit(const run_request& r);  // throws request_error (429 queue full, 503 stopping)
+  cancel_result cancel(const std::string& id);
+  // Schedules again after the engine came back (runs requeued while it was down).
+  void retry();
+  queue_stats stats();
+  request_limits limits() const;
+
+ private:
+  void finished(const store::run_record& rec);
+  void requeue(const store::run_record& rec);
+  void schedule_locked();
+
+  struct item {
+    std::string id;
+    std::string user;
+  };
+  const config& cfg_;
+  journal& journal_;
+  executor& exec_;
+  std::mutex m_;
+  std::deque<item> queue_;
+  std::map<std::string, int> per_user_;
+  std::size_t running_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace berth::runs

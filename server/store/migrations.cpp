@@ -1,0 +1,61 @@
+// Schema history. Append a new entry to change the schema; never edit an applied one. The index of an entry
+// + 1 is the PRAGMA user_version it leads to.
+#include <array>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "server/store/store.hpp"
+
+namespace berth::store {
+namespace {
+constexpr std::array<const char*, 1> migrations = {
+    R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  engine TEXT NOT NULL,
+  session TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL,
+  options TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL,
+  exit_code INTEGER,
+  reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  container_id TEXT NOT NULL DEFAULT '',
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  stdout_offset INTEGER NOT NULL DEFAULT 0,
+  stderr_offset INTEGER NOT NULL DEFAULT 0,
+  output_bytes INTEGER NOT NULL DEFAULT 0,
+  truncated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_user ON runs (user, id);
+CREATE INDEX runs_by_status ON runs (status, id);
+CREATE TABLE events (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+)sql",
+};
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(migrations.size()); }
+
+void migrate(SQLite::Database& db) {
+  int version = db.execAndGet("PRAGMA user_version").getInt();
+  for (int v = version; v < latest_schema_version(); ++v) {
+    SQLite::Transaction tx(db);
+    db.exec(migrations[static_cast<std::size_t>(v)]);
+    db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+    tx.commit();
+  }
+}
+
+}  // namespace berth::store

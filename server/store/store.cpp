@@ -1,0 +1,231 @@
+#include "server/store/store.hpp"
+
+#include <stdexcept>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace berth::store {
+namespace {
+
+constexpr const char* run_columns =
+    "id, user, engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
+    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated";
+
+run_record read_run(SQLite::Statement& q) {
+  run_record r;
+  r.id = q.getColumn(0).getString();
+  r.user = q.getColumn(1).getString();
+  r.engine = q.getColumn(2).getString();
+  r.session = q.getColumn(3).getString();
+  r.model = q.getColumn(4).getString();
+  r.message = q.getColumn(5).getString();
+  r.options = q.getColumn(6).getString();
+  r.status = q.getColumn(7).getString();
+  if (!q.getColumn(8).isNull()) r.exit_code = q.getColumn(8).getInt();
+  r.reason = q.getColumn(9).getString();
+  r.created_at = q.getColumn(10).getInt64();
+  if (!q.getColumn(11).isNull()) r.started_at = q.getColumn(11).getInt64();
+  if (!q.getColumn(12).isNull()) r.finished_at = q.getColumn(12).getInt64();
+  r.container_id = q.getColumn(13).getString();
+  r.last_seq = q.getColumn(14).getInt64();
+  r.stdout_offset = q.getColumn(15).getInt64();
+  r.stderr_offset = q.getColumn(16).getInt64();
+  r.output_bytes = q.getColumn(17).getInt64();
+  r.truncated = q.getColumn(18).getInt() != 0;
+  return r;
+}
+
+void insert_events(SQLite::Database& db, const std::string& run, const std::vector<event>& events) {
+  SQLite::Statement ins(db, "INSERT INTO events (run_id, seq, type, data, ts) VALUES (?, ?, ?, ?, ?)");
+  for (const auto& e : events) {
+    ins.bind(1, run);
+    ins.bind(2, static_cast<std::int64_t>(e.seq));
+    ins.bind(3, e.type);
+    ins.bind(4, e.data);
+    ins.bind(5, static_cast<std::int64_t>(e.ts_ms));
+    ins.exec();
+    ins.reset();
+  }
+}
+
+void configure(SQLite::Database& db) {
+  db.exec("PRAGMA journal_mode = WAL");
+  // NORMAL in WAL mode survives a crash of berthd (kill -9) without losing a committed transaction; only
+  // power loss may drop the last ones. FULL would cost an fsync per batch of events.
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.setBusyTimeout(5000);
+}
+
+}  // namespace
+
+store::store(const std::string& path) {
+  shared_ = path == ":memory:";
+  writer_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  configure(*writer_);
+  migrate(*writer_);
+  if (shared_) {
+    reader_db_ = writer_.get();
+  } else {
+    reader_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
+    reader_->setBusyTimeout(5000);
+    reader_db_ = reader_.get();
+  }
+}
+
+store::~store() = default;
+
+int store::schema_version() {
+  std::lock_guard lock(write_mutex_);
+  return writer_->execAndGet("PRAGMA user_version").getInt();
+}
+
+std::string store::meta(const std::string& key) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Statement q(*writer_, "SELECT value FROM meta WHERE key = ?");
+  q.bind(1, key);
+  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+}
+
+void store::set_meta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Statement q(*writer_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  q.bind(1, key);
+  q.bind(2, value);
+  q.exec();
+}
+
+void store::insert_run(const run_record& r, const event& first) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Transaction tx(*writer_);
+  SQLite::Statement q(*writer_,
+                      "INSERT INTO runs (id, user, engine, session, model, message, options, status, created_at, "
+                      "last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.bind(1, r.id);
+  q.bind(2, r.user);
+  q.bind(3, r.engine);
+  q.bind(4, r.session);
+  q.bind(5, r.model);
+  q.bind(6, r.message);
+  q.bind(7, r.options);
+  q.bind(8, r.status);
+  q.bind(9, static_cast<std::int64_t>(r.created_at));
+  q.bind(10, static_cast<std::int64_t>(first.seq));
+  q.exec();
+  insert_events(*writer_, r.id, {first});
+  tx.commit();
+}
+
+void store::commit(const std::string& run, const std::vector<event>& events, const run_update& u) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Transaction tx(*writer_);
+  SQLite::Statement cur(*writer_, "SELECT last_seq FROM runs WHERE id = ?");
+  cur.bind(1, run);
+  if (!cur.executeStep()) throw std::runtime_error("no run " + run);
+  std::int64_t last = cur.getColumn(0).getInt64();
+  for (const auto& e : events) {
+    if (e.seq != ++last) throw std::logic_error("event seq gap in run " + run);
+  }
+  insert_events(*writer_, run, events);
+
+  std::string sql = "UPDATE runs SET last_seq = ?";
+  if (u.status) sql += ", status = ?";
+  if (u.exit_code) sql += ", exit_code = ?";
+  if (u.reason) sql += ", reason = ?";
+  if (u.started_at) sql += ", started_at = ?";
+  if (u.finished_at) sql += ", finished_at = ?";
+  if (u.container_id) sql += ", container_id = ?";
+  if (u.stdout_offset) sql += ", stdout_offset = ?";
+  if (u.stderr_offset) sql += ", stderr_offset = ?";
+  if (u.output_bytes) sql += ", output_bytes = ?";
+  if (u.truncated) sql += ", truncated = ?";
+  sql += " WHERE id = ?";
+  SQLite::Statement q(*writer_, sql);
+  int i = 1;
+  q.bind(i++, static_cast<std::int64_t>(last));
+  if (u.status) q.bind(i++, *u.status);
+  if (u.exit_code) q.bind(i++, *u.exit_code);
+  if (u.reason) q.bind(i++, *u.reason);
+  if (u.started_at) q.bind(i++, static_cast<std::int64_t>(*u.started_at));
+  if (u.finished_at) q.bind(i++, static_cast<std::int64_t>(*u.finished_at));
+  if (u.container_id) q.bind(i++, *u.container_id);
+  if (u.stdout_offset) q.bind(i++, static_cast<std::int64_t>(*u.stdout_offset));
+  if (u.stderr_offset) q.bind(i++, static_cast<std::int64_t>(*u.stderr_offset));
+  if (u.output_bytes) q.bind(i++, static_cast<std::int64_t>(*u.output_bytes));
+  if (u.truncated) q.bind(i++, *u.truncated ? 1 : 0);
+  q.bind(i, run);
+  q.exec();
+  tx.commit();
+}
+
+std::optional<run_record> store::get_run(const std::string& id) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns + " FROM runs WHERE id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return std::nullopt;
+  return read_run(q);
+}
+
+std::vector<run_record> store::list_runs(const run_filter& f) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  std::string sql = std::string("SELECT ") + run_columns + " FROM runs WHERE 1";
+  if (!f.user.empty()) sql += " AND user = :user";
+  if (!f.status.empty()) sql += " AND status = :status";
+  if (!f.before.empty()) sql += " AND id < :before";
+  sql += " ORDER BY id DESC LIMIT :limit";
+  SQLite::Statement q(*reader_db_, sql);
+  if (!f.user.empty()) q.bind(":user", f.user);
+  if (!f.status.empty()) q.bind(":status", f.status);
+  if (!f.before.empty()) q.bind(":before", f.before);
+  q.bind(":limit", f.limit);
+  std::vector<run_record> out;
+  while (q.executeStep()) out.push_back(read_run(q));
+  return out;
+}
+
+std::vector<run_record> store::runs_in_status(const std::vector<std::string>& statuses) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  std::string sql = std::string("SELECT ") + run_columns + " FROM runs WHERE status IN (";
+  for (std::size_t i = 0; i < statuses.size(); ++i) sql += i ? ", ?" : "?";
+  sql += ") ORDER BY id ASC";
+  SQLite::Statement q(*reader_db_, sql);
+  for (std::size_t i = 0; i < statuses.size(); ++i) q.bind(static_cast<int>(i + 1), statuses[i]);
+  std::vector<run_record> out;
+  while (q.executeStep()) out.push_back(read_run(q));
+  return out;
+}
+
+std::vector<event> store::events_after(const std::string& run, std::int64_t after_seq, int limit) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT seq, type, data, ts FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+  q.bind(1, run);
+  q.bind(2, static_cast<std::int64_t>(after_seq));
+  q.bind(3, limit);
+  std::vector<event> out;
+  while (q.executeStep()) {
+    event e;
+    e.run = run;
+    e.seq = q.getColumn(0).getInt64();
+    e.type = q.getColumn(1).getString();
+    e.data = q.getColumn(2).getString();
+    e.ts_ms = q.getColumn(3).getInt64();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::int64_t store::count_events() {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  return reader_db_->execAndGet("SELECT count(*) FROM events").getInt64();
+}
+
+bool store::ping() {
+  try {
+    std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+    return reader_db_->execAndGet("SELECT 1").getInt() == 1;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace berth::store

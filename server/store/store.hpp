@@ -1,0 +1,98 @@
+// Durable state: runs and their events in SQLite (WAL). One writer connection behind a mutex and one reader
+// connection (WAL lets reads run beside the writer). Every method blocks and is safe from any thread but an
+// I/O thread. Events and the run row change in one transaction, so a run's progress (last seq, output
+// offsets) and its stored events never disagree, even after kill -9.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/event.hpp"
+
+namespace SQLite { class Database; }
+
+namespace berth::store {
+
+struct run_record {
+  std::string id;
+  std::string user;
+  std::string engine;
+  std::string session;
+  std::string model;
+  std::string message;
+  std::string options = "{}";  // JSON text
+  std::string status;
+  std::optional<int> exit_code;
+  std::string reason;
+  std::int64_t created_at = 0;  // ms since epoch
+  std::optional<std::int64_t> started_at;
+  std::optional<std::int64_t> finished_at;
+  std::string container_id;
+  std::int64_t last_seq = 0;
+  std::int64_t stdout_offset = 0;  // bytes of worker stdout already turned into stored events
+  std::int64_t stderr_offset = 0;
+  std::int64_t output_bytes = 0;
+  bool truncated = false;
+};
+
+// Fields to change on a run together with appended events; unset fields stay as they are.
+struct run_update {
+  std::optional<std::string> status;
+  std::optional<int> exit_code;
+  std::optional<std::string> reason;
+  std::optional<std::int64_t> started_at;
+  std::optional<std::int64_t> finished_at;
+  std::optional<std::string> container_id;
+  std::optional<std::int64_t> stdout_offset;
+  std::optional<std::int64_t> stderr_offset;
+  std::optional<std::int64_t> output_bytes;
+  std::optional<bool> truncated;
+};
+
+struct run_filter {
+  std::string user;
+  std::string status;
+  std::string before;  // run id cursor: runs strictly older
+  int limit = 50;
+};
+
+class store {
+ public:
+  explicit store(const std::string& path);  // ":memory:" for tests
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  int schema_version();
+  std::string meta(const std::string& key);  // empty when unset
+  void set_meta(const std::string& key, const std::string& value);
+
+  // Inserts the run and its first event atomically.
+  void insert_run(const run_record& r, const event& first);
+  // Appends events (seqs must continue the run's last_seq without gaps) and applies `u`, atomically.
+  void commit(const std::string& run, const std::vector<event>& events, const run_update& u);
+
+  std::optional<run_record> get_run(const std::string& id);
+  std::vector<run_record> list_runs(const run_filter& f);
+  std::vector<run_record> runs_in_status(const std::vector<std::string>& statuses);  // oldest first
+  std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
+  std::int64_t count_events();
+  bool ping();
+
+ private:
+  std::unique_ptr<SQLite::Database> writer_;
+  std::unique_ptr<SQLite::Database> reader_;  // == writer_ for ":memory:"
+  SQLite::Database* reader_db_;
+  std::mutex write_mutex_;
+  std::mutex read_mutex_;
+  bool shared_ = false;
+};
+
+// Applies every migration newer than the database's user_version, each in its own transaction.
+void migrate(SQLite::Database& db);
+int latest_schema_version();
+
+}  // namespace berth::store

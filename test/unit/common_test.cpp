@@ -1,0 +1,89 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "common/config.hpp"
+#include "common/event.hpp"
+#include "common/ids.hpp"
+#include "common/strings.hpp"
+#include "common/task.hpp"
+
+using namespace berth;
+
+namespace {
+env_lookup env_of(std::map<std::string, std::string> m) {
+  return [m](const std::string& k) -> std::optional<std::string> {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+}  // namespace
+
+TEST_CASE("config: defaults with just a key") {
+  auto c = parse_config(env_of({{"BERTH_API_KEYS", "0123456789abcdef"}}));
+  CHECK(c.listen_port == 3000);
+  CHECK(c.data_dir == "./data");
+  CHECK(c.docker_socket == "/var/run/docker.sock");
+  CHECK(c.worker_network == "bridge");
+}
+
+TEST_CASE("config: no key, bad values — all reported at once") {
+  try {
+    parse_config(env_of({{"BERTH_LISTEN", "nonsense"}, {"BERTH_WORKER_MEMORY", "lots"}, {"BERTH_DOCKER_HOST", "tcp://x"}}));
+    FAIL("accepted");
+  } catch (const config_error& e) {
+    CHECK(e.problems.size() == 4);
+  }
+}
+
+TEST_CASE("config: values parsed and secrets never described") {
+  auto c = parse_config(env_of({{"BERTH_API_KEYS", "0123456789abcdef, fedcba9876543210"},
+                                {"BERTH_LISTEN", "127.0.0.1:0"},
+                                {"BERTH_WORKER_MEMORY", "512m"},
+                                {"BERTH_WORKER_CPUS", "0.5"}}));
+  CHECK(c.api_keys.size() == 2);
+  CHECK(c.listen_host == "127.0.0.1");
+  CHECK(c.listen_port == 0);
+  CHECK(c.worker_memory == 512LL << 20);
+  for (const auto& [k, v] : describe_config(c)) CHECK(v.find("0123456789abcdef") == std::string::npos);
+}
+
+TEST_CASE("sizes and lists") {
+  CHECK(parse_bytes("1g") == 1LL << 30);
+  CHECK(parse_bytes("64k") == 65536);
+  CHECK(parse_bytes("12") == 12);
+  CHECK_FALSE(parse_bytes("-1"));
+  CHECK_FALSE(parse_bytes("1x"));
+  CHECK(split_list(" a, ,b ,") == std::vector<std::string>{"a", "b"});
+  CHECK(format_time_ms(0) == "1970-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("run ids sort by time and validate") {
+  auto a = make_run_id(1000, 5, 5), b = make_run_id(1001, 0, 0);
+  CHECK(a < b);
+  CHECK(is_valid_run_id(a));
+  CHECK(is_valid_run_id(new_run_id()));
+  CHECK_FALSE(is_valid_run_id("short"));
+  CHECK_FALSE(is_valid_run_id(std::string(26, 'u')));
+}
+
+TEST_CASE("worker events are checked field by field") {
+  using nlohmann::json;
+  CHECK(check_worker_event(json{{"type", "text"}, {"text", "x"}}).empty());
+  CHECK_FALSE(check_worker_event(json{{"type", "text"}}).empty());
+  CHECK_FALSE(check_worker_event(json{{"type", "error"}, {"message", "m"}, {"kind", "weird"}}).empty());
+  CHECK_FALSE(check_worker_event(json{{"type", "status"}}).empty());
+  CHECK(event_data("R", json{{"type", "text"}, {"text", "x"}, {"run", "spoof"}}) == R"({"run":"R","text":"x"})");
+}
+
+TEST_CASE("task round trip") {
+  task t{"R", "u", "line1\nline2", "echo", "", "", {{"delay_ms", 5}}};
+  auto line = serialize_task(t);
+  CHECK(line.back() == '\n');
+  CHECK(line.find('\n') == line.size() - 1);
+  auto back = parse_task(line.substr(0, line.size() - 1));
+  CHECK(back.message == t.message);
+  CHECK(back.options["delay_ms"] == 5);
+  CHECK_THROWS(parse_task("[]"));
+}

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include "frames.hpp"
+#include "server/runs/exit_classifier.hpp"
+#include "server/runs/line_splitter.hpp"
+#include "server/runs/output_pump.hpp"
+
+using namespace berth::runs;
+
+TEST_CASE("line splitter: lines released only at newline, committed offset tracks them") {
+  line_splitter s(100);
+  std::vector<line> out;
+  s.feed("ab", out);
+  CHECK(out.empty());
+  CHECK(s.committed() == 0);
+  s.feed("c\nde\r\nf", out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].text == "abc");
+  CHECK(out[1].text == "de");
+  CHECK(s.committed() == 8);
+  CHECK(s.total() == 9);
+  line tail;
+  CHECK(s.flush(tail));
+  CHECK(tail.text == "f");
+}
+
+TEST_CASE("line splitter: an overlong line is cut and the excess counted") {
+  line_splitter s(4);
+  std::vector<line> out;
+  s.feed("0123456789", out);
+  s.feed("abc\nok\n", out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].text == "0123");
+  CHECK(out[0].dropped == 9);
+  CHECK(out[1].text == "ok");
+  CHECK(out[1].dropped == 0);
+}
+
+namespace {
+std::string out_line(const std::string& s) { return frame(1, s + "\n"); }
+berth::store::run_record fresh() { return {}; }
+}  // namespace
+
+TEST_CASE("output pump: protocol lines become typed events, garbage becomes logs") {
+  output_pump p(1 << 20, 1024, fresh());
+  std::vector<draft> d;
+  REQUIRE(p.feed(out_line(R"({"type":"text","text":"hi"})") + out_line("not json") +
+                 out_line(R"({"type":"done","status":"x"})") + frame(2, "warn\n") + out_line(R"({"type":"result","text":"t","is_error":false})"), d));
+  REQUIRE(d.size() == 5);
+  CHECK(d[0].type == "text");
+  CHECK(d[0].fields["text"] == "hi");
+  CHECK(d[1].type == "log");
+  CHECK(d[1].fields["line"] == "not json");
+  CHECK(d[2].type == "log");  // berthd-only types from a worker are not trusted
+  CHECK(d[2].fields.contains("problem"));
+  CHECK(d[3].type == "log");
+  CHECK(d[3].fields["stream"] == "stderr");
+  CHECK(d[4].type == "result");
+  CHECK(p.facts().saw_result);
+}
+
+TEST_CASE("output pump: resuming skips exactly the bytes already stored") {
+  std::string l1 = out_line(R"({"type":"text","text":"one"})");
+  std::string l2 = out_line(R"({"type":"text","text":"two"})");
+  std::string e1 = frame(2, "err1\n");
+  std::string all = l1 + e1 + l2;
+
+  output_pump first(1 << 20, 1024, fresh());
+  std::vector<draft> d1;
+  REQUIRE(first.feed(l1 + e1 + l2.substr(0, 12), d1));  // crash mid-line of "two"
+  REQUIRE(d1.size() == 2);
+  auto progress = first.progress();
+
+  berth::store::run_record resumed;
+  resumed.stdout_offset = *progress.stdout_offset;
+  resumed.stderr_offset = *progress.stderr_offset;
+  output_pump second(1 << 20, 1024, resumed);
+  std::vector<draft> d2;
+  for (char c : all) REQUIRE(second.feed(std::string_view(&c, 1), d2));  // the full log replayed
+  REQUIRE(d2.size() == 1);
+  CHECK(d2[0].fields["text"] == "two");
+}
+
+TEST_CASE("output pump: output past the limit is dropped with one note, the result still counts") {
+  output_pump p(100, 1024, fresh());
+  std::vector<draft> d;
+  std::string bytes;
+  for (int i = 0; i < 10; ++i) bytes += out_line(R"({"type":"text","text":"0123456789"})");
+  bytes += out_line(R"({"type":"result","text":"end","is_error":false})");
+  REQUIRE(p.feed(bytes, d));
+  int notes = 0, texts = 0, results = 0;
+  for (auto& x : d) {
+    if (x.type == "log" && x.fields.value("truncated", false)) ++notes;
+    if (x.type == "text") ++texts;
+    if (x.type == "result") ++results;
+  }
+  CHECK(notes == 1);
+  CHECK(texts == 2);
+  CHECK(results == 1);
+  CHECK(*p.progress().truncated);
+}
+
+TEST_CASE("exit classification") {
+  exit_facts f;
+  f.saw_result = true;
+  CHECK(classify_exit(f).status == "succeeded");
+  f.exit_code = 3;
+  CHECK(classify_exit(f).status == "failed");
+  CHECK(classify_exit(f).reason == "worker exited with code 3");
+  f.error_kind = "auth";
+  f.error_message = "invalid key";
+  CHECK(classify_exit(f).reason == "auth: invalid key");
+  f.oom_killed = true;
+  CHECK(classify_exit(f).status == "oom");
+  f.requested = stop_request::run_timeout;
+  f.timeout_s = 4;
+  CHECK(classify_exit(f).status == "timed_out");
+  f.requested = stop_request::cancel;
+  CHECK(classify_exit(f).status == "cancelled");
+  exit_facts silent;
+  CHECK(classify_exit(silent).status == "failed");  // exit 0 without a result is not a success
+}

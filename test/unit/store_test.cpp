@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include "common/event.hpp"
+#include "common/ids.hpp"
+#include "server/store/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace berth;
+using namespace berth::store;
+
+namespace {
+run_record make_run(const std::string& id, const std::string& user) {
+  run_record r;
+  r.id = id;
+  r.user = user;
+  r.engine = "echo";
+  r.message = "hello";
+  r.status = "queued";
+  r.created_at = 1000;
+  r.last_seq = 1;
+  return r;
+}
+event ev(const std::string& run, std::int64_t seq, const std::string& type) {
+  return {run, seq, type, event_data(run, nlohmann::json{{"n", seq}}), 1000 + seq};
+}
+}  // namespace
+
+TEST_CASE("store: schema is migrated to the latest version") {
+  store::store s(":memory:");
+  CHECK(s.schema_version() == latest_schema_version());
+  CHECK(s.ping());
+}
+
+TEST_CASE("store: runs, events and progress change together") {
+  store::store s(":memory:");
+  auto id = make_run_id(1, 2, 3);
+  s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
+  run_update u;
+  u.status = "running";
+  u.stdout_offset = 42;
+  s.commit(id, {ev(id, 2, "text"), ev(id, 3, "text")}, u);
+  auto r = s.get_run(id);
+  REQUIRE(r);
+  CHECK(r->status == "running");
+  CHECK(r->last_seq == 3);
+  CHECK(r->stdout_offset == 42);
+  auto evs = s.events_after(id, 1, 100);
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[0].seq == 2);
+  CHECK(evs[1].type == "text");
+  CHECK(s.events_after(id, 3, 100).empty());
+}
+
+TEST_CASE("store: a sequence gap is refused and nothing of the batch is kept") {
+  store::store s(":memory:");
+  auto id = make_run_id(1, 2, 3);
+  s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
+  run_update u;
+  u.status = "running";
+  CHECK_THROWS(s.commit(id, {ev(id, 2, "text"), ev(id, 4, "text")}, u));
+  CHECK(s.get_run(id)->status == "queued");
+  CHECK(s.get_run(id)->last_seq == 1);
+  CHECK(s.events_after(id, 0, 100).size() == 1);
+}
+
+TEST_CASE("store: listing filters by user and status, newest first, pages with before") {
+  store::store s(":memory:");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(make_run_id(1000 + i, 0, static_cast<std::uint64_t>(i)));
+    s.insert_run(make_run(ids.back(), i % 2 ? "bob" : "alice"), ev(ids.back(), 1, "status"));
+  }
+  auto all = s.list_runs({});
+  REQUIRE(all.size() == 5);
+  CHECK(all.front().id == ids[4]);
+  auto alice = s.list_runs({"alice", "", "", 50});
+  CHECK(alice.size() == 3);
+  auto page = s.list_runs({"", "", ids[2], 50});
+  REQUIRE(page.size() == 2);
+  CHECK(page[0].id == ids[1]);
+  CHECK(s.list_runs({"", "running", "", 50}).empty());
+  CHECK(s.runs_in_status({"queued"}).front().id == ids[0]);
+}
+
+TEST_CASE("store: meta values persist") {
+  store::store s(":memory:");
+  CHECK(s.meta("instance").empty());
+  s.set_meta("instance", "abc");
+  s.set_meta("instance", "def");
+  CHECK(s.meta("instance") == "def");
+}

@@ -1,0 +1,46 @@
+// berth-worker: runs inside each fresh container. Reads its task as one JSON line on stdin (never argv),
+// runs the engine it names, and reports as worker-protocol JSON lines on stdout; stderr is diagnostics.
+#include <unistd.h>
+
+#include <string>
+
+#include "common/task.hpp"
+#include "worker/emit.hpp"
+#include "worker/engines.hpp"
+
+namespace {
+constexpr std::size_t max_task_bytes = 2 << 20;
+
+// Reads up to the first newline (or EOF). Blocks until berthd hands the task over.
+bool read_task_line(std::string& out) {
+  char c;
+  while (out.size() < max_task_bytes) {
+    ssize_t n = ::read(0, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return !out.empty();
+    if (c == '\n') return true;
+    out += c;
+  }
+  return false;
+}
+}  // namespace
+
+int main() {
+  using namespace berth;
+  std::string line;
+  if (!read_task_line(line)) {
+    worker::emit_error("input", "no task on stdin (or larger than 2 MiB)");
+    return 2;
+  }
+  task t;
+  try {
+    t = parse_task(line);
+  } catch (const std::exception& e) {
+    worker::emit_error("input", e.what());
+    return 2;
+  }
+  if (t.engine == "echo") return worker::run_echo(t);
+  if (t.engine == "script") return worker::run_script(t);
+  worker::emit_error("input", "this worker has no engine \"" + t.engine + "\"");
+  return 2;
+}

@@ -1,0 +1,93 @@
+// Fixed scenarios for exercising berthd's limits against a real container. The request only picks one by
+// name; nothing from the request is ever executed.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "worker/emit.hpp"
+#include "worker/engines.hpp"
+
+namespace berth::worker {
+namespace {
+
+int fail() {
+  emit({{"type", "text"}, {"text", "about to fail"}});
+  emit_error("engine", "scripted failure");
+  return 3;
+}
+
+int silent() {
+  std::this_thread::sleep_for(std::chrono::hours(1));
+  return 0;
+}
+
+int oom() {
+  std::vector<char*> blocks;
+  for (;;) {
+    char* p = static_cast<char*>(std::malloc(16 << 20));
+    if (!p) break;
+    std::memset(p, 1, 16 << 20);  // touch every page so the memory is really used
+    blocks.push_back(p);
+  }
+  emit_error("engine", "allocation failed before the OOM killer came");
+  return 4;
+}
+
+int forkbomb() {
+  int forked = 0;
+  for (int i = 0; i < 100000; ++i) {
+    pid_t p = ::fork();
+    if (p < 0) break;
+    if (p == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    ++forked;
+  }
+  emit({{"type", "result"}, {"text", "fork failed after " + std::to_string(forked) + " children"}, {"turns", 1},
+        {"is_error", false}, {"forked", forked}});
+  ::kill(0, SIGKILL);  // children and ourselves; init reaps
+  return 0;
+}
+
+int flood(std::int64_t bytes) {
+  std::string chunk(1023, 'x');
+  chunk += '\n';
+  std::string block;
+  for (int i = 0; i < 64; ++i) block += chunk;
+  for (std::int64_t n = 0; n < bytes; n += static_cast<std::int64_t>(block.size())) {
+    if (::write(1, block.data(), block.size()) < 0) break;
+  }
+  emit({{"type", "result"}, {"text", "flooded"}, {"turns", 1}, {"is_error", false}});
+  return 0;
+}
+
+int garbage() {
+  emit({{"type", "started"}, {"engine", "script"}});
+  ::write(1, "this is not json\n", 17);
+  ::write(1, "{\"type\": \"mystery\"}\n", 20);
+  diag("a diagnostic line on stderr");
+  emit({{"type", "text"}, {"text", "still fine"}});
+  ::write(1, "unterminated tail", 17);
+  return 0;
+}
+
+}  // namespace
+
+int run_script(const task& t) {
+  std::string s = t.options.value("scenario", "");
+  if (s == "fail") return fail();
+  if (s == "silent") return silent();
+  if (s == "oom") return oom();
+  if (s == "forkbomb") return forkbomb();
+  if (s == "flood") return flood(std::int64_t{100} << 20);
+  if (s == "garbage") return garbage();
+  emit_error("input", "unknown scenario \"" + s + "\"");
+  return 2;
+}
+
+}  // namespace berth::worker
