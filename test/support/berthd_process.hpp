@@ -1,0 +1,55 @@
+// Runs the real berthd binary as a child process for integration tests: its own temporary data dir,
+// 127.0.0.1 on a free port, its log captured to a file. kill9() simulates a crash; restart() starts it again
+// on the same data dir.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+namespace berth::test {
+
+inline const std::string test_key = "test-key-0123456789abcdef";
+
+class berthd_process {
+ public:
+  explicit berthd_process(std::map<std::string, std::string> env = {}, std::string data_dir = "");
+  ~berthd_process();
+  berthd_process(const berthd_process&) = delete;
+  berthd_process& operator=(const berthd_process&) = delete;
+
+  void start();
+  void terminate();  // SIGTERM, wait for exit
+  void kill9();      // SIGKILL, wait for exit
+  void restart() { start(); }
+  bool running() const { return pid_ > 0; }
+
+  int port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& instance() const { return instance_; }
+  std::string log() const;
+  pid_t pid() const { return pid_; }
+  long rss_kib() const;
+
+ private:
+  void wait_exit();
+  std::map<std::string, std::string> env_;
+  std::string data_dir_;
+  bool own_dir_ = false;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string instance_;
+  int starts_ = 0;
+};
+
+std::string make_temp_dir();
+
+// A scratch directory removed at scope exit.
+struct temp_dir {
+  temp_dir();
+  ~temp_dir();
+  std::string path;
+};
+
+}  // namespace berth::test

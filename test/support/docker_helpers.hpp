@@ -1,0 +1,42 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "server/docker/docker_client.hpp"
+
+namespace berth::test {
+
+inline docker::docker_client& engine() {
+  static docker::docker_client c("/var/run/docker.sock");
+  return c;
+}
+
+// Worker containers (running or not) that belong to one berthd instance.
+inline std::vector<docker::container_summary> worker_containers(const std::string& instance) {
+  return engine().list("berth.instance=" + instance);
+}
+
+}  // namespace berth::test
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+namespace berth::test {
+
+// Polls `pred` until it holds or `limit` passes; returns whether it held. A condition wait, not a sleep:
+// it returns as soon as the state is reached.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+}
+
+inline bool no_workers_left(const std::string& instance) {
+  return eventually([&] { return worker_containers(instance).empty(); });
+}
+
+}  // namespace berth::test
