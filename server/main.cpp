@@ -1,6 +1,7 @@
 // berthd: configuration → wiring → serve until SIGTERM/SIGINT. Nothing else lives here.
 #include <sys/stat.h>
 
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -28,6 +29,7 @@ constexpr int blocking_threads = 4;
 
 int main() {
   using namespace berth;
+  std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, never a dead daemon
   config cfg;
   try {
     cfg = parse_config(process_env());

@@ -3,6 +3,7 @@
 // the store, then live events from the bus, keepalive comments while idle, end after `done`.
 #include "server/http/session.hpp"
 
+#include <array>
 #include <chrono>
 #include <memory>
 
@@ -34,6 +35,10 @@ constexpr auto keepalive_interval = std::chrono::seconds(15);
 constexpr std::uint32_t header_limit = 16 * 1024;
 constexpr int replay_batch = 500;
 constexpr auto tuple = net::as_tuple(net::use_awaitable);
+// After refusing a request whose body is still arriving, keep reading (and discarding) a little so the
+// client gets to read the refusal instead of a connection reset.
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr std::size_t linger_bytes = 8 << 20;
 
 std::string_view field(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
   auto it = req.find(beast::string_view(name.data(), name.size()));
@@ -139,6 +144,18 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
 
 }  // namespace
 
+net::awaitable<void> linger_close(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(linger_time);
+  std::array<char, 16384> sink;
+  for (std::size_t total = 0; total < linger_bytes;) {
+    auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), tuple);
+    if (rec) break;
+    total += n;
+  }
+}
+
 net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock) {
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buffer;
@@ -150,7 +167,8 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple);
     if (ec == bhttp::error::body_limit) {
       co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
-      break;
+      co_await linger_close(stream);
+      co_return;
     }
     if (ec == bhttp::error::header_limit) {
       co_await write_reply(stream, 11, false, error_reply(431, "headers_too_large", "request headers exceed 16 KiB"), false);
