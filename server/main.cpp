@@ -20,6 +20,7 @@
 #include "server/runs/docker_executor.hpp"
 #include "server/runs/health_monitor.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/store/store.hpp"
 
@@ -64,6 +65,8 @@ int main() {
     runs::run_manager manager(cfg, journal, exec);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
     health.check_now();
+    manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
+    runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
 
     http::app a{cfg, db, docker, bus, manager, exec, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}};
     boost::asio::io_context ioc(cfg.io_threads);
@@ -71,6 +74,7 @@ int main() {
     http::listener front(a, ioc, pool);
     auto ep = front.bind(cfg.listen_host, cfg.listen_port);
     manager.start();
+    reconcile.start();
     health.start();
     front.start();
     log::info("listening", {{"address", ep.address().to_string() + ":" + std::to_string(ep.port())}});
@@ -85,6 +89,7 @@ int main() {
       manager.stop();
       front.stop();
       stopper = std::thread([&] {
+        reconcile.stop();
         exec.detach_all();
         health.stop();
         ioc.stop();

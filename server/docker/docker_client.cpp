@@ -86,8 +86,12 @@ void docker_client::remove(const std::string& id) {
   transaction("DELETE", "/containers/" + url_escape(id) + "?force=1&v=0", nullptr, call_timeout_s, true);
 }
 
+nlohmann::json docker_client::inspect_json(const std::string& id) {
+  return transaction("GET", "/containers/" + url_escape(id) + "/json", nullptr, call_timeout_s, true);
+}
+
 std::optional<container_state> docker_client::inspect(const std::string& id) {
-  auto j = transaction("GET", "/containers/" + url_escape(id) + "/json", nullptr, call_timeout_s, true);
+  auto j = inspect_json(id);
   if (j.is_null()) return std::nullopt;
   container_state s;
   s.id = j.value("Id", "");

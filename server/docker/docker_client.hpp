@@ -51,6 +51,7 @@ class docker_client {
   void kill(const std::string& id);
   void remove(const std::string& id);  // force; a missing container is fine
   std::optional<container_state> inspect(const std::string& id);  // nullopt: no such container
+  nlohmann::json inspect_json(const std::string& id);               // Docker's answer as is; null if none
   int wait_exit(const std::string& id);                            // condition=not-running
   std::vector<container_summary> list(const std::string& label_filter, bool all = true);
   void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);

@@ -77,6 +77,11 @@ void docker_executor::detach_all() {
   idle_cv_.wait(lock, [&] { return active_.empty(); });
 }
 
+bool docker_executor::is_active(const std::string& id) const {
+  std::lock_guard lock(m_);
+  return active_.count(id) != 0;
+}
+
 std::size_t docker_executor::active_count() const {
   std::lock_guard lock(m_);
   return active_.size();
@@ -107,6 +112,23 @@ class run_flow {
   void finalize(output_pump& p);
   void finish_without_worker(const std::string& status, const std::string& reason);
   void restore_facts(output_pump& p);
+  // Calls `f`, waiting out an engine outage (retrying every second) so a run is never guessed at while the
+  // engine cannot be asked. Gives up as `lost` after engine_wait_max; a shutdown detaches instead.
+  template <class F>
+  auto with_engine(F f) -> decltype(f()) {
+    auto give_up = clock::now() + engine_wait_max;
+    for (;;) {
+      try {
+        return f();
+      } catch (const docker::docker_error& e) {
+        if (!e.unreachable()) throw;
+        engine_lost_ = true;
+        if (a_.detach) throw detach_signal{};
+        if (clock::now() > give_up) throw std::runtime_error("lost: docker engine unreachable for 10 minutes");
+        std::this_thread::sleep_for(engine_retry_interval);
+      }
+    }
+  }
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
   docker::container_spec spec() const;
 
@@ -170,7 +192,8 @@ docker::unix_stream run_flow::begin_fresh() {
 }
 
 docker::unix_stream run_flow::resume() {
-  auto st = docker_.inspect(rec_.container_id.empty() ? container_name(rec_.id) : rec_.container_id);
+  const std::string ref = rec_.container_id.empty() ? container_name(rec_.id) : rec_.container_id;
+  auto st = with_engine([&] { return docker_.inspect(ref); });
   if (!st) {
     if (rec_.status == "starting") return begin_fresh();  // created nothing yet, or it was removed
     throw std::runtime_error("lost: the worker container vanished while berthd was not following it");
@@ -190,7 +213,7 @@ docker::unix_stream run_flow::resume() {
   }
   log::info("following worker logs after restart",
             {{"run", rec_.id}, {"stdout_offset", std::to_string(rec_.stdout_offset)}});
-  return docker_.follow_logs(cid_);
+  return with_engine([&] { return docker_.follow_logs(cid_); });
 }
 
 void run_flow::restore_facts(output_pump& p) {
@@ -286,24 +309,14 @@ void run_flow::pump(docker::unix_stream& s, output_pump& p) {
 void run_flow::finalize(output_pump& p) {
   // The stream ended: the worker exited (or the engine went away). Ask the engine how it ended, waiting for
   // it to come back if it is down, so the run gets its true status rather than a guess.
-  std::optional<docker::container_state> st;
-  auto give_up = clock::now() + engine_wait_max;
-  for (;;) {
+  auto st = with_engine([&] {
     try {
       docker_.wait_exit(cid_);
-      st = docker_.inspect(cid_);
-      break;
     } catch (const docker::docker_error& e) {
-      if (!e.unreachable()) {
-        st = docker_.inspect(cid_);
-        break;
-      }
-      engine_lost_ = true;
-      if (a_.detach) throw detach_signal{};
-      if (clock::now() > give_up) throw std::runtime_error("lost: docker engine unreachable for 10 minutes");
-      std::this_thread::sleep_for(engine_retry_interval);
+      if (e.unreachable()) throw;  // 404: gone already; inspect says so
     }
-  }
+    return docker_.inspect(cid_);
+  });
   outcome o;
   std::optional<int> code;
   if (!st) {
@@ -347,8 +360,9 @@ void run_flow::finish_without_worker(const std::string& status, const std::strin
 
 run_flow::ending run_flow::run() {
   bool started = false;
+  const bool fresh = rec_.status == "queued";
   try {
-    docker::unix_stream s = rec_.status == "queued" ? begin_fresh() : resume();
+    docker::unix_stream s = fresh ? begin_fresh() : resume();
     started = true;
     output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_);
     restore_facts(p);
@@ -360,7 +374,7 @@ run_flow::ending run_flow::run() {
     log::info("detached from run; its worker keeps running", {{"run", rec_.id}});
     return ending::detached;
   } catch (const docker::docker_error& e) {
-    if (e.unreachable() && !started) {
+    if (e.unreachable() && !started && fresh) {
       // The engine is down before the worker got its task: back to the queue, nothing was lost.
       store::run_update u;
       u.status = "queued";

@@ -27,6 +27,7 @@ class docker_executor : public executor {
   bool cancel(const std::string& id) override;
   void detach_all() override;
   std::size_t active_count() const override;
+  bool is_active(const std::string& id) const override;
 
   struct active_run;
 

@@ -27,6 +27,7 @@ class executor {
   // Shutdown: stop following runs, leave their workers running, return when every run thread has let go.
   virtual void detach_all() = 0;
   virtual std::size_t active_count() const = 0;
+  virtual bool is_active(const std::string& id) const = 0;
 };
 
 }  // namespace berth::runs

@@ -40,6 +40,9 @@ store::run_record run_manager::submit(const run_request& r) {
   if (stopping_) throw request_error(503, "shutting_down", "berthd is shutting down; retry shortly");
   bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
                        per_user_[r.user] < cfg_.max_per_user && queue_.empty();
+  bool engine_down = engine_ok_ && !engine_ok_();
+  if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max) && engine_down)
+    throw request_error(503, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
   if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max))
     throw request_error(429, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
                                                " waiting); retry later");
@@ -63,7 +66,7 @@ store::run_record run_manager::submit(const run_request& r) {
 }
 
 void run_manager::schedule_locked() {
-  if (stopping_) return;
+  if (stopping_ || (engine_ok_ && !engine_ok_())) return;
   for (auto it = queue_.begin(); it != queue_.end() && running_ < static_cast<std::size_t>(cfg_.max_concurrent);) {
     if (per_user_[it->user] >= cfg_.max_per_user) { ++it; continue; }
     auto rec = journal_.db().get_run(it->id);
@@ -107,10 +110,23 @@ cancel_result run_manager::cancel(const std::string& id) {
       return cancel_result::cancelled;
     }
   }
-  if (exec_.cancel(id)) return cancel_result::stopping;
+  // Ended already (its thread may still be removing the container): cancelling again changes nothing.
   auto rec = journal_.db().get_run(id);
   if (!rec) return cancel_result::not_found;
-  return is_terminal_status(rec->status) ? cancel_result::already_finished : cancel_result::stopping;
+  if (is_terminal_status(rec->status)) return cancel_result::already_finished;
+  exec_.cancel(id);
+  return cancel_result::stopping;
+}
+
+void run_manager::adopt(const std::string& id) {
+  std::lock_guard lock(m_);
+  if (stopping_ || exec_.is_active(id)) return;
+  auto rec = journal_.db().get_run(id);  // read after the is_active check: a run that just ended is terminal here
+  if (!rec || (rec->status != "starting" && rec->status != "running")) return;
+  log::info("adopting an active run nobody follows", {{"run", id}, {"status", rec->status}});
+  ++running_;
+  ++per_user_[rec->user];
+  exec_.launch(*rec);
 }
 
 void run_manager::retry() {

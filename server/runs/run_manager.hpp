@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,6 +35,10 @@ class run_manager {
   cancel_result cancel(const std::string& id);
   // Schedules again after the engine came back (runs requeued while it was down).
   void retry();
+  // Hands an active run nobody follows (found by the reconciler) to the executor.
+  void adopt(const std::string& id);
+  // While this says no, nothing is launched: runs wait in the queue instead of failing.
+  void set_engine_check(std::function<bool()> ok) { engine_ok_ = std::move(ok); }
   queue_stats stats();
   request_limits limits() const;
 
@@ -54,6 +59,7 @@ class run_manager {
   std::map<std::string, int> per_user_;
   std::size_t running_ = 0;
   bool stopping_ = false;
+  std::function<bool()> engine_ok_;
 };
 
 }  // namespace berth::runs

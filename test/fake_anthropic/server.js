@@ -18,7 +18,8 @@
  *   POST /v1/messages               streaming (SSE) when body.stream is true, else one JSON message
  *   POST /v1/messages/count_tokens  {"input_tokens": <len(body)/4>}
  *   GET  /v1/models[/<id>]          a small model list / one model
- *   GET  /_requests                 JSON array of every recorded request (oldest first); ?since=<n> skips n
+ *   GET  /_requests                 JSON array of every recorded request (oldest first); ?since=<n> skips the
+ *                                   first n (seq numbers start at 1 and restart at 1 after /_reset)
  *   POST /_reset                    forget recorded requests and directive counters -> {"ok":true}
  *   GET  /_health                   {"ok":true}
  *   anything else                   logged to stderr as "unknown path", answered 404 with an Anthropic
@@ -26,29 +27,35 @@
  *
  * Scripting. The reply to a /v1/messages request is chosen by directives found in the text of the LAST
  * message with role "user" (its string content or its text blocks; CLI <system-reminder> blocks are harmless).
- * A directive is `@@name` or `@@name:arg`; the arg runs to the end of its line. Several may be combined,
- * one per line or separated by spaces (only bash/tool/status args run to end of line).
+ * A directive is `@@name` or `@@name:arg`. The args of @@bash and @@tool run to the end of their line; all
+ * other args are one word, so several directives may share a line ("@@text:5 @@delay:200"). The first
+ * occurrence of each directive wins.
  *
  *   (none)               a short text reply streamed as several text_delta events ("Hello from the fake ...")
  *   @@text:<N>           a text reply of exactly N words ("word1 word2 ... wordN"), one text_delta per word
- *   @@bash:<command>     if the request offers a tool named "Bash": stop_reason tool_use with one tool_use
- *                        block {name:"Bash", input:{"command":"<command>","description":"fake bash"}}; its
- *                        input is streamed as several input_json_delta chunks. Without a Bash tool: text.
- *   @@tool:<Name> <json> same for any tool name with the given JSON input object
+ *   @@bash:<command>     if the request offers a tool named "Bash": stop_reason tool_use, content = a text block
+ *                        ("I'll run that command.", index 0) then a tool_use block (index 1) {name:"Bash",
+ *                        input:{"command":"<command>","description":"fake bash"}} whose input is streamed as
+ *                        several input_json_delta chunks. Without a Bash tool: a text reply saying so.
+ *   @@tool:<Name> <json> same for any offered tool with the given JSON input (text: "I'll use the <Name> tool.")
  *   @@status:<code>      answer with HTTP <code> and the Anthropic error body for it (400 invalid_request_error,
  *                        401 authentication_error, 403 permission_error, 404 not_found_error, 413
  *                        request_too_large, 429 rate_limit_error, 500 api_error, 529 overloaded_error);
  *                        429/529 carry `retry-after: 1`.
- *   @@should-retry:<true|false>  add `x-should-retry: <v>` to an error response (the CLI then gives up at once
- *                        on false; the real API's headers decide this in production)
  *   @@status:<code>:<k>  fail only the first k matching requests (counted per directive text since the last
  *                        reset), then answer normally (transient errors that recover)
+ *   @@should-retry:<true|false>  add `x-should-retry: <v>` to the error response. CLI 2.1.197 honours it:
+ *                        with `false` it fails at once, no api_retry lines (verified for 401 and 500).
  *   @@recall             reply with the texts of the earlier user messages in this request (proves resume)
  *   @@delay:<ms>         pause <ms> between streamed events (default FAKE_ANTHROPIC_DELAY_MS)
  *   @@stall:<ms>         wait <ms> before sending response headers
  *
  * When the last user message carries a tool_result block (the turn after a tool_use), the reply is the text
  * "Tool <name> returned: <first 200 chars of its output>" with stop_reason end_turn, whatever the directives.
+ *
+ * What CLI 2.1.197 calls (with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1): one `HEAD /` reachability check,
+ * then `POST /v1/messages?beta=true` (stream: true, ~75 KB body: system, ~25 tools, messages) per model turn.
+ * Its messages may include a {"role":"system"} entry after the user turn, hence "last role:user message".
  *
  * Recording: every request (including unknown paths, excluding /_requests, /_reset, /_health) is stored as
  *   {"seq","time","method","path","query","headers","body","scenario","status"}
@@ -63,6 +70,7 @@ const { URL } = require('url');
 
 const DEFAULT_DELAY = Number(process.env.FAKE_ANTHROPIC_DELAY_MS || 5);
 const REQUIRED_KEY = process.env.FAKE_ANTHROPIC_API_KEY || '';
+const preamble = (tool) => (tool === 'Bash' ? "I'll run that command." : `I'll use the ${tool} tool.`);
 
 let requests = [];
 let seq = 0;
@@ -109,15 +117,14 @@ function toolResultOf(msg) {
 }
 
 function parseDirectives(text) {
+  // bash/tool take the rest of the line; the others take one whitespace-free word
   const d = {};
-  const re = /@@(text|bash|tool|status|recall|delay|stall|should-retry)(?::([^\n]*))?/g;
+  const re = /@@(bash|tool)(?::([^\n]*))?|@@(text|status|recall|delay|stall|should-retry)(?::(\S*))?/g;
   let m;
   while ((m = re.exec(text))) {
-    const name = m[1];
-    let arg = (m[2] || '').trim();
-    if (['text', 'delay', 'stall', 'recall', 'should-retry'].includes(name)) arg = arg.split(/\s+/)[0] || '';
-    else if (name === 'status') arg = arg.split(/\s+/)[0] || '';
-    if (!(name in d)) d[name] = { arg, raw: m[0].split('\n')[0] };
+    const name = m[1] || m[3];
+    const arg = ((m[1] ? m[2] : m[4]) || '').trim();
+    if (!(name in d)) d[name] = { arg, raw: m[0] };
   }
   return d;
 }
@@ -229,7 +236,7 @@ function usage(inTok, outTok) {
 function fullMessage(p, model, inTok) {
   const id = rid('msg_fake');
   if (p.kind === 'tool') {
-    return { id, type: 'message', role: 'assistant', model, content: [{ type: 'tool_use', id: rid('toolu_fake'), name: p.tool, input: p.input }], stop_reason: 'tool_use', stop_sequence: null, usage: usage(inTok, 20) };
+    return { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: preamble(p.tool) }, { type: 'tool_use', id: rid('toolu_fake'), name: p.tool, input: p.input }], stop_reason: 'tool_use', stop_sequence: null, usage: usage(inTok, 20) };
   }
   const text = p.chunks.join('');
   return { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage: usage(inTok, p.chunks.length) };
@@ -249,13 +256,16 @@ async function streamMessage(res, p, model, inTok) {
   let outTok;
   if (p.kind === 'tool') {
     const json = JSON.stringify(p.input);
-    await ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: rid('toolu_fake'), name: p.tool, input: {} } });
+    await ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
     await ev('ping', { type: 'ping' });
+    for (const c of splitChunks(preamble(p.tool))) await ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: c } });
+    await ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+    await ev('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: rid('toolu_fake'), name: p.tool, input: {} } });
     const step = Math.max(1, Math.ceil(json.length / 4));
     for (let i = 0; i < json.length; i += step) {
-      await ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + step) } });
+      await ev('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + step) } });
     }
-    await ev('content_block_stop', { type: 'content_block_stop', index: 0 });
+    await ev('content_block_stop', { type: 'content_block_stop', index: 1 });
     outTok = 20;
     await ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: outTok } });
   } else {
@@ -287,6 +297,7 @@ async function handle(req, res, raw) {
   }
   if (path === '/_reset' && req.method === 'POST') {
     requests = [];
+    seq = 0;
     failCounters = new Map();
     return sendJSON(res, 200, { ok: true });
   }

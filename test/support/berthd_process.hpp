@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <initializer_list>
+#include <utility>
 #include <map>
 #include <string>
 
@@ -14,7 +16,8 @@ inline const std::string test_key = "test-key-0123456789abcdef";
 
 class berthd_process {
  public:
-  explicit berthd_process(std::map<std::string, std::string> env = {}, std::string data_dir = "");
+  using env_list = std::initializer_list<std::pair<const std::string, std::string>>;
+  explicit berthd_process(env_list env = {}, std::string data_dir = "");
   ~berthd_process();
   berthd_process(const berthd_process&) = delete;
   berthd_process& operator=(const berthd_process&) = delete;

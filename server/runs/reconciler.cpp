@@ -1,0 +1,131 @@
+#include "server/runs/reconciler.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "server/runs/docker_executor.hpp"
+
+namespace berth::runs {
+
+namespace {
+constexpr auto events_retry = std::chrono::seconds(2);
+}
+
+reconciler::reconciler(const config& c, docker::docker_client& d, store::store& s, executor& e, run_manager& m,
+                       std::string instance)
+    : cfg_(c), docker_(d), store_(s), exec_(e), manager_(m), instance_(std::move(instance)) {}
+
+reconciler::~reconciler() { stop(); }
+
+int reconciler::reconcile_once() {
+  int removed = 0;
+  std::vector<docker::container_summary> containers;
+  try {
+    containers = docker_.list("berth.instance=" + instance_);
+  } catch (const docker::docker_error& e) {
+    log::debug("reconcile skipped: engine unavailable", {{"error", e.what()}});
+    return 0;
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& c : containers) {
+    auto it = c.labels.find("berth.run");
+    if (it == c.labels.end()) continue;
+    const std::string& run = it->second;
+    if (exec_.is_active(run)) continue;
+    auto rec = store_.get_run(run);
+    bool leftover = rec && is_terminal_status(rec->status);
+    bool orphan = !rec && now - c.created > cfg_.orphan_grace_s;
+    if (!leftover && !orphan) continue;
+    try {
+      docker_.remove(c.id);
+      ++removed;
+      log::info(leftover ? "removed the container of a finished run" : "removed an orphan worker container",
+                {{"run", run}, {"container", c.id.substr(0, 12)}});
+    } catch (const docker::docker_error& e) {
+      log::warn("could not remove container", {{"run", run}, {"error", e.what()}});
+    }
+  }
+  for (const auto& r : store_.runs_in_status({"starting", "running"}))
+    if (!exec_.is_active(r.id)) manager_.adopt(r.id);
+  return removed;
+}
+
+void reconciler::periodic() {
+  std::unique_lock lock(m_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::seconds(cfg_.reconcile_s), [this] { return stop_ || poke_; });
+    if (stop_) break;
+    poke_ = false;
+    lock.unlock();
+    reconcile_once();
+    lock.lock();
+  }
+}
+
+// Docker's event stream: a die or oom of one of our containers wakes the reconciler at once.
+void reconciler::watch_events() {
+  for (;;) {
+    {
+      std::lock_guard lock(m_);
+      if (stop_) return;
+    }
+    try {
+      auto s = docker_.events("berth.instance=" + instance_, static_cast<std::int64_t>(std::time(nullptr)));
+      events_fd_ = s.fd();
+      std::string buf;
+      for (;;) {
+        {
+          std::lock_guard lock(m_);
+          if (stop_) break;
+        }
+        auto r = s.read();
+        buf += r.data;
+        for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+          auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
+          buf.erase(0, nl + 1);
+          std::string action = j.is_object() ? j.value("Action", j.value("status", "")) : "";
+          if (action == "die" || action == "oom") {
+            log::debug("engine event", {{"action", action}, {"container", j.value("id", "").substr(0, 12)}});
+            std::lock_guard lock(m_);
+            poke_ = true;
+            cv_.notify_all();
+          }
+        }
+        if (r.eof) break;
+      }
+      events_fd_ = -1;
+    } catch (const docker::docker_error& e) {
+      events_fd_ = -1;
+      log::debug("engine event stream unavailable", {{"error", e.what()}});
+    }
+    std::unique_lock lock(m_);
+    if (cv_.wait_for(lock, events_retry, [this] { return stop_; })) return;
+  }
+}
+
+void reconciler::start() {
+  int removed = reconcile_once();
+  if (removed > 0) log::info("start-up reconciliation done", {{"removed", std::to_string(removed)}});
+  periodic_thread_ = std::thread([this] { periodic(); });
+  events_thread_ = std::thread([this] { watch_events(); });
+}
+
+void reconciler::stop() {
+  {
+    std::lock_guard lock(m_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (int fd = events_fd_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  if (periodic_thread_.joinable()) periodic_thread_.join();
+  if (events_thread_.joinable()) events_thread_.join();
+}
+
+}  // namespace berth::runs

@@ -1,0 +1,49 @@
+// Keeps the engine and the store in agreement, at start, every BERTH_RECONCILE_S, and at once when Docker's
+// event stream (filtered to this instance's containers) reports a container dying or being OOM-killed:
+// - a run the store calls active but nobody follows is handed to the executor (it re-attaches or, if its
+//   container vanished, ends the run `lost` with a reason);
+// - a container whose run already ended is removed (berthd stopped between storing `done` and removal);
+// - a container unknown to the store and older than BERTH_ORPHAN_GRACE_S is removed.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/config.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/runs/executor.hpp"
+#include "server/runs/run_manager.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::runs {
+
+class reconciler {
+ public:
+  reconciler(const config& c, docker::docker_client& d, store::store& s, executor& e, run_manager& m, std::string instance);
+  ~reconciler();
+  // One pass; returns the number of containers removed. Blocking.
+  int reconcile_once();
+  void start();
+  void stop();
+
+ private:
+  void watch_events();
+  void periodic();
+
+  const config& cfg_;
+  docker::docker_client& docker_;
+  store::store& store_;
+  executor& exec_;
+  run_manager& manager_;
+  std::string instance_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool poke_ = false;
+  std::atomic<int> events_fd_{-1};
+  std::thread periodic_thread_, events_thread_;
+};
+
+}  // namespace berth::runs

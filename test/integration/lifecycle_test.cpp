@@ -1,0 +1,284 @@
+// The run lifecycle against the real engine: hardening, timeouts, cancel, concurrency caps, resource limits,
+// output bounds, and restarts (graceful and kill -9) that lose and double nothing.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "api_client.hpp"
+#include "berthd_process.hpp"
+#include "docker_helpers.hpp"
+#include "run_helpers.hpp"
+
+using namespace berth::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+json script(const std::string& scenario, json extra = json::object()) {
+  json options = {{"scenario", scenario}};
+  options.update(extra);
+  return {{"user", "u"}, {"message", "x"}, {"engine", "script"}, {"options", options}};
+}
+
+json echo(const std::string& user, int n, int delay_ms) {
+  return {{"user", user}, {"message", words(n)}, {"options", {{"delay_ms", delay_ms}}}};
+}
+
+std::string container_of(const std::string& instance, const std::string& run) {
+  std::string id;
+  eventually([&] {
+    for (const auto& c : worker_containers(instance))
+      if (c.labels.count("berth.run") && c.labels.at("berth.run") == run && c.state == "running") id = c.id;
+    return !id.empty();
+  });
+  return id;
+}
+}  // namespace
+
+TEST_CASE("a live worker is hardened", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_WORKER_MEMORY", "256m"}, {"BERTH_WORKER_CPUS", "0.5"}, {"BERTH_WORKER_PIDS", "100"}});
+  api_client api(d.port(), test_key);
+  auto id = api.start_run(script("silent"));
+  auto cid = container_of(d.instance(), id);
+  REQUIRE(!cid.empty());
+  auto j = engine().inspect_json(cid);
+  const auto& h = j["HostConfig"];
+  CHECK(j["Config"]["User"] == "1000:1000");
+  CHECK(h["CapDrop"] == json::array({"ALL"}));
+  CHECK(h["SecurityOpt"] == json::array({"no-new-privileges"}));
+  CHECK(h["ReadonlyRootfs"] == true);
+  CHECK(h["Privileged"] == false);
+  CHECK(h["Init"] == true);
+  CHECK(h["Tmpfs"].contains("/tmp"));
+  CHECK(h["PidsLimit"] == 100);
+  CHECK(h["Memory"] == 256LL << 20);
+  CHECK(h["MemorySwap"] == h["Memory"]);
+  CHECK(h["NanoCpus"] == 500000000);
+  CHECK(h["Ulimits"][0]["Name"] == "nofile");
+  CHECK(h["LogConfig"]["Type"] == "json-file");
+  CHECK(h["LogConfig"]["Config"].contains("max-size"));
+  CHECK(h["AutoRemove"] == false);
+  for (const auto& m : j["Mounts"]) CHECK(m.value("Source", "").find("docker.sock") == std::string::npos);
+  CHECK(j["Config"]["Labels"]["berth.run"] == id);
+  CHECK(api.del("/api/v1/runs/" + id).status == 202);
+  CHECK(api.wait_done(id)["status"] == "cancelled");
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("timeouts are enforced by berthd and leave no container", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_STOP_GRACE_S", "2"}});
+  api_client api(d.port(), test_key);
+  SECTION("wall clock: a 20 s run under a 4 s limit") {
+    auto t0 = std::chrono::steady_clock::now();
+    auto body = echo("u", 40, 500);
+    body["options"]["timeout_s"] = 4;
+    auto id = api.start_run(body);
+    auto done = api.wait_done(id);
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(done["status"] == "timed_out");
+    CHECK(done["reason"] == "run exceeded its time limit of 4 s");
+    CHECK(took >= 4s);
+    CHECK(took < 9s);
+    CHECK(spelled(stored_events(api, id)).size() < words(40).size());
+  }
+  SECTION("idle: a silent worker") {
+    auto id = api.start_run(script("silent", {{"idle_timeout_s", 2}}));
+    auto done = api.wait_done(id);
+    CHECK(done["status"] == "timed_out");
+    CHECK(done["reason"] == "no output for 2 s");
+  }
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("cancel stops queued and running runs, and is idempotent", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_STOP_GRACE_S", "1"}});
+  api_client api(d.port(), test_key);
+  auto running = api.start_run(script("silent"));
+  auto queued = api.start_run(script("silent"));
+  REQUIRE(!container_of(d.instance(), running).empty());
+  CHECK(api.get("/api/v1/runs/" + queued).json()["status"] == "queued");
+
+  auto rq = api.del("/api/v1/runs/" + queued);
+  CHECK(rq.status == 200);
+  CHECK(rq.json()["status"] == "cancelled");
+  CHECK(api.wait_done(queued)["status"] == "cancelled");
+
+  CHECK(api.del("/api/v1/runs/" + running).status == 202);
+  auto done = api.wait_done(running);
+  CHECK(done["status"] == "cancelled");
+  auto again = api.del("/api/v1/runs/" + running);
+  CHECK(again.status == 200);
+  CHECK(again.json()["status"] == "cancelled");
+  CHECK(api.del("/api/v1/runs/01ABCDEFGHJKMNPQRSTVWXYZ01").status == 404);
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("a full queue answers 429 with Retry-After", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_QUEUE_MAX", "1"}});
+  api_client api(d.port(), test_key);
+  auto a = api.start_run(script("silent"));
+  auto b = api.start_run(script("silent"));
+  auto r = api.post("/api/v1/runs", script("silent").dump());
+  CHECK(r.status == 429);
+  CHECK(r.json()["error"]["code"] == "queue_full");
+  CHECK(!r.header("Retry-After").empty());
+  api.del("/api/v1/runs/" + b);
+  api.del("/api/v1/runs/" + a);
+  api.wait_done(a);
+}
+
+TEST_CASE("BERTH_MAX_CONCURRENT=2: six runs, never more than two workers alive, all succeed", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_MAX_CONCURRENT", "2"}, {"BERTH_MAX_PER_USER", "6"}});
+  api_client api(d.port(), test_key);
+  // Count live workers from the engine's own event stream.
+  auto events = engine().events("berth.instance=" + d.instance(), static_cast<std::int64_t>(std::time(nullptr)) - 1);
+  std::atomic<int> alive{0}, peak{0}, started{0};
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    std::string buf;
+    while (!stop) {
+      auto r = events.read();
+      buf += r.data;
+      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+        auto j = json::parse(buf.substr(0, nl), nullptr, false);
+        buf.erase(0, nl + 1);
+        std::string action = j.value("Action", "");
+        if (action == "start") { ++started; peak = std::max(peak.load(), ++alive); }
+        if (action == "die") --alive;
+      }
+      if (r.eof) break;
+    }
+  });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(api.start_run(echo("user" + std::to_string(i % 3), 4, 250)));
+  for (const auto& id : ids) CHECK(api.wait_done(id)["status"] == "succeeded");
+  CHECK(eventually([&] { return started == 6 && alive == 0; }));
+  stop = true;
+  events.shutdown_both();
+  watcher.join();
+  CHECK(peak == 2);
+}
+
+TEST_CASE("resource limits: memory ends oom, a fork bomb is contained, a flood is truncated", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_WORKER_MEMORY", "64m"}, {"BERTH_WORKER_PIDS", "64"}, {"BERTH_MAX_OUTPUT_BYTES", "1m"}});
+  api_client api(d.port(), test_key);
+  SECTION("oom") {
+    auto done = api.wait_done(api.start_run(script("oom")));
+    CHECK(done["status"] == "oom");
+  }
+  SECTION("fork bomb") {
+    auto id = api.start_run(script("forkbomb"));
+    CHECK(api.wait_done(id)["status"] == "succeeded");
+    auto evs = stored_events(api, id);
+    int forked = -1;
+    for (const auto& e : evs)
+      if (e.type == "result") forked = e.json()["forked"];
+    CHECK(forked >= 0);
+    CHECK(forked < 64);
+  }
+  SECTION("100 MB of output") {
+    auto id = api.start_run(script("flood"));
+    long peak_kib = 0;
+    std::atomic<bool> finished{false};
+    std::thread sampler([&] {
+      while (!finished) {
+        peak_kib = std::max(peak_kib, d.rss_kib());
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+    auto done = api.wait_done(id);
+    finished = true;
+    sampler.join();
+    CHECK(done["status"] == "succeeded");  // the result line still counts past the limit
+    auto evs = stored_events(api, id);
+    int notes = 0;
+    for (const auto& e : evs)
+      if (e.type == "log" && e.json().value("truncated", false)) ++notes;
+    CHECK(notes == 1);
+    CHECK(evs.size() < 2000);  // ~1 MiB of 1 KiB lines, not 100 MB
+    CHECK(api.get("/api/v1/runs/" + id).json()["output_truncated"] == true);
+    INFO("berthd peak RSS " << peak_kib << " KiB");
+    CHECK(peak_kib < 64 * 1024);
+  }
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("kill -9 mid-stream: after a restart the run completes with every event exactly once", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_MAX_CONCURRENT", "1"}});
+  api_client api(d.port(), test_key);
+  const std::string message = words(30);
+  auto body = echo("u", 30, 150);
+  int seen = 0;
+  std::string streaming;
+  auto queued = std::string();
+  api.stream("POST", "/api/v1/runs", body.dump(), {}, [&](const sse_event& e) {
+    if (streaming.empty()) streaming = e.json()["run"];
+    if (e.type == "text" && ++seen == 5) {
+      queued = api.start_run(echo("v", 6, 50));  // waits behind the first (cap 1)
+      d.kill9();
+      return false;
+    }
+    return true;
+  });
+  REQUIRE(!d.running());
+  REQUIRE(!queued.empty());
+  d.restart();
+  api_client again(d.port(), test_key);
+  CHECK(again.wait_done(streaming)["status"] == "succeeded");
+  auto evs = stored_events(again, streaming);
+  CHECK(spelled(evs) == message);
+  CHECK(ids_contiguous(evs));
+  CHECK(count_type(evs, "result") == 1);
+  CHECK(count_type(evs, "done") == 1);
+  CHECK(count_type(evs, "started") == 1);
+
+  CHECK(again.wait_done(queued)["status"] == "succeeded");
+  auto qevs = stored_events(again, queued);
+  CHECK(spelled(qevs) == words(6));
+  CHECK(ids_contiguous(qevs));
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("SIGTERM: berthd exits quickly, the worker keeps running and is followed after the next start", "[integration][lifecycle]") {
+  berthd_process d;
+  api_client api(d.port(), test_key);
+  auto id = api.start_run(echo("u", 20, 200));
+  auto cid = container_of(d.instance(), id);
+  REQUIRE(!cid.empty());
+  auto t0 = std::chrono::steady_clock::now();
+  d.terminate();
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  auto st = engine().inspect(cid);
+  REQUIRE(st);
+  CHECK(st->running);
+  d.restart();
+  api_client again(d.port(), test_key);
+  CHECK(again.wait_done(id)["status"] == "succeeded");
+  auto evs = stored_events(again, id);
+  CHECK(spelled(evs) == words(20));
+  CHECK(ids_contiguous(evs));
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("reconciliation: a vanished container makes the run lost; orphans are removed", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_RECONCILE_S", "1"}, {"BERTH_ORPHAN_GRACE_S", "0"}});
+  api_client api(d.port(), test_key);
+  auto id = api.start_run(script("silent"));
+  auto cid = container_of(d.instance(), id);
+  REQUIRE(!cid.empty());
+  d.kill9();
+  engine().remove(cid);
+  // An orphan: labelled as ours, unknown to the store.
+  json body = {{"Image", "berth-worker:latest"},
+               {"Labels", {{"berth.instance", d.instance()}, {"berth.run", "01ORPHAN0000000000000000000"}}}};
+  auto orphan = engine().create_container("berth-orphan-" + d.instance(), body);
+  d.restart();
+  api_client again(d.port(), test_key);
+  auto done = again.wait_done(id);
+  CHECK(done["status"] == "lost");
+  CHECK(done["reason"].get<std::string>().find("vanished") != std::string::npos);
+  CHECK(eventually([&] { return !engine().inspect(orphan); }));
+}
