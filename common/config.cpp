@@ -1,5 +1,6 @@
 #include "common/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "common/log.hpp"
@@ -122,6 +123,20 @@ config parse_config(const env_lookup& env) {
   r.bytes("BERTH_MAX_OUTPUT_BYTES", c.max_output_bytes, 1024, 1LL << 34);
   r.bytes("BERTH_MAX_LINE_BYTES", c.max_line_bytes, 256, 64LL << 20);
 
+  r.string("BERTH_CLAUDE_PERMISSION_MODE", c.claude_permission_mode);
+  static constexpr std::string_view modes[] = {"default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"};
+  if (std::find(std::begin(modes), std::end(modes), c.claude_permission_mode) == std::end(modes))
+    r.problems.push_back("BERTH_CLAUDE_PERMISSION_MODE must be one of default, acceptEdits, bypassPermissions, plan, dontAsk");
+  if (auto v = r.get("BERTH_CLAUDE_ALLOWED_TOOLS")) c.claude_allowed_tools = split_list(*v);
+  r.integer("BERTH_CLAUDE_MAX_TURNS", c.claude_max_turns, 1, 1000);
+  r.integer("BERTH_CLAUDE_MAX_RETRIES", c.claude_max_retries, 0, 15);
+  r.string("BERTH_CLAUDE_MODEL", c.claude_model);
+  r.string("ANTHROPIC_API_KEY", c.anthropic_api_key);
+  r.string("CLAUDE_CODE_OAUTH_TOKEN", c.claude_oauth_token);
+  r.string("ANTHROPIC_BASE_URL", c.anthropic_base_url);
+  if (!c.anthropic_base_url.empty() && !starts_with(c.anthropic_base_url, "http://") && !starts_with(c.anthropic_base_url, "https://"))
+    r.problems.push_back("ANTHROPIC_BASE_URL must start with http:// or https://");
+
   r.string("BERTH_LOG_LEVEL", c.log_level);
   r.string("BERTH_LOG_FORMAT", c.log_format);
   log::level lvl;
@@ -164,6 +179,12 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"max_output_bytes", std::to_string(c.max_output_bytes)},
       {"max_line_bytes", std::to_string(c.max_line_bytes)},
       {"log", c.log_level + "/" + c.log_format},
+      {"claude", "mode=" + c.claude_permission_mode + " max_turns=" + std::to_string(c.claude_max_turns) +
+                     " model=" + (c.claude_model.empty() ? "(cli default)" : c.claude_model) + " tools=" +
+                     (c.claude_allowed_tools.empty() ? "(all)" : join(c.claude_allowed_tools))},
+      {"claude_credentials", !c.anthropic_api_key.empty() ? "ANTHROPIC_API_KEY set"
+                             : !c.claude_oauth_token.empty() ? "CLAUDE_CODE_OAUTH_TOKEN set" : "none"},
+      {"anthropic_base_url", c.anthropic_base_url.empty() ? "(default)" : c.anthropic_base_url},
   };
 }
 

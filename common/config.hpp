@@ -19,7 +19,7 @@ struct config {
   std::vector<std::string> api_keys;  // secret
   std::string worker_image = "berth-worker:latest";
   std::string worker_network = "bridge";
-  std::string default_engine = "echo";
+  std::string default_engine = "claude";
   std::vector<std::string> engines = {"echo", "claude"};
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
   std::string instance;                                // empty: generated once and kept in the store
@@ -39,6 +39,18 @@ struct config {
   int worker_pids = 256;
   std::int64_t max_output_bytes = 16LL << 20;
   std::int64_t max_line_bytes = 1LL << 20;
+
+  // Engine `claude`: defaults a request's options may narrow (max_turns) or name (model, tools, mode).
+  std::string claude_permission_mode = "bypassPermissions";  // the container, not the CLI, is the sandbox
+  std::vector<std::string> claude_allowed_tools;
+  int claude_max_turns = 50;
+  int claude_max_retries = 4;
+  std::string claude_model;
+  // Credentials for the engine (secrets): read from ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN, and the
+  // endpoint from ANTHROPIC_BASE_URL. Handed to workers on stdin only.
+  std::string anthropic_api_key;
+  std::string claude_oauth_token;
+  std::string anthropic_base_url;
 
   std::string log_level = "info";
   std::string log_format = "text";

@@ -6,7 +6,8 @@ namespace berth {
 
 std::string serialize_task(const task& t) {
   nlohmann::json j = {{"run", t.run}, {"user", t.user}, {"message", t.message}, {"engine", t.engine},
-                      {"session", t.session}, {"model", t.model}, {"options", t.options}};
+                      {"session", t.session}, {"model", t.model}, {"options", t.options},
+                      {"session_id", t.session_id}, {"env", t.env}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -26,6 +27,14 @@ task parse_task(std::string_view line) {
   t.engine = str("engine");
   t.session = str("session");
   t.model = str("model");
+  t.session_id = str("session_id");
+  if (auto it = j.find("env"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw std::runtime_error("task field env must be an object");
+    for (auto e = it->begin(); e != it->end(); ++e) {
+      if (!e->is_string()) throw std::runtime_error("task env values must be strings");
+      t.env[e.key()] = e->get<std::string>();
+    }
+  }
   if (auto it = j.find("options"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) throw std::runtime_error("task field options must be an object");
     t.options = *it;

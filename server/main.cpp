@@ -67,8 +67,9 @@ int main() {
     health.check_now();
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
+    runs::instructions_service instructions(cfg, docker, db, instance);
 
-    http::app a{cfg, db, docker, bus, manager, exec, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}};
+    http::app a{cfg, db, docker, bus, manager, exec, instructions, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}};
     boost::asio::io_context ioc(cfg.io_threads);
     boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool);

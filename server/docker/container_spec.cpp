@@ -29,8 +29,12 @@ nlohmann::json container_create_body(const container_spec& s) {
                      {"Config", {{"max-size", s.log_max_size}, {"max-file", std::to_string(s.log_max_files)}}}}},
       {"AutoRemove", false},
   };
+  json mounts = json::array();
   if (!s.workspace_volume.empty())
-    host["Mounts"] = json::array({{{"Type", "volume"}, {"Source", s.workspace_volume}, {"Target", "/workspace"}}});
+    mounts.push_back({{"Type", "volume"}, {"Source", s.workspace_volume}, {"Target", "/workspace"}});
+  if (!s.instructions_volume.empty())
+    mounts.push_back({{"Type", "volume"}, {"Source", s.instructions_volume}, {"Target", s.instructions_target}, {"ReadOnly", true}});
+  if (!mounts.empty()) host["Mounts"] = mounts;
   json env = s.env;
   env.push_back("HOME=" + s.home);
   return {

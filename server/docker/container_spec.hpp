@@ -18,7 +18,9 @@ struct container_spec {
   std::string network = "bridge";
   std::string user = "1000:1000";
   std::string home = "/home/worker";
-  std::string workspace_volume;  // empty: no workspace mount
+  std::string workspace_volume;     // empty: no workspace mount
+  std::string instructions_volume;  // empty: none; else mounted read-only at instructions_target
+  std::string instructions_target = "/etc/berth/instructions";
   std::int64_t memory = 1LL << 30;
   double cpus = 1.0;
   int pids = 256;

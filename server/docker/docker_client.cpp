@@ -142,6 +142,17 @@ void docker_client::ensure_volume(const std::string& name, const std::map<std::s
   transaction("POST", "/volumes/create", &body, call_timeout_s);  // idempotent: an existing volume is returned
 }
 
+void docker_client::put_archive(const std::string& id, const std::string& dir, const std::string& tar) {
+  httplib::Client cli(socket_);
+  cli.set_address_family(AF_UNIX);
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(call_timeout_s, 0);
+  std::string path = "/containers/" + url_escape(id) + "/archive?path=" + url_escape(dir);
+  auto res = cli.Put(path.c_str(), {{"Host", "localhost"}}, tar, "application/x-tar");
+  if (!res) throw docker_error(0, "PUT " + path + ": docker unreachable (" + httplib::to_string(res.error()) + ")");
+  if (res->status >= 400) throw docker_error(res->status, "PUT " + path + ": " + std::to_string(res->status) + " " + res->body);
+}
+
 unix_stream docker_client::attach(const std::string& id) {
   return unix_stream::open(socket_, "POST",
                            "/containers/" + url_escape(id) + "/attach?stream=1&stdin=1&stdout=1&stderr=1", "",

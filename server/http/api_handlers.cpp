@@ -1,5 +1,7 @@
 #include "server/http/api_handlers.hpp"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "common/ids.hpp"
@@ -143,6 +145,57 @@ reply cancel_run(app& a, const std::string& id) {
   return json_reply(200, {{"id", id}, {"status", rec ? rec->status : "cancelled"}});
 }
 
+reply list_sessions(app& a, const route_match& m) {
+  auto it = m.query.find("user");
+  if (it == m.query.end() || !runs::valid_user(it->second))
+    return error_reply(400, "invalid_query", "user is required and must match [A-Za-z0-9_.-]{1,64}");
+  constexpr int max_runs = 1000;
+  auto rows = a.db.session_runs(it->second, max_runs);  // newest first
+  json sessions = json::array();
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : rows) {
+    auto [pos, fresh] = index.try_emplace(r.session, sessions.size());
+    if (fresh)
+      sessions.push_back({{"session", r.session}, {"user", r.user}, {"last_run_at", format_time_ms(r.created_at)},
+                          {"runs", json::array()}});
+    sessions[pos->second]["runs"].push_back({{"id", r.id}, {"status", r.status}, {"created_at", format_time_ms(r.created_at)}});
+  }
+  return json_reply(200, {{"user", it->second}, {"sessions", sessions}});
+}
+
+reply instructions(app& a, const route_match& m, const request_view& req) {
+  const std::string& user = m.param;
+  if (!runs::valid_user(user)) return error_reply(400, "invalid_field", "user must match [A-Za-z0-9_.-]{1,64}");
+  if (m.r == route::instructions_get) {
+    auto text = a.instructions.get(user);
+    if (!text) return error_reply(404, "not_found", "no instructions for " + user);
+    return json_reply(200, {{"user", user}, {"instructions", *text}});
+  }
+  if (m.r == route::instructions_delete) {
+    if (!a.instructions.remove(user)) return error_reply(404, "not_found", "no instructions for " + user);
+    return json_reply(200, {{"user", user}, {"deleted", true}});
+  }
+  std::string text;
+  if (is_json(req.content_type)) {
+    auto j = json::parse(req.body, nullptr, false);
+    if (!j.is_object() || !j.contains("instructions") || !j["instructions"].is_string() || j.size() != 1)
+      return error_reply(400, "invalid_json", "send {\"instructions\": \"...\"} or a text/plain body");
+    text = j["instructions"].get<std::string>();
+  } else if (starts_with(req.content_type, "text/plain")) {
+    text = std::string(req.body);
+  } else {
+    return error_reply(415, "unsupported_media_type", "send instructions as application/json or text/plain");
+  }
+  if (text.size() > runs::max_instructions_bytes) return error_reply(413, "instructions_too_large", "instructions exceed 64 KiB");
+  try {
+    a.instructions.put(user, text);
+  } catch (const docker::docker_error& e) {
+    log::error("instructions not written", {{"user", user}, {"error", e.what()}});
+    return error_reply(503, "engine_unavailable", "the instructions could not be written to the user's volume; retry later");
+  }
+  return json_reply(200, {{"user", user}, {"bytes", text.size()}});
+}
+
 json health_json(app& a) {
   std::lock_guard lock(a.health.m);
   json j = {{"status", "ok"},
@@ -184,6 +237,10 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::run_get:
       case route::run_events:
       case route::run_cancel:
+      case route::sessions_list:
+      case route::instructions_get:
+      case route::instructions_put:
+      case route::instructions_delete:
         if (!authorized(a, req)) {
           auto r = error_reply(401, "unauthorized", "missing or invalid API key (send X-API-Key or Authorization: Bearer)");
           r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -198,6 +255,10 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::run_get: return get_run(a, m.param);
       case route::run_events: return run_events(a, m, req);
       case route::run_cancel: return cancel_run(a, m.param);
+      case route::sessions_list: return list_sessions(a, m);
+      case route::instructions_get:
+      case route::instructions_put:
+      case route::instructions_delete: return instructions(a, m, req);
       default: return handle_inline(a, m, req);
     }
   } catch (const runs::request_error& e) {

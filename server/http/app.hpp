@@ -13,6 +13,7 @@
 #include "server/runs/event_bus.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/health_monitor.hpp"
+#include "server/runs/instructions.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/store/store.hpp"
 
@@ -25,6 +26,7 @@ struct app {
   runs::event_bus& bus;
   runs::run_manager& manager;
   runs::executor& exec;
+  runs::instructions_service& instructions;
   std::string instance;
   key_matcher keys;
   runs::health_state& health;

@@ -36,12 +36,15 @@ route_match match_route(std::string_view method, std::string_view target) {
   if (qpos != std::string_view::npos) m.query = parse_query(target.substr(qpos + 1));
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
 
-  auto pick = [&](route get, route post = route::method_not_allowed, route del = route::method_not_allowed) {
+  auto pick = [&](route get, route post = route::method_not_allowed, route del = route::method_not_allowed,
+                  route put = route::method_not_allowed) {
     if (method == "GET" || method == "HEAD") m.r = get;
     else if (method == "POST") m.r = post;
     else if (method == "DELETE") m.r = del;
+    else if (method == "PUT") m.r = put;
     else m.r = route::method_not_allowed;
   };
+  constexpr std::string_view users = "/api/v1/users/";
   constexpr std::string_view runs = "/api/v1/runs";
   constexpr std::string_view assets = "/dashboard/assets/";
   if (path == "/health") pick(route::health);
@@ -49,6 +52,12 @@ route_match match_route(std::string_view method, std::string_view target) {
   else if (path == "/metrics") pick(route::metrics);
   else if (path == runs) pick(route::runs_list, route::runs_create);
   else if (path == "/webhook") pick(route::method_not_allowed, route::runs_create);
+  else if (path == "/api/v1/sessions") pick(route::sessions_list);
+  else if (path.substr(0, users.size()) == users && path.size() > users.size() + 13 &&
+           path.substr(path.size() - 13) == "/instructions") {
+    m.param = url_decode(path.substr(users.size(), path.size() - users.size() - 13));
+    pick(route::instructions_get, route::method_not_allowed, route::instructions_delete, route::instructions_put);
+  }
   else if (path.substr(0, runs.size() + 1) == "/api/v1/runs/") {
     auto rest = path.substr(runs.size() + 1);
     auto slash = rest.find('/');

@@ -9,13 +9,14 @@ namespace berth::http {
 enum class route {
   health, ready, metrics,
   runs_create, runs_list, run_get, run_events, run_cancel,
+  sessions_list, instructions_get, instructions_put, instructions_delete,
   dashboard, dashboard_asset, dashboard_login, dashboard_logout, dashboard_overview, dashboard_events,
   not_found, method_not_allowed,
 };
 
 struct route_match {
   route r = route::not_found;
-  std::string param;  // run id or asset name
+  std::string param;  // run id, user or asset name
   std::map<std::string, std::string> query;
 };
 

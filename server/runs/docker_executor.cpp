@@ -12,6 +12,7 @@
 #include "common/task.hpp"
 #include "server/docker/container_spec.hpp"
 #include "server/runs/output_pump.hpp"
+#include "server/runs/task_builder.hpp"
 
 namespace berth::runs {
 
@@ -155,6 +156,8 @@ docker::container_spec run_flow::spec() const {
   s.memory = cfg_.worker_memory;
   s.cpus = cfg_.worker_cpus;
   s.pids = cfg_.worker_pids;
+  s.workspace_volume = workspace_volume(rec_.user);
+  if (journal_.db().instructions(rec_.user)) s.instructions_volume = instructions_volume(rec_.user);
   return s;
 }
 
@@ -163,6 +166,7 @@ docker::unix_stream run_flow::begin_fresh() {
   starting.status = "starting";
   emit({{"status", {{"status", "starting"}}}}, starting);
   const std::string name = container_name(rec_.id);
+  docker_.ensure_volume(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
   auto body = docker::container_create_body(spec());
   try {
     cid_ = docker_.create_container(name, body);
@@ -177,10 +181,7 @@ docker::unix_stream run_flow::begin_fresh() {
   emit({}, u);
   auto s = docker_.attach(cid_);
   docker_.start(cid_);
-  task t{rec_.id, rec_.user, rec_.message, rec_.engine, rec_.session, rec_.model,
-         nlohmann::json::parse(rec_.options, nullptr, false)};
-  if (!t.options.is_object()) t.options = nlohmann::json::object();
-  s.write_all(serialize_task(t));
+  s.write_all(serialize_task(build_task(cfg_, rec_)));
   s.shutdown_write();
   store::run_update running;
   running.status = "running";

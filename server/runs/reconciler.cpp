@@ -34,6 +34,10 @@ int reconciler::reconcile_once() {
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const auto& c : containers) {
+    if (c.labels.count("berth.helper") && now - c.created > cfg_.orphan_grace_s) {
+      try { docker_.remove(c.id); ++removed; } catch (const docker::docker_error&) {}
+      continue;
+    }
     auto it = c.labels.find("berth.run");
     if (it == c.labels.end()) continue;
     const std::string& run = it->second;

@@ -3,7 +3,8 @@
 // - a run the store calls active but nobody follows is handed to the executor (it re-attaches or, if its
 //   container vanished, ends the run `lost` with a reason);
 // - a container whose run already ended is removed (berthd stopped between storing `done` and removal);
-// - a container unknown to the store and older than BERTH_ORPHAN_GRACE_S is removed.
+// - a container unknown to the store and older than BERTH_ORPHAN_GRACE_S is removed, as is a leftover
+//   helper container (instructions writer).
 #pragma once
 #include <atomic>
 #include <condition_variable>

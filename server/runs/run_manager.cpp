@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "server/runs/task_builder.hpp"
 
 namespace berth::runs {
 
@@ -38,6 +39,8 @@ void run_manager::stop() {
 store::run_record run_manager::submit(const run_request& r) {
   std::lock_guard lock(m_);
   if (stopping_) throw request_error(503, "shutting_down", "berthd is shutting down; retry shortly");
+  if (auto missing = missing_credentials(cfg_, r.engine); !missing.empty())
+    throw request_error(503, "credentials_missing", missing);
   bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
                        per_user_[r.user] < cfg_.max_per_user && queue_.empty();
   bool engine_down = engine_ok_ && !engine_ok_();

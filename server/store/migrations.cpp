@@ -8,7 +8,7 @@
 
 namespace berth::store {
 namespace {
-constexpr std::array<const char*, 1> migrations = {
+constexpr std::array<const char*, 2> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -42,6 +42,14 @@ CREATE TABLE events (
   ts INTEGER NOT NULL,
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+)sql",
+    R"sql(
+CREATE TABLE user_instructions (
+  user TEXT PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX runs_by_session ON runs (user, session, id) WHERE session != '';
 )sql",
 };
 }  // namespace

@@ -228,4 +228,40 @@ bool store::ping() {
   }
 }
 
+void store::set_instructions(const std::string& user, const std::string& text, std::int64_t now) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Statement q(*writer_, "INSERT INTO user_instructions (user, text, updated_at) VALUES (?, ?, ?) "
+                                "ON CONFLICT(user) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at");
+  q.bind(1, user);
+  q.bind(2, text);
+  q.bind(3, static_cast<std::int64_t>(now));
+  q.exec();
+}
+
+std::optional<std::string> store::instructions(const std::string& user) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT text FROM user_instructions WHERE user = ?");
+  q.bind(1, user);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+bool store::delete_instructions(const std::string& user) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Statement q(*writer_, "DELETE FROM user_instructions WHERE user = ?");
+  q.bind(1, user);
+  return q.exec() > 0;
+}
+
+std::vector<run_record> store::session_runs(const std::string& user, int limit) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns +
+                                       " FROM runs WHERE user = ? AND session != '' ORDER BY id DESC LIMIT ?");
+  q.bind(1, user);
+  q.bind(2, limit);
+  std::vector<run_record> out;
+  while (q.executeStep()) out.push_back(read_run(q));
+  return out;
+}
+
 }  // namespace berth::store

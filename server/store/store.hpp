@@ -80,6 +80,13 @@ class store {
   std::vector<run_record> runs_in_status(const std::vector<std::string>& statuses);  // oldest first
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
   std::int64_t count_events();
+
+  // Per-user instructions (the workspace's CLAUDE.md). Empty text: none.
+  void set_instructions(const std::string& user, const std::string& text, std::int64_t now);
+  std::optional<std::string> instructions(const std::string& user);
+  bool delete_instructions(const std::string& user);
+  // A user's runs that named a session, oldest first (for the sessions listing).
+  std::vector<run_record> session_runs(const std::string& user, int limit);
   bool ping();
 
  private:

@@ -78,12 +78,13 @@ TEST_CASE("worker events are checked field by field") {
 }
 
 TEST_CASE("task round trip") {
-  task t{"R", "u", "line1\nline2", "echo", "", "", {{"delay_ms", 5}}};
+  task t{"R", "u", "line1\nline2", "echo", "", "", {{"delay_ms", 5}}, "", {{"K", "v"}}};
   auto line = serialize_task(t);
   CHECK(line.back() == '\n');
   CHECK(line.find('\n') == line.size() - 1);
   auto back = parse_task(line.substr(0, line.size() - 1));
   CHECK(back.message == t.message);
   CHECK(back.options["delay_ms"] == 5);
+  CHECK(back.env.at("K") == "v");
   CHECK_THROWS(parse_task("[]"));
 }

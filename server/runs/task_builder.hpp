@@ -1,0 +1,23 @@
+// What a worker is handed for a run, and the per-user resources it mounts. Pure: config + run in, task out.
+// Engine defaults come from the config and a request's options override them within the validated bounds;
+// credentials are attached only for the engine that needs them.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "common/config.hpp"
+#include "common/task.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::runs {
+
+task build_task(const config& c, const store::run_record& r);
+// A stable UUID for (user, session): the engine's conversation id, so the same session resumes the same
+// conversation and two users can never share one.
+std::string session_uuid(std::string_view user, std::string_view session);
+std::string workspace_volume(std::string_view user);
+std::string instructions_volume(std::string_view user);
+// Whether runs of `engine` can start with this config; else the message saying what to set.
+std::string missing_credentials(const config& c, std::string_view engine);
+
+}  // namespace berth::runs
