@@ -77,9 +77,20 @@ build_project() {
   cmake --build "$BERTH_BUILD" -j2
 }
 
+# A TLS-intercepting proxy in front of the npm registry (as on our build machines) needs its CA inside the
+# image's build stage; the certificates found here are passed along (build stage only, never in the image).
+extra_ca_certs() { cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true; }
+
 build_images() {
-  say "building $WORKER_IMAGE"
-  DOCKER_BUILDKIT=0 docker build -q -f "$BERTH_ROOT/worker/Dockerfile" -t "$WORKER_IMAGE" "$BERTH_ROOT" >/dev/null
+  say "building $WORKER_IMAGE (first build ~3 min: compiles berth-worker, fetches the Claude Code CLI from npm)"
+  DOCKER_BUILDKIT=0 docker build -q -f "$BERTH_ROOT/worker/Dockerfile" -t "$WORKER_IMAGE" \
+    --build-arg EXTRA_CA_CERTS="$(extra_ca_certs)" "$BERTH_ROOT" >/dev/null
+}
+
+# Tests need node (the fake Anthropic API, the browser test); Debian's nodejs serves when none is installed.
+ensure_node() {
+  command -v node >/dev/null 2>&1 || ensure_packages nodejs
+  command -v npm >/dev/null 2>&1 || ensure_packages npm
 }
 
 setup_all() {

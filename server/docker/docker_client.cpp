@@ -142,6 +142,10 @@ void docker_client::ensure_volume(const std::string& name, const std::map<std::s
   transaction("POST", "/volumes/create", &body, call_timeout_s);  // idempotent: an existing volume is returned
 }
 
+void docker_client::remove_volume(const std::string& name) {
+  transaction("DELETE", "/volumes/" + url_escape(name) + "?force=1", nullptr, call_timeout_s, true);
+}
+
 void docker_client::put_archive(const std::string& id, const std::string& dir, const std::string& tar) {
   httplib::Client cli(socket_);
   cli.set_address_family(AF_UNIX);

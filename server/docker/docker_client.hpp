@@ -55,6 +55,7 @@ class docker_client {
   int wait_exit(const std::string& id);                            // condition=not-running
   std::vector<container_summary> list(const std::string& label_filter, bool all = true);
   void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
+  void remove_volume(const std::string& name);  // a missing volume is fine
   // Extracts a tar archive into `dir` of a (created, not necessarily started) container; works for
   // volumes even when the root filesystem is read-only.
   void put_archive(const std::string& id, const std::string& dir, const std::string& tar);

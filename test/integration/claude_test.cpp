@@ -1,0 +1,203 @@
+// The real Claude Code CLI in the real worker container, driven through berthd, against the fake Messages
+// API (the only fake). Workers use host networking to reach the fake on 127.0.0.1.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "api_client.hpp"
+#include "berthd_process.hpp"
+#include "docker_helpers.hpp"
+#include "fake_anthropic.hpp"
+#include "run_helpers.hpp"
+
+using namespace berth::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string secret = "sk-ant-test-SECRET-6f1c2b9e4d";
+
+std::string unique(const std::string& base) {
+  static std::mt19937 rng{std::random_device{}()};
+  return base + "-" + std::to_string(rng() % 1000000);
+}
+
+// Users of one test; their workspace and instructions volumes are removed afterwards.
+struct users {
+  std::vector<std::string> names;
+  std::string add(const std::string& base) { return names.emplace_back(unique(base)); }
+  ~users() {
+    for (const auto& u : names)
+      for (const auto& v : {"berth-ws-" + u, "berth-cfg-" + u}) engine().remove_volume(v);
+  }
+};
+
+struct claude_env {
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  berthd_process d{{{"BERTH_ENGINES", "claude,echo"},
+                    {"BERTH_DEFAULT_ENGINE", "claude"},
+                    {"BERTH_WORKER_NETWORK", "host"},
+                    {"ANTHROPIC_API_KEY", secret},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()}}};
+  api_client api{d.port(), test_key};
+};
+
+json tool_result_of(const std::vector<sse_event>& evs) {
+  for (const auto& e : evs)
+    if (e.type == "tool_result") return e.json();
+  return nullptr;
+}
+
+std::string all_user_text(const json& request) {
+  std::string out;
+  for (const auto& m : request["body"]["messages"]) {
+    if (m.value("role", "") != "user") continue;
+    if (m["content"].is_string()) out += m["content"].get<std::string>() + "\n";
+    else
+      for (const auto& b : m["content"])
+        if (b.value("type", "") == "text") out += b.value("text", "") + "\n";
+  }
+  return out;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("claude: text streams as several events before done", "[integration][claude]") {
+  claude_env env;
+  users u;
+  auto user = u.add("stream");
+  auto live = env.api.stream("POST", "/api/v1/runs", json{{"user", user}, {"message", "@@text:12 @@delay:120"}}.dump());
+  REQUIRE(!live.events.empty());
+  std::vector<sse_event> texts;
+  for (const auto& e : live.events)
+    if (e.type == "text") texts.push_back(e);
+  CHECK(texts.size() >= 6);
+  CHECK(spelled(live.events).find("word12") != std::string::npos);
+  REQUIRE(live.events.back().type == "done");
+  CHECK(live.events.back().json()["status"] == "succeeded");
+  CHECK(live.events.back().at - texts.front().at > 500ms);
+  CHECK(count_type(live.events, "started") == 1);
+  CHECK(count_type(live.events, "result") == 1);
+}
+
+TEST_CASE("claude: a Bash tool runs in /workspace; files persist per user and stay private", "[integration][claude]") {
+  claude_env env;
+  users u;
+  auto alice = u.add("alice"), bob = u.add("bob");
+  auto first = env.api.start_run({{"user", alice}, {"message", "@@bash:echo hi-from-alice > note.txt && cat note.txt && pwd"}});
+  REQUIRE(env.api.wait_done(first)["status"] == "succeeded");
+  auto evs = stored_events(env.api, first);
+  bool saw_bash = false;
+  for (const auto& e : evs)
+    if (e.type == "tool_use" && e.json()["name"] == "Bash") saw_bash = e.json()["input"]["command"].get<std::string>().find("note.txt") != std::string::npos;
+  CHECK(saw_bash);
+  auto result = tool_result_of(evs);
+  REQUIRE(result.is_object());
+  CHECK(result["output"].get<std::string>().find("hi-from-alice") != std::string::npos);
+  CHECK(result["output"].get<std::string>().find("/workspace") != std::string::npos);
+
+  auto again = env.api.start_run({{"user", alice}, {"message", "@@bash:cat note.txt"}});
+  REQUIRE(env.api.wait_done(again)["status"] == "succeeded");
+  CHECK(tool_result_of(stored_events(env.api, again))["output"].get<std::string>().find("hi-from-alice") != std::string::npos);
+
+  auto other = env.api.start_run({{"user", bob}, {"message", "@@bash:cat note.txt"}});
+  env.api.wait_done(other);
+  auto theirs = tool_result_of(stored_events(env.api, other));
+  REQUIRE(theirs.is_object());
+  CHECK(theirs["output"].get<std::string>().find("hi-from-alice") == std::string::npos);
+}
+
+TEST_CASE("claude: a session resumes the conversation; without it a run starts fresh", "[integration][claude]") {
+  claude_env env;
+  users u;
+  auto user = u.add("sess");
+  auto first = env.api.start_run({{"user", user}, {"session", "thread-1"}, {"message", "remember the word pineapple"}});
+  REQUIRE(env.api.wait_done(first)["status"] == "succeeded");
+  auto second = env.api.start_run({{"user", user}, {"session", "thread-1"}, {"message", "@@recall"}});
+  REQUIRE(env.api.wait_done(second)["status"] == "succeeded");
+  auto reqs = env.fake.message_requests();
+  REQUIRE(!reqs.empty());
+  CHECK(all_user_text(reqs.back()).find("pineapple") != std::string::npos);
+
+  auto fresh = env.api.start_run({{"user", user}, {"message", "@@recall"}});
+  REQUIRE(env.api.wait_done(fresh)["status"] == "succeeded");
+  CHECK(all_user_text(env.fake.message_requests().back()).find("pineapple") == std::string::npos);
+
+  auto sessions = env.api.get("/api/v1/sessions?user=" + user);
+  REQUIRE(sessions.status == 200);
+  REQUIRE(sessions.json()["sessions"].size() == 1);
+  CHECK(sessions.json()["sessions"][0]["session"] == "thread-1");
+  CHECK(sessions.json()["sessions"][0]["runs"].size() == 2);
+}
+
+TEST_CASE("claude: per-user instructions reach the agent as CLAUDE.md", "[integration][claude]") {
+  claude_env env;
+  users u;
+  auto user = u.add("instr");
+  auto put = env.api.post("/api/v1/users/" + user + "/instructions", json{{"instructions", "Answer like a pirate. MARKER-7731"}}.dump());
+  REQUIRE(put.status == 200);
+  CHECK(env.api.get("/api/v1/users/" + user + "/instructions").json()["instructions"] == "Answer like a pirate. MARKER-7731");
+  auto id = env.api.start_run({{"user", user}, {"message", "@@bash:cat CLAUDE.md; echo tamper >> CLAUDE.md"}});
+  env.api.wait_done(id);
+  auto reqs = env.fake.message_requests();
+  REQUIRE(!reqs.empty());
+  CHECK(reqs.front()["body"].dump().find("MARKER-7731") != std::string::npos);
+  auto result = tool_result_of(stored_events(env.api, id));
+  REQUIRE(result.is_object());
+  CHECK(result["output"].get<std::string>().find("MARKER-7731") != std::string::npos);
+  CHECK(result["output"].get<std::string>().find("Read-only file system") != std::string::npos);
+}
+
+TEST_CASE("claude: a 401 ends the run failed with reason auth within seconds", "[integration][claude]") {
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  berthd_process d{{{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"BERTH_WORKER_NETWORK", "host"},
+                    {"ANTHROPIC_API_KEY", "sk-ant-wrong-key-000000"}, {"ANTHROPIC_BASE_URL", fake.base_url()}}};
+  api_client api(d.port(), test_key);
+  users u;
+  auto t0 = std::chrono::steady_clock::now();
+  auto done = api.wait_done(api.start_run({{"user", u.add("denied")}, {"message", "hello"}}));
+  CHECK(std::chrono::steady_clock::now() - t0 < 20s);
+  CHECK(done["status"] == "failed");
+  CHECK(done["reason"].get<std::string>().rfind("auth", 0) == 0);
+}
+
+TEST_CASE("claude: missing credentials are refused before any container starts", "[integration][claude]") {
+  berthd_process d{{{"BERTH_ENGINES", "claude,echo"}, {"BERTH_DEFAULT_ENGINE", "claude"}}};
+  api_client api(d.port(), test_key);
+  auto r = api.post("/api/v1/runs", json{{"user", "u"}, {"message", "hi"}}.dump());
+  CHECK(r.status == 503);
+  CHECK(r.json()["error"]["code"] == "credentials_missing");
+  CHECK(r.json()["error"]["message"].get<std::string>().find("ANTHROPIC_API_KEY") != std::string::npos);
+  CHECK(worker_containers(d.instance()).empty());
+  CHECK(api.get("/api/v1/runs").json()["runs"].empty());
+}
+
+TEST_CASE("claude: the API key appears nowhere: data dir, logs, events, docker inspect", "[integration][claude]") {
+  claude_env env;
+  users u;
+  auto user = u.add("secret");
+  auto id = env.api.start_run({{"user", user}, {"session", "s"}, {"message", "@@text:6 @@delay:700 @@bash:env"}});
+  std::string cid;
+  eventually([&] {
+    for (const auto& c : worker_containers(env.d.instance())) cid = c.id;
+    return !cid.empty();
+  }, 20s);
+  REQUIRE(!cid.empty());
+  auto inspect = engine().inspect_json(cid).dump();
+  CHECK(inspect.find(secret) == std::string::npos);
+  CHECK(inspect.find("ANTHROPIC_API_KEY") == std::string::npos);
+  env.api.wait_done(id);
+  for (const auto& e : stored_events(env.api, id)) CHECK(e.data.find(secret) == std::string::npos);
+  CHECK(env.d.log().find(secret) == std::string::npos);
+  for (const auto& f : std::filesystem::recursive_directory_iterator(env.d.data_dir()))
+    if (f.is_regular_file()) CHECK(slurp(f.path()).find(secret) == std::string::npos);
+}
