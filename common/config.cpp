@@ -103,6 +103,9 @@ config parse_config(const env_lookup& env) {
       break;
     }
   r.integer("BERTH_IO_THREADS", c.io_threads, 1, 64);
+  r.string("BERTH_METRICS_LISTEN", c.metrics_listen);
+  if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos)
+    r.problems.push_back("BERTH_METRICS_LISTEN must be host:port");
 
   r.integer("BERTH_MAX_CONCURRENT", c.max_concurrent, 1, 1000);
   r.integer("BERTH_MAX_PER_USER", c.max_per_user, 1, 1000);
@@ -113,6 +116,13 @@ config parse_config(const env_lookup& env) {
   r.integer("BERTH_ORPHAN_GRACE_S", c.orphan_grace_s, 0, 86400);
   r.integer("BERTH_RECONCILE_S", c.reconcile_s, 1, 3600);
 
+  if (auto v = r.get("BERTH_SPARES")) {
+    if (*v == "on") c.spares = true;
+    else if (*v == "off") c.spares = false;
+    else r.problems.push_back("BERTH_SPARES must be on or off, got \"" + *v + "\"");
+  }
+  r.integer("BERTH_SPARES_MAX", c.spares_max, 0, 1000);
+  r.integer("BERTH_SPARE_IDLE_S", c.spare_idle_s, 1, 86400);
   r.bytes("BERTH_WORKER_MEMORY", c.worker_memory, 6LL << 20, 1LL << 40);
   if (auto v = r.get("BERTH_WORKER_CPUS")) {
     auto d = parse_double(*v);
@@ -167,12 +177,14 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"default_engine", c.default_engine},
       {"docker", "unix://" + c.docker_socket},
       {"io_threads", std::to_string(c.io_threads)},
+      {"metrics_listen", c.metrics_listen.empty() ? "(main listener, API key)" : c.metrics_listen},
       {"max_concurrent", std::to_string(c.max_concurrent)},
       {"max_per_user", std::to_string(c.max_per_user)},
       {"queue_max", std::to_string(c.queue_max)},
       {"run_timeout_s", std::to_string(c.run_timeout_s)},
       {"idle_timeout_s", std::to_string(c.idle_timeout_s)},
       {"stop_grace_s", std::to_string(c.stop_grace_s)},
+      {"spares", c.spares ? "on (max " + std::to_string(c.spares_max) + ", idle " + std::to_string(c.spare_idle_s) + " s)" : "off"},
       {"worker_memory", std::to_string(c.worker_memory)},
       {"worker_cpus", std::to_string(c.worker_cpus)},
       {"worker_pids", std::to_string(c.worker_pids)},

@@ -24,6 +24,7 @@ struct config {
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
   std::string instance;                                // empty: generated once and kept in the store
   int io_threads = 1;
+  std::string metrics_listen;  // empty: /metrics on the main listener, behind the API key
 
   int max_concurrent = 4;
   int max_per_user = 2;
@@ -33,6 +34,10 @@ struct config {
   int stop_grace_s = 5;
   int orphan_grace_s = 60;
   int reconcile_s = 30;
+
+  bool spares = false;     // BERTH_SPARES=on|off: a warm container per user after their run
+  int spares_max = 4;
+  int spare_idle_s = 300;
 
   std::int64_t worker_memory = 1LL << 30;
   double worker_cpus = 1.0;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -79,6 +80,15 @@ int main() {
     health.start();
     front.start();
     log::info("listening", {{"address", ep.address().to_string() + ":" + std::to_string(ep.port())}});
+    std::optional<http::listener> metrics_front;
+    if (!cfg.metrics_listen.empty()) {
+      auto colon = cfg.metrics_listen.rfind(':');
+      metrics_front.emplace(a, ioc, pool, true);
+      auto mep = metrics_front->bind(cfg.metrics_listen.substr(0, colon),
+                                     static_cast<unsigned short>(std::stoi(cfg.metrics_listen.substr(colon + 1))));
+      metrics_front->start();
+      log::info("metrics listening", {{"address", mep.address().to_string() + ":" + std::to_string(mep.port())}});
+    }
 
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     std::thread stopper;
@@ -89,6 +99,7 @@ int main() {
       a.stopping = true;
       manager.stop();
       front.stop();
+      if (metrics_front) metrics_front->stop();
       stopper = std::thread([&] {
         reconcile.stop();
         exec.detach_all();

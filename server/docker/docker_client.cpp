@@ -2,10 +2,13 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
+
 #include <httplib.h>
 
 namespace berth::docker {
 namespace {
+std::atomic<std::uint64_t> g_errors{0};
 constexpr int call_timeout_s = 30;
 constexpr int stream_open_timeout_ms = 30000;
 }  // namespace
@@ -19,6 +22,8 @@ std::string url_escape(std::string_view s) {
   }
   return out;
 }
+
+std::uint64_t docker_api_errors() { return g_errors.load(); }
 
 docker_client::docker_client(std::string socket_path) : socket_(std::move(socket_path)) {}
 
@@ -34,11 +39,15 @@ nlohmann::json docker_client::transaction(const std::string& method, const std::
   httplib::Result res = method == "GET"      ? cli.Get(path.c_str(), headers)
                         : method == "DELETE" ? cli.Delete(path.c_str(), headers)
                                              : cli.Post(path.c_str(), headers, payload, "application/json");
-  if (!res) throw docker_error(0, method + " " + path + ": docker unreachable (" + httplib::to_string(res.error()) + ")");
+  if (!res) {
+    ++g_errors;
+    throw docker_error(0, method + " " + path + ": docker unreachable (" + httplib::to_string(res.error()) + ")");
+  }
   int st = res->status;
   if (st == 404 && allow_404) return nullptr;
   if (st == 304 && allow_304) return nullptr;
   if (st >= 400) {
+    ++g_errors;
     auto j = nlohmann::json::parse(res->body, nullptr, false);
     std::string msg = j.is_object() && j.contains("message") && j["message"].is_string()
                           ? j["message"].get<std::string>() : res->body;
@@ -135,6 +144,15 @@ std::vector<container_summary> docker_client::list(const std::string& label_filt
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::string docker_client::image_id(const std::string& image) {
+  auto j = transaction("GET", "/images/" + url_escape(image) + "/json", nullptr, call_timeout_s, true);
+  return j.is_object() ? j.value("Id", "") : std::string();
+}
+
+void docker_client::rename(const std::string& id, const std::string& name) {
+  transaction("POST", "/containers/" + url_escape(id) + "/rename?name=" + url_escape(name), nullptr, call_timeout_s);
 }
 
 void docker_client::ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels) {

@@ -54,6 +54,8 @@ class docker_client {
   nlohmann::json inspect_json(const std::string& id);               // Docker's answer as is; null if none
   int wait_exit(const std::string& id);                            // condition=not-running
   std::vector<container_summary> list(const std::string& label_filter, bool all = true);
+  std::string image_id(const std::string& image);  // empty when the image is missing
+  void rename(const std::string& id, const std::string& name);
   void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
   void remove_volume(const std::string& name);  // a missing volume is fine
   // Extracts a tar archive into `dir` of a (created, not necessarily started) container; works for
@@ -72,6 +74,9 @@ class docker_client {
                              int timeout_s, bool allow_404 = false, bool allow_304 = false);
   std::string socket_;
 };
+
+// Engine API calls that failed (unreachable or an error status), since start: for /metrics.
+std::uint64_t docker_api_errors();
 
 // Percent-encodes a query value (filters JSON, names).
 std::string url_escape(std::string_view s);

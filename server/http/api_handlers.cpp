@@ -9,6 +9,7 @@
 #include "common/strings.hpp"
 #include "server/http/http_error.hpp"
 #include "server/http/sse.hpp"
+#include "server/runs/metrics.hpp"
 #include "server/runs/run_request.hpp"
 
 namespace berth::http {
@@ -47,6 +48,7 @@ json run_json(const store::run_record& r, bool full) {
     j["message"] = r.message;
     j["options"] = json::parse(r.options, nullptr, false);
     j["output_truncated"] = r.truncated;
+    j["container_id"] = r.container_id;
   } else {
     j["message_preview"] = preview(r.message);
   }
@@ -196,6 +198,19 @@ reply instructions(app& a, const route_match& m, const request_view& req) {
   return json_reply(200, {{"user", user}, {"bytes", text.size()}});
 }
 
+reply metrics_reply(app& a) {
+  auto q = a.manager.stats();
+  runs::gauges g;
+  g.queue_depth = q.queued;
+  g.running_workers = a.exec.active_count();
+  g.sse_subscribers = a.bus.subscriber_count();
+  g.spares = a.exec.spare_count();
+  g.docker_api_errors = docker::docker_api_errors();
+  g.docker_up = a.health.docker_ok;
+  g.uptime_s = static_cast<double>(now_ms() - a.started_ms) / 1000.0;
+  return {200, "text/plain; version=0.0.4; charset=utf-8", runs::render_prometheus(runs::global_metrics(), g), {}, std::nullopt};
+}
+
 json health_json(app& a) {
   std::lock_guard lock(a.health.m);
   json j = {{"status", "ok"},
@@ -231,7 +246,10 @@ reply handle_inline(app& a, const route_match& m, const request_view&) {
 
 reply handle_blocking(app& a, const route_match& m, const request_view& req) {
   try {
+    if (req.metrics_listener)
+      return m.r == route::metrics ? metrics_reply(a) : error_reply(404, "not_found", "this listener serves /metrics only");
     switch (m.r) {
+      case route::metrics:
       case route::runs_create:
       case route::runs_list:
       case route::run_get:
@@ -255,6 +273,7 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::run_get: return get_run(a, m.param);
       case route::run_events: return run_events(a, m, req);
       case route::run_cancel: return cancel_run(a, m.param);
+      case route::metrics: return metrics_reply(a);
       case route::sessions_list: return list_sessions(a, m);
       case route::instructions_get:
       case route::instructions_put:

@@ -25,6 +25,7 @@ struct request_view {
   std::string_view last_event_id;
   std::string_view cookie;
   std::string_view forwarded_proto;
+  bool metrics_listener = false;  // arrived on BERTH_METRICS_LISTEN: /metrics only, no key
 };
 
 struct sse_plan {

@@ -14,8 +14,8 @@ namespace berth::http {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(app& a, net::io_context& ioc, net::thread_pool& pool)
-    : app_(a), ioc_(ioc), pool_(pool), acceptor_(ioc) {}
+listener::listener(app& a, net::io_context& ioc, net::thread_pool& pool, bool metrics_only)
+    : app_(a), ioc_(ioc), pool_(pool), acceptor_(ioc), metrics_only_(metrics_only) {}
 
 tcp::endpoint listener::bind(const std::string& host, unsigned short port) {
   tcp::endpoint ep(net::ip::make_address(host), port);
@@ -39,7 +39,7 @@ void listener::start() {
           }
           sock.set_option(tcp::no_delay(true));
           auto ex = sock.get_executor();
-          net::co_spawn(ex, run_session(app_, pool_, std::move(sock)), net::detached);
+          net::co_spawn(ex, run_session(app_, pool_, std::move(sock), metrics_only_), net::detached);
         }
       },
       net::detached);

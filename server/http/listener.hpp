@@ -14,7 +14,8 @@ namespace berth::http {
 
 class listener {
  public:
-  listener(app& a, boost::asio::io_context& ioc, boost::asio::thread_pool& pool);
+  // metrics_only: the BERTH_METRICS_LISTEN listener, which serves /metrics (without a key) and nothing else.
+  listener(app& a, boost::asio::io_context& ioc, boost::asio::thread_pool& pool, bool metrics_only = false);
   // Binds and listens; returns the bound endpoint (port 0 picks a free one).
   boost::asio::ip::tcp::endpoint bind(const std::string& host, unsigned short port);
   void start();
@@ -25,6 +26,7 @@ class listener {
   boost::asio::io_context& ioc_;
   boost::asio::thread_pool& pool_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  bool metrics_only_;
 };
 
 }  // namespace berth::http

@@ -156,7 +156,7 @@ net::awaitable<void> linger_close(beast::tcp_stream& stream) {
   }
 }
 
-net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock) {
+net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only) {
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buffer;
   for (;;) {
@@ -186,7 +186,8 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
                    field(req, "Authorization"),
                    field(req, "Last-Event-ID"),
                    field(req, "Cookie"),
-                   field(req, "X-Forwarded-Proto")};
+                   field(req, "X-Forwarded-Proto"),
+                   metrics_only};
     auto m = match_route(v.method, v.target);
     reply r;
     if (is_inline(m.r)) r = handle_inline(a, m, v);

@@ -8,6 +8,7 @@
 namespace berth::http {
 
 // One HTTP/1.1 connection: keep-alive requests until the peer closes, or one event stream to its end.
-boost::asio::awaitable<void> run_session(app& a, boost::asio::thread_pool& pool, boost::asio::ip::tcp::socket sock);
+boost::asio::awaitable<void> run_session(app& a, boost::asio::thread_pool& pool, boost::asio::ip::tcp::socket sock,
+                                         bool metrics_only = false);
 
 }  // namespace berth::http

@@ -11,6 +11,7 @@
 #include "common/strings.hpp"
 #include "common/task.hpp"
 #include "server/docker/container_spec.hpp"
+#include "server/runs/metrics.hpp"
 #include "server/runs/output_pump.hpp"
 #include "server/runs/task_builder.hpp"
 
@@ -46,7 +47,9 @@ struct docker_executor::active_run {
 };
 
 docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance)
-    : cfg_(c), docker_(d), journal_(j), instance_(std::move(instance)) {}
+    : cfg_(c), docker_(d), journal_(j), instance_(instance), spares_(c, d, j.db(), instance) {
+  spares_.start();
+}
 
 docker_executor::~docker_executor() { detach_all(); }
 
@@ -76,6 +79,8 @@ void docker_executor::detach_all() {
     a->wake();
   }
   idle_cv_.wait(lock, [&] { return active_.empty(); });
+  lock.unlock();
+  spares_.stop();
 }
 
 bool docker_executor::is_active(const std::string& id) const {
@@ -94,8 +99,9 @@ namespace {
 class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
-           docker_executor::active_run& a, store::run_record rec)
-      : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq) {
+           docker_executor::active_run& a, store::run_record rec, spare_pool& spares)
+      : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
+        spares_(spares) {
     auto opts = nlohmann::json::parse(rec_.options, nullptr, false);
     if (!opts.is_object()) opts = nlohmann::json::object();
     timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
@@ -132,6 +138,7 @@ class run_flow {
   }
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
   docker::container_spec spec() const;
+  std::optional<docker::unix_stream> take_spare();
 
   const config& cfg_;
   docker::docker_client& docker_;
@@ -146,18 +153,26 @@ class run_flow {
   stop_request stop_ = stop_request::none;
   int stop_limit_s_ = 0;
   bool engine_lost_ = false;
+  spare_pool& spares_;
 };
 
+// A warm spare of this user, if there is one that fits: its worker already waits for the task.
+std::optional<docker::unix_stream> run_flow::take_spare() {
+  if (!cfg_.spares) return std::nullopt;
+  auto s = spares_.take(rec_.user, journal_.db().instructions(rec_.user).has_value());
+  if (!s) return std::nullopt;
+  cid_ = s->container_id;
+  store::run_update u;
+  u.container_id = cid_;
+  emit({}, u);
+  global_metrics().spares_taken.fetch_add(1, std::memory_order_relaxed);
+  log::info("run takes a warm spare", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
+  return std::move(s->stream);
+}
+
 docker::container_spec run_flow::spec() const {
-  docker::container_spec s;
-  s.image = cfg_.worker_image;
-  s.labels = {{"berth.run", rec_.id}, {"berth.instance", instance_}, {"berth.user", rec_.user}};
-  s.network = cfg_.worker_network;
-  s.memory = cfg_.worker_memory;
-  s.cpus = cfg_.worker_cpus;
-  s.pids = cfg_.worker_pids;
-  s.workspace_volume = workspace_volume(rec_.user);
-  if (journal_.db().instructions(rec_.user)) s.instructions_volume = instructions_volume(rec_.user);
+  auto s = worker_container(cfg_, instance_, rec_.user, journal_.db().instructions(rec_.user).has_value());
+  s.labels["berth.run"] = rec_.id;
   return s;
 }
 
@@ -165,6 +180,24 @@ docker::unix_stream run_flow::begin_fresh() {
   store::run_update starting;
   starting.status = "starting";
   emit({{"status", {{"status", "starting"}}}}, starting);
+  const auto t0 = clock::now();
+  std::optional<docker::unix_stream> warm = take_spare();
+  if (warm) {
+    global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
+    warm->write_all(serialize_task(build_task(cfg_, rec_)));
+    warm->shutdown_write();
+    store::run_update running;
+    running.status = "running";
+    running.started_at = now_ms();
+    rec_.started_at = running.started_at;
+    emit({{"status", {{"status", "running"}}}}, running);
+    try {
+      docker_.rename(cid_, container_name(rec_.id));  // operators find it by its run's name, as any run
+    } catch (const docker::docker_error& e) {
+      log::warn("could not rename spare", {{"run", rec_.id}, {"error", e.what()}});
+    }
+    return std::move(*warm);
+  }
   const std::string name = container_name(rec_.id);
   docker_.ensure_volume(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
   auto body = docker::container_create_body(spec());
@@ -181,6 +214,7 @@ docker::unix_stream run_flow::begin_fresh() {
   emit({}, u);
   auto s = docker_.attach(cid_);
   docker_.start(cid_);
+  global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
   s.write_all(serialize_task(build_task(cfg_, rec_)));
   s.shutdown_write();
   store::run_update running;
@@ -398,7 +432,7 @@ run_flow::ending run_flow::run() {
 void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::run_record rec) {
   run_flow::ending how = run_flow::ending::finished;
   try {
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec);
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_);
     how = flow.run();
   } catch (const std::exception& e) {
     // Only the store can fail here (the flow reports everything else); the run stays active in the store
@@ -411,6 +445,7 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     active_.erase(rec.id);
   }
   idle_cv_.notify_all();
+  if (how == run_flow::ending::finished) spares_.replenish(rec.user);
   if (how == run_flow::ending::finished && cb_.on_finished) cb_.on_finished(rec);
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
 }

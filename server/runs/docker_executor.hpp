@@ -15,6 +15,7 @@
 #include "server/docker/docker_client.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/spare_pool.hpp"
 
 namespace berth::runs {
 
@@ -28,6 +29,8 @@ class docker_executor : public executor {
   void detach_all() override;
   std::size_t active_count() const override;
   bool is_active(const std::string& id) const override;
+  std::size_t spare_count() const override { return spares_.size(); }
+  bool is_spare(const std::string& container_id) const override { return spares_.contains(container_id); }
 
   struct active_run;
 
@@ -42,6 +45,7 @@ class docker_executor : public executor {
   mutable std::mutex m_;
   std::condition_variable idle_cv_;
   std::map<std::string, std::shared_ptr<active_run>> active_;
+  spare_pool spares_;
 };
 
 std::string container_name(const std::string& run_id);

@@ -28,6 +28,9 @@ class executor {
   virtual void detach_all() = 0;
   virtual std::size_t active_count() const = 0;
   virtual bool is_active(const std::string& id) const = 0;
+  // Warm spares (containers started ahead for a user's next run), where the executor has them.
+  virtual std::size_t spare_count() const { return 0; }
+  virtual bool is_spare(const std::string& /*container_id*/) const { return false; }
 };
 
 }  // namespace berth::runs

@@ -1,6 +1,7 @@
 #include "server/runs/journal.hpp"
 
 #include "common/strings.hpp"
+#include "server/runs/metrics.hpp"
 
 namespace berth::runs {
 
@@ -13,6 +14,13 @@ void journal::write(const std::string& run, std::int64_t& last_seq, std::vector<
   for (auto& d : drafts) events.push_back({run, ++seq, std::move(d.type), event_data(run, d.fields), ts});
   store_.commit(run, events, u);
   last_seq = seq;
+  auto& m = global_metrics();
+  m.events_stored.fetch_add(events.size(), std::memory_order_relaxed);
+  if (u.status && is_terminal_status(*u.status) && u.finished_at) {
+    double duration = -1;
+    if (auto r = store_.get_run(run); r && r->started_at) duration = static_cast<double>(*u.finished_at - *r->started_at) / 1000.0;
+    m.run_finished(*u.status, duration);
+  }
   if (events.empty()) return;
   std::vector<event_ptr> ptrs;
   ptrs.reserve(events.size());

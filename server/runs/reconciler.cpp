@@ -38,6 +38,20 @@ int reconciler::reconcile_once() {
       try { docker_.remove(c.id); ++removed; } catch (const docker::docker_error&) {}
       continue;
     }
+    if (auto sp = c.labels.find("berth.spare"); sp != c.labels.end()) {
+      // A spare in the pool waits for its user; one a run took is that run's container; any other is stale.
+      if (exec_.is_spare(c.id)) continue;
+      auto owner = store_.run_by_container(c.id);
+      if (owner && !is_terminal_status(owner->status)) continue;
+      if (!owner && now - c.created < 10) continue;  // being made right now: not in the pool yet
+      try {
+        docker_.remove(c.id);
+        ++removed;
+        log::info(owner ? "removed the container of a finished run" : "removed a stale warm spare",
+                  {{"user", sp->second}, {"container", c.id.substr(0, 12)}});
+      } catch (const docker::docker_error&) {}
+      continue;
+    }
     auto it = c.labels.find("berth.run");
     if (it == c.labels.end()) continue;
     const std::string& run = it->second;

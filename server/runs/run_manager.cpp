@@ -5,6 +5,7 @@
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "server/runs/metrics.hpp"
 #include "server/runs/task_builder.hpp"
 
 namespace berth::runs {
@@ -62,6 +63,7 @@ store::run_record run_manager::submit(const run_request& r) {
   rec.last_seq = 1;
   event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
   journal_.db().insert_run(rec, first);
+  global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
   queue_.push_back({rec.id, rec.user});
   schedule_locked();

@@ -28,6 +28,20 @@ std::string missing_credentials(const config& c, std::string_view engine) {
          "environment (and ANTHROPIC_BASE_URL for a gateway)";
 }
 
+docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,
+                                        bool instructions) {
+  docker::container_spec s;
+  s.image = c.worker_image;
+  s.labels = {{"berth.instance", instance}, {"berth.user", user}};
+  s.network = c.worker_network;
+  s.memory = c.worker_memory;
+  s.cpus = c.worker_cpus;
+  s.pids = c.worker_pids;
+  s.workspace_volume = workspace_volume(user);
+  if (instructions) s.instructions_volume = instructions_volume(user);
+  return s;
+}
+
 task build_task(const config& c, const store::run_record& r) {
   task t;
   t.run = r.id;

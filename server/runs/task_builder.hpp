@@ -7,6 +7,7 @@
 
 #include "common/config.hpp"
 #include "common/task.hpp"
+#include "server/docker/container_spec.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::runs {
@@ -17,6 +18,10 @@ task build_task(const config& c, const store::run_record& r);
 std::string session_uuid(std::string_view user, std::string_view session);
 std::string workspace_volume(std::string_view user);
 std::string instructions_volume(std::string_view user);
+// The hardened worker container for `user` (labels berth.instance and berth.user; the caller adds
+// berth.run or berth.spare).
+docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,
+                                        bool instructions);
 // Whether runs of `engine` can start with this config; else the message saying what to set.
 std::string missing_credentials(const config& c, std::string_view engine);
 

@@ -166,6 +166,14 @@ std::optional<run_record> store::get_run(const std::string& id) {
   return read_run(q);
 }
 
+std::optional<run_record> store::run_by_container(const std::string& container_id) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns + " FROM runs WHERE container_id = ?");
+  q.bind(1, container_id);
+  if (!q.executeStep()) return std::nullopt;
+  return read_run(q);
+}
+
 std::vector<run_record> store::list_runs(const run_filter& f) {
   std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
   std::string sql = std::string("SELECT ") + run_columns + " FROM runs WHERE 1";

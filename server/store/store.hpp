@@ -76,6 +76,7 @@ class store {
   void commit(const std::string& run, const std::vector<event>& events, const run_update& u);
 
   std::optional<run_record> get_run(const std::string& id);
+  std::optional<run_record> run_by_container(const std::string& container_id);
   std::vector<run_record> list_runs(const run_filter& f);
   std::vector<run_record> runs_in_status(const std::vector<std::string>& statuses);  // oldest first
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);

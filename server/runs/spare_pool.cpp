@@ -1,0 +1,150 @@
+#include "server/runs/spare_pool.hpp"
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "server/docker/container_spec.hpp"
+#include "server/runs/task_builder.hpp"
+
+namespace berth::runs {
+
+namespace {
+constexpr auto watch_interval = std::chrono::seconds(1);
+constexpr int image_check_every = 15;  // watch rounds
+}
+
+spare_pool::spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance)
+    : cfg_(c), docker_(d), store_(s), instance_(std::move(instance)) {}
+
+spare_pool::~spare_pool() { stop(); }
+
+void spare_pool::replenish(const std::string& user) {
+  {
+    std::lock_guard lock(m_);
+    if (stop_ || !cfg_.spares || spares_.count(user) || creating_.count(user)) return;
+    if (static_cast<int>(spares_.size() + creating_.size()) >= cfg_.spares_max) return;
+    creating_[user] = true;
+    ++background_;
+  }
+  std::thread([this, user] {
+    create(user);
+    std::lock_guard lock(m_);
+    creating_.erase(user);
+    --background_;
+    cv_.notify_all();
+  }).detach();
+}
+
+void spare_pool::create(const std::string& user) {
+  auto s = std::make_unique<spare>();
+  s->user = user;
+  s->instructions = store_.instructions(user).has_value();
+  try {
+    docker_.ensure_volume(workspace_volume(user), {{"berth.user", user}, {"berth.kind", "workspace"}});
+    auto spec = worker_container(cfg_, instance_, user, s->instructions);
+    spec.labels["berth.spare"] = user;
+    s->container_id = docker_.create_container("berth-spare-" + new_run_id().substr(14), docker::container_create_body(spec));
+    s->stream = docker_.attach(s->container_id);
+    docker_.start(s->container_id);
+    s->created = std::chrono::steady_clock::now();
+  } catch (const std::exception& e) {
+    log::warn("could not make a warm spare", {{"user", user}, {"error", e.what()}});
+    if (!s->container_id.empty()) try { docker_.remove(s->container_id); } catch (const std::exception&) {}
+    return;
+  }
+  std::unique_lock lock(m_);
+  if (stop_) {
+    lock.unlock();
+    discard(std::move(s), "shutting down");
+    return;
+  }
+  log::debug("warm spare ready", {{"user", user}, {"container", s->container_id.substr(0, 12)}});
+  spares_[user] = std::move(s);
+}
+
+std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructions) {
+  std::unique_ptr<spare> s;
+  {
+    std::lock_guard lock(m_);
+    auto it = spares_.find(user);
+    if (it == spares_.end()) return nullptr;
+    s = std::move(it->second);
+    spares_.erase(it);
+  }
+  bool fresh = std::chrono::steady_clock::now() - s->created < std::chrono::seconds(cfg_.spare_idle_s);
+  if (fresh && s->instructions == instructions) return s;
+  std::thread([this, s = std::shared_ptr<spare>(std::move(s))]() mutable {
+    discard(std::make_unique<spare>(std::move(*s)), "no longer fits");
+  }).detach();
+  return nullptr;
+}
+
+void spare_pool::discard(std::unique_ptr<spare> s, const char* why) {
+  log::debug("discarding warm spare", {{"user", s->user}, {"why", why}});
+  s->stream.shutdown_both();
+  try {
+    docker_.remove(s->container_id);
+  } catch (const std::exception& e) {
+    log::warn("could not remove warm spare; the reconciler will", {{"user", s->user}, {"error", e.what()}});
+  }
+}
+
+std::size_t spare_pool::size() const {
+  std::lock_guard lock(m_);
+  return spares_.size();
+}
+
+bool spare_pool::contains(const std::string& container_id) const {
+  std::lock_guard lock(m_);
+  for (const auto& [u, s] : spares_)
+    if (s->container_id == container_id) return true;
+  return false;
+}
+
+void spare_pool::watch() {
+  int round = 0;
+  std::unique_lock lock(m_);
+  while (!cv_.wait_for(lock, watch_interval, [this] { return stop_; })) {
+    bool check_image = ++round % image_check_every == 1;
+    lock.unlock();
+    std::string id;
+    if (check_image) {
+      try { id = docker_.image_id(cfg_.worker_image); } catch (const std::exception&) {}
+    }
+    lock.lock();
+    bool image_changed = !id.empty() && !image_id_.empty() && id != image_id_;
+    if (!id.empty()) image_id_ = id;
+    std::vector<std::unique_ptr<spare>> out;
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = spares_.begin(); it != spares_.end();) {
+      if (image_changed || now - it->second->created >= std::chrono::seconds(cfg_.spare_idle_s)) {
+        out.push_back(std::move(it->second));
+        it = spares_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    lock.unlock();
+    for (auto& s : out) discard(std::move(s), image_changed ? "worker image changed" : "idle too long");
+    lock.lock();
+  }
+}
+
+void spare_pool::start() {
+  if (cfg_.spares) watcher_ = std::thread([this] { watch(); });
+}
+
+void spare_pool::stop() {
+  std::vector<std::unique_ptr<spare>> out;
+  {
+    std::unique_lock lock(m_);
+    stop_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return background_ == 0; });
+    for (auto& [u, s] : spares_) out.push_back(std::move(s));
+    spares_.clear();
+  }
+  if (watcher_.joinable()) watcher_.join();
+  for (auto& s : out) discard(std::move(s), "shutting down");
+}
+
+}  // namespace berth::runs

@@ -1,0 +1,62 @@
+// Warm spares (BERTH_SPARES=on). Container start dominates a run's latency, and chat users send several
+// messages in a row, so after a user's run ends a container for their *next* run is made ready: hardened,
+// their volumes mounted, attached, started, its worker blocked reading the task on stdin. It holds no request
+// data until a run of the same user takes it; it serves exactly that one run. Spares are labelled
+// `berth.spare=<user>` (not `berth.run`), bounded by BERTH_SPARES_MAX, expire after BERTH_SPARE_IDLE_S, and
+// are discarded when the worker image changes; after a restart the reconciler removes the old ones.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/config.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::runs {
+
+struct spare {
+  std::string user;
+  std::string container_id;
+  docker::unix_stream stream;  // attached before start; stdin still open
+  std::chrono::steady_clock::time_point created;
+  bool instructions = false;   // whether it mounts the user's instructions volume
+};
+
+class spare_pool {
+ public:
+  spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance);
+  ~spare_pool();
+  // Makes a spare for `user` in the background unless one exists or the pool is full.
+  void replenish(const std::string& user);
+  // The user's spare if it still fits (same instructions mount, not expired), removed from the pool.
+  std::unique_ptr<spare> take(const std::string& user, bool instructions);
+  std::size_t size() const;
+  bool contains(const std::string& container_id) const;
+  void start();  // the expiry/image watcher
+  void stop();   // discards every spare and waits for background work
+
+ private:
+  void create(const std::string& user);
+  void discard(std::unique_ptr<spare> s, const char* why);
+  void watch();
+
+  const config& cfg_;
+  docker::docker_client& docker_;
+  store::store& store_;
+  std::string instance_;
+  mutable std::mutex m_;
+  std::condition_variable cv_;
+  std::map<std::string, std::unique_ptr<spare>> spares_;
+  std::map<std::string, bool> creating_;
+  int background_ = 0;
+  bool stop_ = false;
+  std::string image_id_;
+  std::thread watcher_;
+};
+
+}  // namespace berth::runs
