@@ -68,6 +68,21 @@ int flood(std::int64_t bytes) {
   return 0;
 }
 
+// `count` text events as fast as the pipe takes them: the ingest benchmark.
+int burst(long count) {
+  emit({{"type", "started"}, {"engine", "script"}});
+  std::string block;
+  for (long i = 1; i <= count; ++i) {
+    block += "{\"type\":\"text\",\"text\":\"e" + std::to_string(i) + " \"}\n";
+    if (block.size() > 60000 || i == count) {
+      if (::write(1, block.data(), block.size()) < 0) return 1;
+      block.clear();
+    }
+  }
+  emit({{"type", "result"}, {"text", "burst of " + std::to_string(count)}, {"turns", 1}, {"is_error", false}});
+  return 0;
+}
+
 int garbage() {
   emit({{"type", "started"}, {"engine", "script"}});
   ::write(1, "this is not json\n", 17);
@@ -88,6 +103,7 @@ int run_script(const task& t) {
   if (s == "forkbomb") return forkbomb();
   if (s == "flood") return flood(std::int64_t{100} << 20);
   if (s == "garbage") return garbage();
+  if (s == "burst") return burst(t.options.value("count", 1000L));
   emit_error("input", "unknown scenario \"" + s + "\"");
   return 2;
 }

@@ -1,6 +1,9 @@
 #include "server/docker/docker_client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
+
+#include <chrono>
 
 #include <atomic>
 
@@ -59,9 +62,11 @@ nlohmann::json docker_client::transaction(const std::string& method, const std::
 
 nlohmann::json docker_client::version() { return transaction("GET", "/version", nullptr, 5); }
 
+void docker_client::ping_or_throw() { transaction("GET", "/_ping", nullptr, 3); }
+
 bool docker_client::ping() {
   try {
-    transaction("GET", "/_ping", nullptr, 3);
+    ping_or_throw();
     return true;
   } catch (const docker_error&) {
     return false;
@@ -173,6 +178,28 @@ void docker_client::put_archive(const std::string& id, const std::string& dir, c
   auto res = cli.Put(path.c_str(), {{"Host", "localhost"}}, tar, "application/x-tar");
   if (!res) throw docker_error(0, "PUT " + path + ": docker unreachable (" + httplib::to_string(res.error()) + ")");
   if (res->status >= 400) throw docker_error(res->status, "PUT " + path + ": " + std::to_string(res->status) + " " + res->body);
+}
+
+unix_stream docker_client::wait_next_exit(const std::string& id) {
+  return unix_stream::open(socket_, "POST", "/containers/" + url_escape(id) + "/wait?condition=next-exit", "",
+                           stream_open_timeout_ms);
+}
+
+std::optional<int> docker_client::read_wait(unix_stream& s, int timeout_ms) {
+  std::string body;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (!s.has_buffered()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{s.fd(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    }
+    auto r = s.read();
+    body += r.data;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_object() && j.contains("StatusCode")) return j["StatusCode"].get<int>();
+    if (r.eof || body.size() > 65536) return std::nullopt;
+  }
 }
 
 unix_stream docker_client::attach(const std::string& id) {

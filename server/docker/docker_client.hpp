@@ -44,6 +44,7 @@ class docker_client {
 
   nlohmann::json version();
   bool ping();
+  void ping_or_throw();
   std::string create_container(const std::string& name, const nlohmann::json& body);
   void start(const std::string& id);
   // SIGTERM, then SIGKILL after `grace_s`; a container that already stopped is fine.
@@ -53,6 +54,10 @@ class docker_client {
   std::optional<container_state> inspect(const std::string& id);  // nullopt: no such container
   nlohmann::json inspect_json(const std::string& id);               // Docker's answer as is; null if none
   int wait_exit(const std::string& id);                            // condition=not-running
+  // `wait?condition=next-exit` opened now (before start) and answered when the container exits: read it
+  // with read_wait() after the output ends, with no extra round trip.
+  unix_stream wait_next_exit(const std::string& id);
+  static std::optional<int> read_wait(unix_stream& s, int timeout_ms);
   std::vector<container_summary> list(const std::string& label_filter, bool all = true);
   std::string image_id(const std::string& image);  // empty when the image is missing
   void rename(const std::string& id, const std::string& name);

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <utility>
 #include <thread>
 
 #include "common/log.hpp"
@@ -34,6 +36,12 @@ int option_int(const nlohmann::json& o, const char* k, int fallback) {
 
 std::string container_name(const std::string& run_id) { return "berth-run-" + run_id; }
 
+namespace {
+long ms_between(clock::time_point a, clock::time_point b) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+}
+}  // namespace
+
 struct docker_executor::active_run {
   std::string id;
   int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -47,7 +55,7 @@ struct docker_executor::active_run {
 };
 
 docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance)
-    : cfg_(c), docker_(d), journal_(j), instance_(instance), spares_(c, d, j.db(), instance) {
+    : cfg_(c), docker_(d), journal_(j), instance_(instance), volumes_(d), spares_(c, d, j.db(), instance, volumes_) {
   spares_.start();
 }
 
@@ -99,9 +107,10 @@ namespace {
 class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
-           docker_executor::active_run& a, store::run_record rec, spare_pool& spares)
+           docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
+           std::function<void()> release)
       : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
-        spares_(spares) {
+        spares_(spares), volumes_(volumes), release_(std::move(release)) {
     auto opts = nlohmann::json::parse(rec_.options, nullptr, false);
     if (!opts.is_object()) opts = nlohmann::json::object();
     timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
@@ -139,6 +148,7 @@ class run_flow {
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
   docker::container_spec spec() const;
   std::optional<docker::unix_stream> take_spare();
+  std::optional<docker::container_state> exit_state();
 
   const config& cfg_;
   docker::docker_client& docker_;
@@ -154,7 +164,34 @@ class run_flow {
   int stop_limit_s_ = 0;
   bool engine_lost_ = false;
   spare_pool& spares_;
+  volume_registry& volumes_;
+  std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
+  std::optional<docker::unix_stream> exit_waiter_;
 };
+
+// How the container ended. With the wait registered before start the exit code is already there; only an
+// exit code that may mean the OOM killer (137 = SIGKILL) costs an inspect. Otherwise (a resumed run, a lost
+// waiter) ask the engine, waiting out an outage.
+std::optional<docker::container_state> run_flow::exit_state() {
+  if (exit_waiter_) {
+    auto code = docker::docker_client::read_wait(*exit_waiter_, 5000);
+    exit_waiter_.reset();
+    if (code && *code != 137) {
+      docker::container_state st;
+      st.id = cid_;
+      st.exit_code = *code;
+      return st;
+    }
+  }
+  return with_engine([&] {
+    try {
+      docker_.wait_exit(cid_);
+    } catch (const docker::docker_error& e) {
+      if (e.unreachable()) throw;  // 404: gone already; inspect says so
+    }
+    return docker_.inspect(cid_);
+  });
+}
 
 // A warm spare of this user, if there is one that fits: its worker already waits for the task.
 std::optional<docker::unix_stream> run_flow::take_spare() {
@@ -162,6 +199,7 @@ std::optional<docker::unix_stream> run_flow::take_spare() {
   auto s = spares_.take(rec_.user, journal_.db().instructions(rec_.user).has_value());
   if (!s) return std::nullopt;
   cid_ = s->container_id;
+  exit_waiter_ = std::move(s->waiter);
   store::run_update u;
   u.container_id = cid_;
   emit({}, u);
@@ -191,15 +229,18 @@ docker::unix_stream run_flow::begin_fresh() {
     running.started_at = now_ms();
     rec_.started_at = running.started_at;
     emit({{"status", {{"status", "running"}}}}, running);
-    try {
-      docker_.rename(cid_, container_name(rec_.id));  // operators find it by its run's name, as any run
-    } catch (const docker::docker_error& e) {
-      log::warn("could not rename spare", {{"run", rec_.id}, {"error", e.what()}});
-    }
+    // Operators find it by its run's name, as any run; off the hot path, the worker already has its task.
+    std::thread([&docker = docker_, cid = cid_, name = container_name(rec_.id), run = rec_.id] {
+      try {
+        docker.rename(cid, name);
+      } catch (const docker::docker_error& e) {
+        log::warn("could not rename spare", {{"run", run}, {"error", e.what()}});
+      }
+    }).detach();
     return std::move(*warm);
   }
   const std::string name = container_name(rec_.id);
-  docker_.ensure_volume(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
+  volumes_.ensure(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
   auto body = docker::container_create_body(spec());
   try {
     cid_ = docker_.create_container(name, body);
@@ -212,9 +253,17 @@ docker::unix_stream run_flow::begin_fresh() {
   store::run_update u;
   u.container_id = cid_;
   emit({}, u);
+  const auto t_created = clock::now();
   auto s = docker_.attach(cid_);
+  exit_waiter_ = docker_.wait_next_exit(cid_);  // registered before start: the exit is known the moment it happens
+  const auto t_attached = clock::now();
   docker_.start(cid_);
-  global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
+  const auto t_started = clock::now();
+  global_metrics().container_start_s.observe(std::chrono::duration<double>(t_started - t0).count());
+  if (log::enabled(log::level::debug))
+    log::debug("worker container timings", {{"run", rec_.id}, {"create_ms", std::to_string(ms_between(t0, t_created))},
+                                            {"attach_ms", std::to_string(ms_between(t_created, t_attached))},
+                                            {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
   s.write_all(serialize_task(build_task(cfg_, rec_)));
   s.shutdown_write();
   store::run_update running;
@@ -344,14 +393,8 @@ void run_flow::pump(docker::unix_stream& s, output_pump& p) {
 void run_flow::finalize(output_pump& p) {
   // The stream ended: the worker exited (or the engine went away). Ask the engine how it ended, waiting for
   // it to come back if it is down, so the run gets its true status rather than a guess.
-  auto st = with_engine([&] {
-    try {
-      docker_.wait_exit(cid_);
-    } catch (const docker::docker_error& e) {
-      if (e.unreachable()) throw;  // 404: gone already; inspect says so
-    }
-    return docker_.inspect(cid_);
-  });
+  const auto t_eof = clock::now();
+  auto st = exit_state();
   outcome o;
   std::optional<int> code;
   if (!st) {
@@ -373,12 +416,17 @@ void run_flow::finalize(output_pump& p) {
   if (code) u.exit_code = *code;
   u.finished_at = now_ms();
   emit({{"done", {{"status", o.status}, {"exit_code", code ? nlohmann::json(*code) : nlohmann::json(nullptr)}, {"reason", o.reason}}}}, u);
+  release_();
+  const auto t_done = clock::now();
   log::info("run finished", {{"run", rec_.id}, {"status", o.status}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
   try {
     docker_.remove(cid_);
   } catch (const docker::docker_error& e) {
     log::warn("could not remove worker container; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
   }
+  if (log::enabled(log::level::debug))
+    log::debug("worker exit timings", {{"run", rec_.id}, {"wait_inspect_store_ms", std::to_string(ms_between(t_eof, t_done))},
+                                       {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});
 }
 
 void run_flow::finish_without_worker(const std::string& status, const std::string& reason) {
@@ -387,6 +435,7 @@ void run_flow::finish_without_worker(const std::string& status, const std::strin
   u.reason = reason;
   u.finished_at = now_ms();
   emit({{"done", {{"status", status}, {"exit_code", nullptr}, {"reason", reason}}}}, u);
+  release_();
   log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", status}, {"reason", reason}});
   if (!cid_.empty()) {
     try { docker_.remove(cid_); } catch (const docker::docker_error&) {}
@@ -431,8 +480,14 @@ run_flow::ending run_flow::run() {
 
 void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::run_record rec) {
   run_flow::ending how = run_flow::ending::finished;
+  bool released = false;
+  auto release = [&] {
+    if (std::exchange(released, true)) return;
+    spares_.replenish(rec.user);
+    if (cb_.on_finished) cb_.on_finished(rec);
+  };
   try {
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_);
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release);
     how = flow.run();
   } catch (const std::exception& e) {
     // Only the store can fail here (the flow reports everything else); the run stays active in the store
@@ -445,8 +500,7 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     active_.erase(rec.id);
   }
   idle_cv_.notify_all();
-  if (how == run_flow::ending::finished) spares_.replenish(rec.user);
-  if (how == run_flow::ending::finished && cb_.on_finished) cb_.on_finished(rec);
+  if (how == run_flow::ending::finished) release();
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
 }
 

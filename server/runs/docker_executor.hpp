@@ -16,6 +16,7 @@
 #include "server/runs/executor.hpp"
 #include "server/runs/journal.hpp"
 #include "server/runs/spare_pool.hpp"
+#include "server/runs/volume_registry.hpp"
 
 namespace berth::runs {
 
@@ -45,6 +46,7 @@ class docker_executor : public executor {
   mutable std::mutex m_;
   std::condition_variable idle_cv_;
   std::map<std::string, std::shared_ptr<active_run>> active_;
+  volume_registry volumes_;
   spare_pool spares_;
 };
 

@@ -19,18 +19,26 @@ health_monitor::health_monitor(docker::docker_client& d, store::store& s, std::s
 health_monitor::~health_monitor() { stop(); }
 
 void health_monitor::check_now() {
+  // /_ping is the liveness probe; /version (which makes dockerd exec runc and docker-init for their
+  // versions) is asked only when the engine (re)appears.
   bool was_ok = state_.docker_ok;
-  std::string version, error;
+  std::string error;
   try {
-    auto v = docker_.version();
-    version = v.value("Version", "") + " (API " + v.value("ApiVersion", "") + ")";
+    docker_.ping_or_throw();
   } catch (const std::exception& e) {
     error = e.what();
   }
   bool ok = error.empty();
+  std::string version;
+  if (ok && !was_ok) {
+    try {
+      auto v = docker_.version();
+      version = v.value("Version", "") + " (API " + v.value("ApiVersion", "") + ")";
+    } catch (const std::exception&) {}
+  }
   {
     std::lock_guard lock(state_.m);
-    state_.docker_version = version;
+    if (!version.empty()) state_.docker_version = version;
     state_.docker_error = error;
   }
   state_.docker_ok = ok;

@@ -41,6 +41,7 @@ void check_options(run_request& r, const request_limits& limits) {
     else if (k == "timeout_s") r.timeout_s = get_int(r.options, "timeout_s", 1, limits.max_timeout_s);
     else if (k == "idle_timeout_s") r.idle_timeout_s = get_int(r.options, "idle_timeout_s", 1, limits.max_idle_timeout_s);
     else if (k == "max_turns") get_int(r.options, "max_turns", 1, 1000);
+    else if (k == "count") get_int(r.options, "count", 1, max_burst_count);
     else if (k == "scenario" || k == "permission_mode") {
       if (!it->is_string() || !all_of_set(it->get<std::string>(), 64, "_-:"))
         bad("invalid_field", "options." + k + " must be a short word");

@@ -13,6 +13,7 @@ namespace berth::runs {
 inline constexpr std::size_t max_body_bytes = 1 << 20;       // whole request body
 inline constexpr std::size_t max_message_bytes = 256 * 1024;  // the task text
 inline constexpr int max_delay_ms = 5000;                     // echo engine's options.delay_ms
+inline constexpr int max_burst_count = 2000000;               // script engine's options.count
 
 // A client mistake, mapped to HTTP 400 (or the status given) with a machine-readable code.
 struct request_error : std::runtime_error {

@@ -12,8 +12,9 @@ constexpr auto watch_interval = std::chrono::seconds(1);
 constexpr int image_check_every = 15;  // watch rounds
 }
 
-spare_pool::spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance)
-    : cfg_(c), docker_(d), store_(s), instance_(std::move(instance)) {}
+spare_pool::spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance,
+                       volume_registry& volumes)
+    : cfg_(c), docker_(d), store_(s), instance_(std::move(instance)), volumes_(volumes) {}
 
 spare_pool::~spare_pool() { stop(); }
 
@@ -39,11 +40,12 @@ void spare_pool::create(const std::string& user) {
   s->user = user;
   s->instructions = store_.instructions(user).has_value();
   try {
-    docker_.ensure_volume(workspace_volume(user), {{"berth.user", user}, {"berth.kind", "workspace"}});
+    volumes_.ensure(workspace_volume(user), {{"berth.user", user}, {"berth.kind", "workspace"}});
     auto spec = worker_container(cfg_, instance_, user, s->instructions);
     spec.labels["berth.spare"] = user;
     s->container_id = docker_.create_container("berth-spare-" + new_run_id().substr(14), docker::container_create_body(spec));
     s->stream = docker_.attach(s->container_id);
+    s->waiter = docker_.wait_next_exit(s->container_id);
     docker_.start(s->container_id);
     s->created = std::chrono::steady_clock::now();
   } catch (const std::exception& e) {
@@ -81,6 +83,7 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
 void spare_pool::discard(std::unique_ptr<spare> s, const char* why) {
   log::debug("discarding warm spare", {{"user", s->user}, {"why", why}});
   s->stream.shutdown_both();
+  s->waiter.shutdown_both();
   try {
     docker_.remove(s->container_id);
   } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
+#include "server/runs/volume_registry.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::runs {
@@ -23,13 +24,14 @@ struct spare {
   std::string user;
   std::string container_id;
   docker::unix_stream stream;  // attached before start; stdin still open
+  docker::unix_stream waiter;  // wait?condition=next-exit, registered before start
   std::chrono::steady_clock::time_point created;
   bool instructions = false;   // whether it mounts the user's instructions volume
 };
 
 class spare_pool {
  public:
-  spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance);
+  spare_pool(const config& c, docker::docker_client& d, store::store& s, std::string instance, volume_registry& volumes);
   ~spare_pool();
   // Makes a spare for `user` in the background unless one exists or the pool is full.
   void replenish(const std::string& user);
@@ -49,6 +51,7 @@ class spare_pool {
   docker::docker_client& docker_;
   store::store& store_;
   std::string instance_;
+  volume_registry& volumes_;
   mutable std::mutex m_;
   std::condition_variable cv_;
   std::map<std::string, std::unique_ptr<spare>> spares_;
