@@ -89,7 +89,7 @@ TEST_CASE("claude: text streams as several events before done", "[integration][c
   CHECK(count_type(live.events, "result") == 1);
 }
 
-TEST_CASE("claude: a Bash tool runs in /workspace; files persist per user and stay private", "[integration][claude]") {
+TEST_CASE("claude: a Bash tool runs in /workspace - files persist per user and stay private", "[integration][claude]") {
   claude_env env;
   users u;
   auto alice = u.add("alice"), bob = u.add("bob");
@@ -116,7 +116,7 @@ TEST_CASE("claude: a Bash tool runs in /workspace; files persist per user and st
   CHECK(theirs["output"].get<std::string>().find("hi-from-alice") == std::string::npos);
 }
 
-TEST_CASE("claude: a session resumes the conversation; without it a run starts fresh", "[integration][claude]") {
+TEST_CASE("claude: a session resumes the conversation - without it a run starts fresh", "[integration][claude]") {
   claude_env env;
   users u;
   auto user = u.add("sess");
@@ -181,7 +181,7 @@ TEST_CASE("claude: missing credentials are refused before any container starts",
   CHECK(api.get("/api/v1/runs").json()["runs"].empty());
 }
 
-TEST_CASE("claude: the API key appears nowhere: data dir, logs, events, docker inspect", "[integration][claude]") {
+TEST_CASE("claude: the API key appears nowhere: data dir - logs - events - docker inspect", "[integration][claude]") {
   claude_env env;
   users u;
   auto user = u.add("secret");

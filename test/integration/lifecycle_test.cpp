@@ -93,7 +93,7 @@ TEST_CASE("timeouts are enforced by berthd and leave no container", "[integratio
   CHECK(no_workers_left(d.instance()));
 }
 
-TEST_CASE("cancel stops queued and running runs, and is idempotent", "[integration][lifecycle]") {
+TEST_CASE("cancel stops queued and running runs - and is idempotent", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_STOP_GRACE_S", "1"}});
   api_client api(d.port(), test_key);
   auto running = api.start_run(script("silent"));
@@ -130,7 +130,7 @@ TEST_CASE("a full queue answers 429 with Retry-After", "[integration][lifecycle]
   api.wait_done(a);
 }
 
-TEST_CASE("BERTH_MAX_CONCURRENT=2: six runs, never more than two workers alive, all succeed", "[integration][lifecycle]") {
+TEST_CASE("BERTH_MAX_CONCURRENT=2: six runs - never more than two workers alive - all succeed", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_MAX_CONCURRENT", "2"}, {"BERTH_MAX_PER_USER", "6"}});
   api_client api(d.port(), test_key);
   // Count live workers from the engine's own event stream.
@@ -162,7 +162,7 @@ TEST_CASE("BERTH_MAX_CONCURRENT=2: six runs, never more than two workers alive, 
   CHECK(peak == 2);
 }
 
-TEST_CASE("resource limits: memory ends oom, a fork bomb is contained, a flood is truncated", "[integration][lifecycle]") {
+TEST_CASE("resource limits: memory ends oom - a fork bomb is contained - a flood is truncated", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_WORKER_MEMORY", "64m"}, {"BERTH_WORKER_PIDS", "64"}, {"BERTH_MAX_OUTPUT_BYTES", "1m"}});
   api_client api(d.port(), test_key);
   SECTION("oom") {
@@ -242,7 +242,7 @@ TEST_CASE("kill -9 mid-stream: after a restart the run completes with every even
   CHECK(no_workers_left(d.instance()));
 }
 
-TEST_CASE("SIGTERM: berthd exits quickly, the worker keeps running and is followed after the next start", "[integration][lifecycle]") {
+TEST_CASE("SIGTERM: berthd exits quickly - the worker keeps running and is followed after the next start", "[integration][lifecycle]") {
   berthd_process d;
   api_client api(d.port(), test_key);
   auto id = api.start_run(echo("u", 20, 200));
@@ -263,7 +263,7 @@ TEST_CASE("SIGTERM: berthd exits quickly, the worker keeps running and is follow
   CHECK(no_workers_left(d.instance()));
 }
 
-TEST_CASE("reconciliation: a vanished container makes the run lost; orphans are removed", "[integration][lifecycle]") {
+TEST_CASE("reconciliation: a vanished container makes the run lost - orphans are removed", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_RECONCILE_S", "1"}, {"BERTH_ORPHAN_GRACE_S", "0"}});
   api_client api(d.port(), test_key);
   auto id = api.start_run(script("silent"));

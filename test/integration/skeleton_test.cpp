@@ -114,7 +114,7 @@ TEST_CASE("bad requests get JSON errors and start nothing", "[integration]") {
   CHECK(api.get("/api/v1/runs").json()["runs"].empty());
 }
 
-TEST_CASE("a worker that exits non-zero ends failed with its exit code; garbage output is kept as logs", "[integration]") {
+TEST_CASE("a worker that exits non-zero ends failed with its exit code - garbage output is kept as logs", "[integration]") {
   berthd_process d;
   api_client api(d.port(), test_key);
   auto failed = api.start_run({{"user", "u"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "fail"}}}});

@@ -66,7 +66,7 @@ std::map<std::string, double> scrape(api_client& api, int* status = nullptr) {
 }
 }  // namespace
 
-TEST_CASE("spares: a user's next run takes their spare, exactly one run gets it, never another user", "[integration][spares]") {
+TEST_CASE("spares: a user's next run takes their spare - exactly one run gets it - never another user", "[integration][spares]") {
   berthd_process d({{"BERTH_SPARES", "on"}, {"BERTH_MAX_PER_USER", "4"}});
   api_client api(d.port(), test_key);
   auto cold = api.start_run(echo("ann", "one two three"));
@@ -91,7 +91,7 @@ TEST_CASE("spares: a user's next run takes their spare, exactly one run gets it,
   }
 }
 
-TEST_CASE("spares: a spare is as hardened as any worker, mounts its user's workspace, and holds no task", "[integration][spares]") {
+TEST_CASE("spares: a spare is as hardened as any worker - mounts its user's workspace - and holds no task", "[integration][spares]") {
   berthd_process d({{"BERTH_SPARES", "on"}});
   api_client api(d.port(), test_key);
   api.wait_done(api.start_run(echo("cat", "hello")));
@@ -108,7 +108,7 @@ TEST_CASE("spares: a spare is as hardened as any worker, mounts its user's works
   CHECK(j["Config"]["Env"].dump().find("hello") == std::string::npos);
 }
 
-TEST_CASE("spares expire, and stale ones are removed after a restart", "[integration][spares]") {
+TEST_CASE("spares expire - and stale ones are removed after a restart", "[integration][spares]") {
   SECTION("idle expiry") {
     berthd_process d({{"BERTH_SPARES", "on"}, {"BERTH_SPARE_IDLE_S", "2"}});
     api_client api(d.port(), test_key);
@@ -130,7 +130,7 @@ TEST_CASE("spares expire, and stale ones are removed after a restart", "[integra
   }
 }
 
-TEST_CASE("/metrics: Prometheus text, protected, counters move with runs", "[integration][metrics]") {
+TEST_CASE("/metrics: Prometheus text - protected - counters move with runs", "[integration][metrics]") {
   berthd_process d;
   api_client api(d.port(), test_key);
   int status = 0;
@@ -153,7 +153,7 @@ TEST_CASE("/metrics: Prometheus text, protected, counters move with runs", "[int
   CHECK(after["berth_run_duration_seconds_count"] == before["berth_run_duration_seconds_count"] + 1);
 }
 
-TEST_CASE("/metrics on BERTH_METRICS_LISTEN needs no key; that listener serves nothing else", "[integration][metrics]") {
+TEST_CASE("/metrics on BERTH_METRICS_LISTEN needs no key - that listener serves nothing else", "[integration][metrics]") {
   berthd_process d({{"BERTH_METRICS_LISTEN", "127.0.0.1:0"}});
   std::smatch m;
   std::string log = d.log();

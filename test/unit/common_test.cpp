@@ -28,7 +28,7 @@ TEST_CASE("config: defaults with just a key") {
   CHECK(c.worker_network == "bridge");
 }
 
-TEST_CASE("config: no key, bad values — all reported at once") {
+TEST_CASE("config: no key - bad values — all reported at once") {
   try {
     parse_config(env_of({{"BERTH_LISTEN", "nonsense"}, {"BERTH_WORKER_MEMORY", "lots"}, {"BERTH_DOCKER_HOST", "tcp://x"}}));
     FAIL("accepted");

@@ -46,7 +46,7 @@ TEST_CASE("demuxer: one byte at a time") {
   CHECK(err == "de");
 }
 
-TEST_CASE("demuxer: frames around 16 and 64 KiB, split at awkward offsets") {
+TEST_CASE("demuxer: frames around 16 and 64 KiB - split at awkward offsets") {
   for (std::size_t size : {16383u, 16384u, 16385u, 65535u, 65536u, 65537u}) {
     std::string payload(size, 'x');
     for (std::size_t i = 0; i < size; i += 97) payload[i] = static_cast<char>('a' + i % 26);

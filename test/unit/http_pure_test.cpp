@@ -6,7 +6,7 @@
 
 using namespace berth::http;
 
-TEST_CASE("sse: an event is id, event, data, blank line") {
+TEST_CASE("sse: an event is id - event - data - blank line") {
   CHECK(sse_frame(3, "text", R"({"run":"R","text":"hi"})") == "id: 3\nevent: text\ndata: {\"run\":\"R\",\"text\":\"hi\"}\n\n");
 }
 
@@ -23,7 +23,7 @@ TEST_CASE("sse: Last-Event-ID parsing") {
   CHECK_FALSE(parse_last_event_id(""));
 }
 
-TEST_CASE("router: API paths, methods and parameters") {
+TEST_CASE("router: API paths - methods and parameters") {
   auto m = match_route("GET", "/api/v1/runs/01ABC/events?after=4");
   CHECK(m.r == route::run_events);
   CHECK(m.param == "01ABC");
@@ -38,7 +38,7 @@ TEST_CASE("router: API paths, methods and parameters") {
   CHECK(match_route("GET", "/health").r == route::health);
 }
 
-TEST_CASE("auth: keys match exactly, from either header") {
+TEST_CASE("auth: keys match exactly - from either header") {
   key_matcher k({"first-key-0123456789", "second-key-0123456789"});
   CHECK(k.matches("second-key-0123456789"));
   CHECK_FALSE(k.matches("second-key-012345678"));

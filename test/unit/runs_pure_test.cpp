@@ -7,7 +7,7 @@
 
 using namespace berth::runs;
 
-TEST_CASE("line splitter: lines released only at newline, committed offset tracks them") {
+TEST_CASE("line splitter: lines released only at newline - committed offset tracks them") {
   line_splitter s(100);
   std::vector<line> out;
   s.feed("ab", out);
@@ -41,7 +41,7 @@ std::string out_line(const std::string& s) { return frame(1, s + "\n"); }
 berth::store::run_record fresh() { return {}; }
 }  // namespace
 
-TEST_CASE("output pump: protocol lines become typed events, garbage becomes logs") {
+TEST_CASE("output pump: protocol lines become typed events - garbage becomes logs") {
   output_pump p(1 << 20, 1024, fresh());
   std::vector<draft> d;
   REQUIRE(p.feed(out_line(R"({"type":"text","text":"hi"})") + out_line("not json") +
@@ -81,7 +81,7 @@ TEST_CASE("output pump: resuming skips exactly the bytes already stored") {
   CHECK(d2[0].fields["text"] == "two");
 }
 
-TEST_CASE("output pump: output past the limit is dropped with one note, the result still counts") {
+TEST_CASE("output pump: output past the limit is dropped with one note - the result still counts") {
   output_pump p(100, 1024, fresh());
   std::vector<draft> d;
   std::string bytes;

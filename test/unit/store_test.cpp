@@ -32,7 +32,7 @@ TEST_CASE("store: schema is migrated to the latest version") {
   CHECK(s.ping());
 }
 
-TEST_CASE("store: runs, events and progress change together") {
+TEST_CASE("store: runs - events and progress change together") {
   store::store s(":memory:");
   auto id = make_run_id(1, 2, 3);
   s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
@@ -64,7 +64,7 @@ TEST_CASE("store: a sequence gap is refused and nothing of the batch is kept") {
   CHECK(s.events_after(id, 0, 100).size() == 1);
 }
 
-TEST_CASE("store: listing filters by user and status, newest first, pages with before") {
+TEST_CASE("store: listing filters by user and status - newest first - pages with before") {
   store::store s(":memory:");
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {

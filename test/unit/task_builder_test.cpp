@@ -18,7 +18,7 @@ store::run_record run_of(const std::string& engine, const std::string& options =
 }
 }  // namespace
 
-TEST_CASE("session ids are stable UUIDs, distinct per user and per session") {
+TEST_CASE("session ids are stable UUIDs - distinct per user and per session") {
   auto a = runs::session_uuid("alice", "s1");
   CHECK(a == runs::session_uuid("alice", "s1"));
   CHECK(a != runs::session_uuid("bob", "s1"));
@@ -28,7 +28,7 @@ TEST_CASE("session ids are stable UUIDs, distinct per user and per session") {
   CHECK(a[14] == '5');
 }
 
-TEST_CASE("the claude task carries config defaults, capped options and credentials; echo carries none") {
+TEST_CASE("the claude task carries config defaults - capped options and credentials - echo carries none") {
   config c;
   c.anthropic_api_key = "sk-secret-value";
   c.anthropic_base_url = "http://127.0.0.1:9";
@@ -56,7 +56,7 @@ TEST_CASE("missing credentials are named") {
   CHECK(runs::missing_credentials(c, "claude").empty());
 }
 
-TEST_CASE("a one-file tar has a valid ustar header, the content, and padding") {
+TEST_CASE("a one-file tar has a valid ustar header - the content - and padding") {
   std::string content = "be kind\n";
   auto tar = docker::tar_single_file("CLAUDE.md", content, 0444);
   REQUIRE(tar.size() == 512 + 512 + 1024);
