@@ -2,6 +2,7 @@
 // runs the engine it names, and reports as worker-protocol JSON lines on stdout; stderr is diagnostics.
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
 #include "common/task.hpp"
@@ -25,8 +26,12 @@ bool read_task_line(std::string& out) {
 }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   using namespace berth;
+  if (argc > 1 && std::string(argv[1]) == "--version") {
+    std::puts("berth-worker " BERTH_VERSION);
+    return 0;
+  }
   std::string line;
   if (!read_task_line(line)) {
     worker::emit_error("input", "no task on stdin (or larger than 2 MiB)");
@@ -41,6 +46,7 @@ int main() {
   }
   if (t.engine == "echo") return worker::run_echo(t);
   if (t.engine == "script") return worker::run_script(t);
+  if (t.engine == "claude") return worker::run_claude(t);
   worker::emit_error("input", "this worker has no engine \"" + t.engine + "\"");
   return 2;
 }

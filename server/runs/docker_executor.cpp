@@ -448,7 +448,7 @@ run_flow::ending run_flow::run() {
   try {
     docker::unix_stream s = fresh ? begin_fresh() : resume();
     started = true;
-    output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_);
+    output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_, engine_secrets(cfg_));
     restore_facts(p);
     if (a_.cancel) request_stop(stop_request::cancel, 0);
     pump(s, p);

@@ -4,8 +4,19 @@
 
 namespace berth::runs {
 
-output_pump::output_pump(std::int64_t max_output, std::size_t max_line, const store::run_record& r)
+void redact(std::string& text, const std::vector<std::string>& secrets) {
+  static const std::string mark = "[REDACTED]";
+  for (const auto& s : secrets) {
+    if (s.size() < 8) continue;  // too short to be a credential; replacing it would mangle ordinary text
+    for (auto at = text.find(s); at != std::string::npos; at = text.find(s, at + mark.size()))
+      text.replace(at, s.size(), mark);
+  }
+}
+
+output_pump::output_pump(std::int64_t max_output, std::size_t max_line, const store::run_record& r,
+                         std::vector<std::string> secrets)
     : max_output_(max_output),
+      secrets_(std::move(secrets)),
       out_(max_line, r.stdout_offset),
       err_(max_line, r.stderr_offset),
       skip_out_(r.stdout_offset),
@@ -43,8 +54,10 @@ void output_pump::finish(std::vector<draft>& out) {
   if (err_.flush(l)) on_line(false, l, out);
 }
 
-void output_pump::on_line(bool is_stdout, const line& l, std::vector<draft>& out) {
-  output_bytes_ += static_cast<std::int64_t>(l.text.size()) + l.dropped + 1;
+void output_pump::on_line(bool is_stdout, const line& raw, std::vector<draft>& out) {
+  output_bytes_ += static_cast<std::int64_t>(raw.text.size()) + raw.dropped + 1;
+  line l = raw;
+  redact(l.text, secrets_);
   draft d = is_stdout ? translate_stdout(l) : translate_stderr(l);
   bool decisive = d.type == "result" || d.type == "error";
   if (d.type == "result") {

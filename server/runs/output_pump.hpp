@@ -18,9 +18,15 @@ namespace berth::runs {
 
 inline constexpr int max_events_after_truncation = 16;
 
+// Replaces each occurrence of each secret (8 bytes or longer) in `text` with [REDACTED].
+void redact(std::string& text, const std::vector<std::string>& secrets);
+
 class output_pump {
  public:
-  output_pump(std::int64_t max_output, std::size_t max_line, const store::run_record& resume_from);
+  // `secrets`: values (the engine's credentials) replaced by [REDACTED] in every line before it becomes an
+  // event, so an agent that prints its environment cannot put a key into the store, the logs or a stream.
+  output_pump(std::int64_t max_output, std::size_t max_line, const store::run_record& resume_from,
+              std::vector<std::string> secrets = {});
   // Appends the drafts for complete lines in `data`. Returns false if the stream is corrupt.
   bool feed(std::string_view data, std::vector<draft>& out);
   // End of stream: unterminated last lines become events too.
@@ -36,6 +42,7 @@ class output_pump {
   void take(std::string_view payload, std::int64_t& skip, line_splitter& split, bool is_stdout, std::vector<draft>& out);
 
   std::int64_t max_output_;
+  std::vector<std::string> secrets_;
   docker::stream_demuxer demux_;
   line_splitter out_, err_;
   std::int64_t skip_out_, skip_err_;

@@ -28,6 +28,13 @@ std::string missing_credentials(const config& c, std::string_view engine) {
          "environment (and ANTHROPIC_BASE_URL for a gateway)";
 }
 
+std::vector<std::string> engine_secrets(const config& c) {
+  std::vector<std::string> out;
+  for (const auto* s : {&c.anthropic_api_key, &c.claude_oauth_token})
+    if (!s->empty()) out.push_back(*s);
+  return out;
+}
+
 docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,
                                         bool instructions) {
   docker::container_spec s;

@@ -3,6 +3,7 @@
 // credentials are attached only for the engine that needs them.
 #pragma once
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "common/config.hpp"
@@ -24,5 +25,7 @@ docker::container_spec worker_container(const config& c, const std::string& inst
                                         bool instructions);
 // Whether runs of `engine` can start with this config; else the message saying what to set.
 std::string missing_credentials(const config& c, std::string_view engine);
+// The credential values handed to workers; redacted from every line a worker prints.
+std::vector<std::string> engine_secrets(const config& c);
 
 }  // namespace berth::runs

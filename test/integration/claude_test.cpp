@@ -29,19 +29,28 @@ std::string unique(const std::string& base) {
 struct users {
   std::vector<std::string> names;
   std::string add(const std::string& base) { return names.emplace_back(unique(base)); }
+  // berthd removes a finished run's container just after its `done`; a volume in use waits for that.
   ~users() {
     for (const auto& u : names)
-      for (const auto& v : {"berth-ws-" + u, "berth-cfg-" + u}) engine().remove_volume(v);
+      for (const auto& v : {"berth-ws-" + u, "berth-cfg-" + u})
+        eventually([&] {
+          try {
+            engine().remove_volume(v);
+            return true;
+          } catch (const std::exception&) {
+            return false;
+          }
+        });
   }
 };
 
 struct claude_env {
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
-  berthd_process d{{{"BERTH_ENGINES", "claude,echo"},
-                    {"BERTH_DEFAULT_ENGINE", "claude"},
-                    {"BERTH_WORKER_NETWORK", "host"},
-                    {"ANTHROPIC_API_KEY", secret},
-                    {"ANTHROPIC_BASE_URL", fake.base_url()}}};
+  berthd_process d = berthd_process({{"BERTH_ENGINES", "claude,echo"},
+                                     {"BERTH_DEFAULT_ENGINE", "claude"},
+                                     {"BERTH_WORKER_NETWORK", "host"},
+                                     {"ANTHROPIC_API_KEY", secret},
+                                     {"ANTHROPIC_BASE_URL", fake.base_url()}});
   api_client api{d.port(), test_key};
 };
 
@@ -143,7 +152,7 @@ TEST_CASE("claude: per-user instructions reach the agent as CLAUDE.md", "[integr
   claude_env env;
   users u;
   auto user = u.add("instr");
-  auto put = env.api.post("/api/v1/users/" + user + "/instructions", json{{"instructions", "Answer like a pirate. MARKER-7731"}}.dump());
+  auto put = env.api.put("/api/v1/users/" + user + "/instructions", json{{"instructions", "Answer like a pirate. MARKER-7731"}}.dump());
   REQUIRE(put.status == 200);
   CHECK(env.api.get("/api/v1/users/" + user + "/instructions").json()["instructions"] == "Answer like a pirate. MARKER-7731");
   auto id = env.api.start_run({{"user", user}, {"message", "@@bash:cat CLAUDE.md; echo tamper >> CLAUDE.md"}});
@@ -154,13 +163,26 @@ TEST_CASE("claude: per-user instructions reach the agent as CLAUDE.md", "[integr
   auto result = tool_result_of(stored_events(env.api, id));
   REQUIRE(result.is_object());
   CHECK(result["output"].get<std::string>().find("MARKER-7731") != std::string::npos);
-  CHECK(result["output"].get<std::string>().find("Read-only file system") != std::string::npos);
+  INFO(result.dump());
+  // The instructions file is root's, mode 0444, on a read-only mount: whichever check the shell meets first.
+  auto out = result["output"].get<std::string>();
+  CHECK((out.find("Permission denied") != std::string::npos || out.find("Read-only file system") != std::string::npos));
+
+  // Replacing the link with a file of its own lasts one run: the next run links the user's instructions again.
+  auto replace = env.api.start_run({{"user", user}, {"message", "@@bash:rm -f CLAUDE.md && echo mine > CLAUDE.md"}});
+  REQUIRE(env.api.wait_done(replace)["status"] == "succeeded");
+  auto check = env.api.start_run({{"user", user}, {"message", "@@bash:cat CLAUDE.md"}});
+  REQUIRE(env.api.wait_done(check)["status"] == "succeeded");
+  auto now = tool_result_of(stored_events(env.api, check))["output"].get<std::string>();
+  CHECK(now.find("MARKER-7731") != std::string::npos);
+  CHECK(now.find("tamper") == std::string::npos);
+  CHECK(now.find("mine") == std::string::npos);
 }
 
 TEST_CASE("claude: a 401 ends the run failed with reason auth within seconds", "[integration][claude]") {
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
-  berthd_process d{{{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"BERTH_WORKER_NETWORK", "host"},
-                    {"ANTHROPIC_API_KEY", "sk-ant-wrong-key-000000"}, {"ANTHROPIC_BASE_URL", fake.base_url()}}};
+  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"BERTH_WORKER_NETWORK", "host"},
+                    {"ANTHROPIC_API_KEY", "sk-ant-wrong-key-000000"}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
   api_client api(d.port(), test_key);
   users u;
   auto t0 = std::chrono::steady_clock::now();
@@ -171,7 +193,7 @@ TEST_CASE("claude: a 401 ends the run failed with reason auth within seconds", "
 }
 
 TEST_CASE("claude: missing credentials are refused before any container starts", "[integration][claude]") {
-  berthd_process d{{{"BERTH_ENGINES", "claude,echo"}, {"BERTH_DEFAULT_ENGINE", "claude"}}};
+  berthd_process d({{"BERTH_ENGINES", "claude,echo"}, {"BERTH_DEFAULT_ENGINE", "claude"}});
   api_client api(d.port(), test_key);
   auto r = api.post("/api/v1/runs", json{{"user", "u"}, {"message", "hi"}}.dump());
   CHECK(r.status == 503);

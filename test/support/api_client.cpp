@@ -43,6 +43,12 @@ http_result api_client::post(const std::string& path, const std::string& body, s
   return to_result(c.Post(path.c_str(), make_headers(key_, headers), body, ct.c_str()));
 }
 
+http_result api_client::put(const std::string& path, const std::string& body) {
+  httplib::Client c("127.0.0.1", port_);
+  c.set_read_timeout(30, 0);
+  return to_result(c.Put(path.c_str(), make_headers(key_, {}), body, "application/json"));
+}
+
 http_result api_client::del(const std::string& path) {
   httplib::Client c("127.0.0.1", port_);
   return to_result(c.Delete(path.c_str(), make_headers(key_, {})));

@@ -16,6 +16,8 @@ inline const std::string test_key = "test-key-0123456789abcdef";
 
 class berthd_process {
  public:
+  // Construct with parentheses: `d({{"A", "1"}, {"B", "2"}})`. Braces (`d{{{"A", "1"}, {"B", "2"}}}`) make
+  // this an initializer-list constructor call with ONE pair built from two iterator-range strings.
   using env_list = std::initializer_list<std::pair<const std::string, std::string>>;
   explicit berthd_process(env_list env = {}, std::string data_dir = "");
   ~berthd_process();

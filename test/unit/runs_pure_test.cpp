@@ -120,3 +120,23 @@ TEST_CASE("exit classification") {
   exit_facts silent;
   CHECK(classify_exit(silent).status == "failed");  // exit 0 without a result is not a success
 }
+
+TEST_CASE("output pump: engine credentials are redacted from every line before it is an event") {
+  const std::string key = "sk-ant-api03-abcdefghijklmnop";
+  berth::store::run_record r;
+  output_pump p(1 << 20, 4096, r, {key, "short"});
+  std::vector<draft> d;
+  p.feed(out_line(R"({"type":"tool_result","id":"t","output":"ANTHROPIC_API_KEY=)" + key + " again " + key + R"(","is_error":false})") +
+             frame(2, "stderr has " + key + " too\n") + out_line("not json " + key), d);
+  REQUIRE(d.size() == 3);
+  for (const auto& e : d) {
+    INFO(e.fields.dump());
+    CHECK(e.fields.dump().find(key) == std::string::npos);
+    CHECK(e.fields.dump().find("[REDACTED]") != std::string::npos);
+  }
+  CHECK(d[0].type == "tool_result");
+  CHECK(d[0].fields["output"] == "ANTHROPIC_API_KEY=[REDACTED] again [REDACTED]");
+  std::string text = "a short word";
+  berth::runs::redact(text, {"short"});
+  CHECK(text == "a short word");
+}
