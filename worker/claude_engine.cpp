@@ -109,7 +109,13 @@ std::string describe_exit(int status) {
 
 int run_claude(const task& t) {
   claude_paths paths;
+  // Overrides for the worker's own tests (test/unit/worker_process_test.cpp), outside a container.
   if (const char* b = std::getenv("BERTH_CLAUDE_BIN"); b && *b) paths.binary = b;
+  if (const char* w = std::getenv("BERTH_WORKSPACE"); w && *w) {
+    paths.workspace = w;
+    paths.config_dir = paths.workspace + "/.berth/claude";
+    paths.instructions = paths.workspace + "/.no-instructions";
+  }
   nlohmann::json started = {{"type", "started"}, {"engine", "claude"}};
   if (!t.model.empty()) started["model"] = t.model;
   if (!t.session.empty()) started["session"] = t.session;

@@ -89,7 +89,7 @@ TEST_CASE("claude: text streams as several events before done", "[integration][c
   std::vector<sse_event> texts;
   for (const auto& e : live.events)
     if (e.type == "text") texts.push_back(e);
-  CHECK(texts.size() >= 6);
+  REQUIRE(texts.size() >= 6);
   CHECK(spelled(live.events).find("word12") != std::string::npos);
   REQUIRE(live.events.back().type == "done");
   CHECK(live.events.back().json()["status"] == "succeeded");
