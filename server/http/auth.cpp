@@ -1,27 +1,20 @@
 #include "server/http/auth.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 namespace berth::http {
-namespace {
-std::array<unsigned char, 32> digest(std::string_view s) {
-  std::array<unsigned char, 32> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-  return d;
-}
-}  // namespace
 
-key_matcher::key_matcher(const std::vector<std::string>& keys) {
-  for (const auto& k : keys) digests_.push_back(digest(k));
+bool same_secret(std::string_view secret, std::string_view presented) {
+  if (secret.empty() || presented.empty()) return false;
+  // Walks the presented bytes only, cycling over the secret; the length difference is folded in.
+  volatile std::size_t diff = secret.size() ^ presented.size();
+  for (std::size_t i = 0; i < presented.size(); ++i)
+    diff = diff | (static_cast<unsigned char>(presented[i]) ^ static_cast<unsigned char>(secret[i % secret.size()]));
+  return diff == 0;
 }
 
 bool key_matcher::matches(std::string_view presented) const {
-  if (presented.empty()) return false;
-  auto d = digest(presented);
-  int ok = 0;
-  for (const auto& k : digests_) ok |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0 ? 1 : 0;
-  return ok != 0;
+  bool ok = false;
+  for (const auto& k : keys_) ok = same_secret(k, presented) || ok;  // every key, no early exit
+  return ok;
 }
 
 std::string presented_key(std::string_view x_api_key, std::string_view authorization) {

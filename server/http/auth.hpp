@@ -1,20 +1,23 @@
-// API key check. Keys are kept only as SHA-256 digests and compared with CRYPTO_memcmp against every
-// configured key (no early exit), so timing reveals neither a key nor its length.
+// API key check: the presented key is compared with every configured key (no early exit) in time that depends
+// only on the presented key's length and the number of keys, so timing reveals neither a key nor its length.
+// No hashing: OpenSSL's digest machinery costs ~2 MB of resident memory once initialised (issue 8, P4).
 #pragma once
-#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace berth::http {
 
+// Constant-time equality; a secret shorter or longer than `presented` never matches.
+bool same_secret(std::string_view secret, std::string_view presented);
+
 class key_matcher {
  public:
-  explicit key_matcher(const std::vector<std::string>& keys);
+  explicit key_matcher(std::vector<std::string> keys) : keys_(std::move(keys)) {}
   bool matches(std::string_view presented) const;
 
  private:
-  std::vector<std::array<unsigned char, 32>> digests_;
+  std::vector<std::string> keys_;
 };
 
 // The key from `X-API-Key`, or from `Authorization: Bearer <key>`; empty when neither is there.

@@ -43,6 +43,11 @@ TEST_CASE("auth: keys match exactly - from either header") {
   CHECK(k.matches("second-key-0123456789"));
   CHECK_FALSE(k.matches("second-key-012345678"));
   CHECK_FALSE(k.matches(""));
+  CHECK_FALSE(k.matches("second-key-0123456789x"));
+  CHECK_FALSE(k.matches("second-key-0123456789second-key-0123456789"));  // a repeated key is not the key
+  CHECK(k.matches("first-key-0123456789"));
+  CHECK_FALSE(k.matches("First-key-0123456789"));
+  CHECK_FALSE(berth::http::same_secret("", ""));
   CHECK(presented_key("abc", "") == "abc");
   CHECK(presented_key("", "Bearer xyz") == "xyz");
   CHECK(presented_key("", "Basic xyz").empty());
