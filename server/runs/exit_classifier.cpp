@@ -1,6 +1,21 @@
 #include "server/runs/exit_classifier.hpp"
 
+#include <string.h>
+
 namespace berth::runs {
+namespace {
+// 128+N is how a shell, tini and Docker report death by signal N: name it, and say who usually sends it.
+std::string exit_reason(int code) {
+  std::string r = "worker exited with code " + std::to_string(code);
+  if (code <= 128 || code > 128 + 64) return r;
+  int sig = code - 128;
+  const char* name = sigabbrev_np(sig);
+  r += std::string(" (SIG") + (name ? name : std::to_string(sig).c_str()) + ")";
+  if (sig == 15) r += ": stopped from outside berthd, e.g. the docker engine shutting down";
+  if (sig == 9) r += ": killed from outside berthd";
+  return r;
+}
+}  // namespace
 
 outcome classify_exit(const exit_facts& f) {
   switch (f.requested) {
@@ -13,7 +28,7 @@ outcome classify_exit(const exit_facts& f) {
   }
   if (f.oom_killed) return {"oom", "worker exceeded its memory limit and was killed"};
   if (!f.error_kind.empty()) return {"failed", f.error_kind + ": " + f.error_message};
-  if (f.exit_code != 0) return {"failed", "worker exited with code " + std::to_string(f.exit_code)};
+  if (f.exit_code != 0) return {"failed", exit_reason(f.exit_code)};
   if (f.saw_result && f.result_is_error) return {"failed", "engine: the agent reported an error"};
   if (!f.saw_result) return {"failed", "engine: worker exited without a result"};
   return {"succeeded", ""};

@@ -107,6 +107,10 @@ TEST_CASE("exit classification") {
   f.exit_code = 3;
   CHECK(classify_exit(f).status == "failed");
   CHECK(classify_exit(f).reason == "worker exited with code 3");
+  f.exit_code = 143;
+  CHECK(classify_exit(f).reason == "worker exited with code 143 (SIGTERM): stopped from outside berthd, e.g. the docker engine shutting down");
+  f.exit_code = 137;
+  CHECK(classify_exit(f).reason == "worker exited with code 137 (SIGKILL): killed from outside berthd");
   f.error_kind = "auth";
   f.error_message = "invalid key";
   CHECK(classify_exit(f).reason == "auth: invalid key");
