@@ -34,7 +34,12 @@ void unmount_below(const std::string& dir) {
 }
 }  // namespace
 
-private_engine::private_engine(const std::string& image) : dir_(short_temp_dir()), client_(dir_ + "/d.sock") {
+private_engine::private_engine(const std::string& image)
+    : dir_(short_temp_dir()), bridge_("bpe" + dir_.substr(dir_.size() - 6)), client_(dir_ + "/d.sock") {
+  // Its own bridge: `--bridge=none` would make this dockerd DELETE the shared engine's docker0 (moby removes
+  // the default bridge interface when bridging is disabled), breaking every build and bridge container.
+  if (std::system(("ip link add name '" + bridge_ + "' type bridge").c_str()) != 0)
+    throw std::runtime_error("could not create bridge " + bridge_ + " (ip link add)");
   start();
   std::string cmd = "docker save '" + image + "' | docker -H '" + host() + "' load -q >/dev/null";
   if (std::system(cmd.c_str()) != 0) {
@@ -46,6 +51,7 @@ private_engine::private_engine(const std::string& image) : dir_(short_temp_dir()
 private_engine::~private_engine() {
   stop();
   unmount_below(dir_);
+  (void)!std::system(("ip link del '" + bridge_ + "' 2>/dev/null").c_str());
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -63,7 +69,7 @@ void private_engine::start() {
     std::freopen(log.c_str(), "a", stdout);
     std::freopen(log.c_str(), "a", stderr);
     ::execlp("dockerd", "dockerd", "-H", sock.c_str(), "--data-root", data.c_str(), "--exec-root", exec.c_str(),
-             "--pidfile", pidf.c_str(), "--bridge=none", "--iptables=false", "--ip-masq=false",
+             "--pidfile", pidf.c_str(), "--bridge", bridge_.c_str(), "--iptables=false", "--ip-masq=false",
              "--ip-forward=false", static_cast<char*>(nullptr));
     ::_exit(127);
   }

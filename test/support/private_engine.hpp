@@ -1,6 +1,5 @@
-// A private dockerd for tests that stop and restart the engine: its own socket, data-root, exec-root and
-// managed containerd under a short temp dir, no bridge and no iptables, so it never disturbs the shared
-// engine other tests use. The worker image is copied in once (docker save | load, ~5 s).
+// A private dockerd for tests that stop and restart the engine: its own socket, data-root, exec-root,
+// managed containerd and bridge interface, no iptables, so it never disturbs the shared engine other tests use. The worker image is copied in once (docker save | load, ~5 s).
 #pragma once
 #include <sys/types.h>
 
@@ -27,6 +26,7 @@ class private_engine {
 
  private:
   std::string dir_;
+  std::string bridge_;  // e.g. bpeAb12Cd, created before and deleted after the engine
   pid_t pid_ = -1;
   docker::docker_client client_;
 };
