@@ -13,7 +13,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 BUILD_PACKAGES=(build-essential cmake pkg-config libboost1.81-dev libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev
   nlohmann-json3-dev libfmt-dev catch2 libssl-dev)
-RUN_PACKAGES=(docker.io debootstrap ca-certificates curl sqlite3 procps)
+RUN_PACKAGES=(docker.io docker-compose debootstrap ca-certificates curl sqlite3 procps iproute2)
 
 ensure_packages() {
   local missing=()
@@ -91,6 +91,23 @@ build_images() {
 ensure_node() {
   command -v node >/dev/null 2>&1 || ensure_packages nodejs
   command -v npm >/dev/null 2>&1 || ensure_packages npm
+}
+
+# --- docker-compose deployment (scripts/deploy, stop, logs, backup, upgrade; test/deploy) ---
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-berth}
+# BERTH_ENV_FILE: the stack's configuration (default ./.env), read by compose and passed to berthd.
+export BERTH_ENV_FILE=${BERTH_ENV_FILE:-$BERTH_ROOT/.env}
+compose() {
+  DOCKER_GID=$(stat -c %g /var/run/docker.sock) EXTRA_CA_CERTS="$(extra_ca_certs)" DOCKER_BUILDKIT=0 \
+    COMPOSE_DOCKER_CLI_BUILD=0 docker-compose --project-directory "$BERTH_ROOT" -f "$BERTH_ROOT/docker-compose.yml" \
+    --env-file "$BERTH_ENV_FILE" "$@"
+}
+
+ensure_compose_ready() {
+  ensure_packages docker.io docker-compose debootstrap ca-certificates curl
+  ensure_dockerd
+  ensure_base_image
+  [ -f "$BERTH_ENV_FILE" ] || die "no $BERTH_ENV_FILE: cp deploy/.env.example .env and set BERTH_API_KEYS (and ANTHROPIC_API_KEY)"
 }
 
 setup_all() {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include <httplib.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -23,14 +25,61 @@
 #include "server/runs/journal.hpp"
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
+#include "server/store/backup.hpp"
 #include "server/store/store.hpp"
 
 namespace {
 constexpr int blocking_threads = 4;
-}
 
-int main() {
+// `berthd --health-check`: the container HEALTHCHECK without curl in the image. GET /health on this
+// berthd's own port (from BERTH_LISTEN); exit 0 when it answers 200.
+int health_check() {
+  std::string listen = "0.0.0.0:3000";
+  if (const char* v = std::getenv("BERTH_LISTEN"); v && *v) listen = v;
+  auto colon = listen.rfind(':');
+  auto port = berth::parse_int(listen.substr(colon + 1));
+  if (colon == std::string::npos || !port) {
+    std::cerr << "berthd --health-check: BERTH_LISTEN is not host:port\n";
+    return 2;
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  httplib::Client c(host, static_cast<int>(*port));
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(3, 0);
+  auto r = c.Get("/health");
+  if (!r || r->status != 200) {
+    std::cerr << "berthd --health-check: /health did not answer 200\n";
+    return 1;
+  }
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
   using namespace berth;
+  if (argc > 1 && std::string_view(argv[1]) == "--health-check") return health_check();
+  if (argc > 1 && std::string_view(argv[1]) == "--version") {
+    std::cout << "berthd " BERTH_VERSION "\n";
+    return 0;
+  }
+  if (argc == 3 && std::string_view(argv[1]) == "--backup") {
+    const char* dir = std::getenv("BERTH_DATA_DIR");
+    auto db = std::filesystem::path(dir && *dir ? dir : "./data") / "berth.db";
+    try {
+      store::backup_database(db.string(), argv[2]);
+    } catch (const std::exception& e) {
+      std::cerr << "berthd --backup: " << e.what() << "\n";
+      return 1;
+    }
+    std::cout << "berthd: " << db.string() << " backed up to " << argv[2] << "\n";
+    return 0;
+  }
+  if (argc > 1) {
+    std::cerr << "usage: berthd [--health-check | --version | --backup DEST]; configuration comes from BERTH_* "
+                 "variables\n";
+    return 2;
+  }
   std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, never a dead daemon
   config cfg;
   try {

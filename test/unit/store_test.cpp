@@ -2,7 +2,10 @@
 
 #include "common/event.hpp"
 #include "common/ids.hpp"
+#include "server/store/backup.hpp"
 #include "server/store/store.hpp"
+
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -89,4 +92,23 @@ TEST_CASE("store: meta values persist") {
   s.set_meta("instance", "abc");
   s.set_meta("instance", "def");
   CHECK(s.meta("instance") == "def");
+}
+
+TEST_CASE("store: an online backup holds every committed run while the store stays open") {
+  auto dir = std::filesystem::temp_directory_path() / ("berth-backup-" + new_run_id());
+  std::filesystem::create_directories(dir);
+  {
+    berth::store::store s((dir / "berth.db").string());
+    auto id = new_run_id();
+    s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
+    berth::store::backup_database((dir / "berth.db").string(), (dir / "copy.db").string());
+    berth::store::store copy((dir / "copy.db").string());
+    auto r = copy.get_run(id);
+    REQUIRE(r.has_value());
+    CHECK(r->user == "alice");
+    CHECK(s.get_run(id).has_value());  // the source is still usable
+    CHECK_THROWS_WITH(berth::store::backup_database((dir / "missing.db").string(), (dir / "x.db").string()),
+                      Catch::Contains("backup of"));
+  }
+  std::filesystem::remove_all(dir);
 }
