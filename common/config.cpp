@@ -123,6 +123,7 @@ config parse_config(const env_lookup& env) {
   }
   r.integer("BERTH_SPARES_MAX", c.spares_max, 0, 1000);
   r.integer("BERTH_SPARE_IDLE_S", c.spare_idle_s, 1, 86400);
+  r.integer("BERTH_DASHBOARD_SESSION_S", c.dashboard_session_s, 60, 30 * 86400);
   r.bytes("BERTH_WORKER_MEMORY", c.worker_memory, 6LL << 20, 1LL << 40);
   if (auto v = r.get("BERTH_WORKER_CPUS")) {
     auto d = parse_double(*v);

@@ -22,6 +22,42 @@ std::string format_time_ms(std::int64_t ms) {
   return buf;
 }
 
+std::optional<std::int64_t> parse_time_ms(std::string_view s) {
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos) return parse_int(s);
+  if (!s.empty() && s.back() == 'Z') s.remove_suffix(1);
+  auto num = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
+    if (pos + len > s.size()) return std::nullopt;
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  // YYYY-MM-DDTHH:MM[:SS[.fff]]
+  if (s.size() < 16 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':') return std::nullopt;
+  auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2);
+  std::optional<int> sec = 0, frac = 0;
+  if (s.size() > 16) {
+    if (s[16] != ':') return std::nullopt;
+    sec = num(17, 2);
+    if (s.size() > 19) {
+      if (s[19] != '.' || s.size() != 23) return std::nullopt;
+      frac = num(20, 3);
+    } else if (s.size() != 19) return std::nullopt;
+  }
+  if (!y || !mo || !d || !h || !mi || !sec || !frac) return std::nullopt;
+  if (*mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59 || *sec > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = *y - 1900;
+  tm.tm_mon = *mo - 1;
+  tm.tm_mday = *d;
+  tm.tm_hour = *h;
+  tm.tm_min = *mi;
+  tm.tm_sec = *sec;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + *frac;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
     s.remove_prefix(1);

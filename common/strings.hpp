@@ -11,6 +11,9 @@ namespace berth {
 std::int64_t now_ms();
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-25T02:57:19.634Z.
 std::string format_time_ms(std::int64_t ms);
+// Unix milliseconds, or RFC 3339 UTC ("2026-11-25T02:57:19.634Z", seconds and fraction optional, "Z" or
+// nothing) → ms since epoch. nullopt when malformed.
+std::optional<std::int64_t> parse_time_ms(std::string_view s);
 std::string_view trim(std::string_view s);
 // Splits on commas, trims, drops empty items.
 std::vector<std::string> split_list(std::string_view s);

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
     runs::instructions_service instructions(cfg, docker, db, instance);
 
-    http::app a{cfg, db, docker, bus, manager, exec, instructions, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}};
+    http::app a{cfg, db, docker, bus, manager, exec, instructions, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}, {}};
     boost::asio::io_context ioc(cfg.io_threads);
     boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool);

@@ -62,6 +62,8 @@ nlohmann::json docker_client::transaction(const std::string& method, const std::
 
 nlohmann::json docker_client::version() { return transaction("GET", "/version", nullptr, 5); }
 
+nlohmann::json docker_client::info() { return transaction("GET", "/info", nullptr, 5); }
+
 void docker_client::ping_or_throw() { transaction("GET", "/_ping", nullptr, 3); }
 
 bool docker_client::ping() {

@@ -43,6 +43,7 @@ class docker_client {
   const std::string& socket_path() const { return socket_; }
 
   nlohmann::json version();
+  nlohmann::json info();  // GET /info: counts of containers and images, host facts as the engine sees them
   bool ping();
   void ping_or_throw();
   std::string create_container(const std::string& name, const nlohmann::json& body);

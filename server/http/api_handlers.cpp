@@ -7,6 +7,7 @@
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "server/http/dashboard_handlers.hpp"
 #include "server/http/http_error.hpp"
 #include "server/http/sse.hpp"
 #include "server/runs/metrics.hpp"
@@ -55,7 +56,6 @@ json run_json(const store::run_record& r, bool full) {
   return j;
 }
 
-reply json_reply(int status, const json& j) { return {status, "application/json", dump(j), {}, std::nullopt}; }
 
 bool authorized(app& a, const request_view& req) {
   return a.keys.matches(presented_key(req.api_key, req.authorization));
@@ -78,7 +78,7 @@ reply create_run(app& a, const request_view& req) {
   auto rec = a.manager.submit(r);
   if (wants_sse(req.accept)) {
     reply out;
-    out.sse = sse_plan{rec.id, 0};
+    out.sse = sse_plan{rec.id, 0, {}};
     return out;
   }
   reply out = json_reply(202, {{"id", rec.id}, {"status", rec.status}, {"events", "/api/v1/runs/" + rec.id + "/events"}});
@@ -86,66 +86,9 @@ reply create_run(app& a, const request_view& req) {
   return out;
 }
 
-reply list_runs(app& a, const route_match& m) {
-  store::run_filter f;
-  auto q = [&](const char* k) { auto it = m.query.find(k); return it == m.query.end() ? std::string() : it->second; };
-  f.user = q("user");
-  if (!f.user.empty() && !runs::valid_user(f.user))
-    return error_reply(400, "invalid_query", "user must match [A-Za-z0-9_.-]{1,64}");
-  f.status = q("status");
-  if (!f.status.empty() && !is_valid_status(f.status))
-    return error_reply(400, "invalid_query", "status must be one of queued, starting, running, succeeded, failed, timed_out, cancelled, oom, lost");
-  f.before = q("before");
-  if (!f.before.empty() && !is_valid_run_id(f.before)) return error_reply(400, "invalid_query", "before must be a run id");
-  f.limit = default_list_limit;
-  if (auto l = q("limit"); !l.empty()) {
-    auto n = parse_int(l);
-    if (!n || *n < 1 || *n > max_list_limit)
-      return error_reply(400, "invalid_query", "limit must be an integer in [1, " + std::to_string(max_list_limit) + "]");
-    f.limit = static_cast<int>(*n);
-  }
-  auto rows = a.db.list_runs(f);
-  json list = json::array();
-  for (const auto& r : rows) list.push_back(run_json(r, false));
-  json out = {{"runs", list}};
-  if (static_cast<int>(rows.size()) == f.limit) out["next"] = rows.back().id;
-  return json_reply(200, out);
-}
 
-reply get_run(app& a, const std::string& id) {
-  auto rec = is_valid_run_id(id) ? a.db.get_run(id) : std::nullopt;
-  if (!rec) return error_reply(404, "not_found", "no run " + id);
-  return json_reply(200, run_json(*rec, true));
-}
 
-reply run_events(app& a, const route_match& m, const request_view& req) {
-  auto rec = is_valid_run_id(m.param) ? a.db.get_run(m.param) : std::nullopt;
-  if (!rec) return error_reply(404, "not_found", "no run " + m.param);
-  std::int64_t after = 0;
-  std::string_view resume = req.last_event_id;
-  auto q = m.query.find("after");
-  if (resume.empty() && q != m.query.end()) resume = q->second;
-  if (!resume.empty()) {
-    auto n = parse_last_event_id(resume);
-    if (!n) return error_reply(400, "invalid_last_event_id", "Last-Event-ID / after must be a non-negative integer");
-    after = *n;
-  }
-  reply out;
-  out.sse = sse_plan{rec->id, after};
-  return out;
-}
 
-reply cancel_run(app& a, const std::string& id) {
-  if (!is_valid_run_id(id)) return error_reply(404, "not_found", "no run " + id);
-  switch (a.manager.cancel(id)) {
-    case runs::cancel_result::not_found: return error_reply(404, "not_found", "no run " + id);
-    case runs::cancel_result::cancelled: break;
-    case runs::cancel_result::stopping: return json_reply(202, {{"id", id}, {"status", "cancelling"}});
-    case runs::cancel_result::already_finished: break;
-  }
-  auto rec = a.db.get_run(id);
-  return json_reply(200, {{"id", id}, {"status", rec ? rec->status : "cancelled"}});
-}
 
 reply list_sessions(app& a, const route_match& m) {
   auto it = m.query.find("user");
@@ -224,6 +167,77 @@ json health_json(app& a) {
 }
 }  // namespace
 
+reply list_runs(app& a, const route_match& m) {
+  store::run_filter f;
+  auto q = [&](const char* k) { auto it = m.query.find(k); return it == m.query.end() ? std::string() : it->second; };
+  f.user = q("user");
+  if (!f.user.empty() && !runs::valid_user(f.user))
+    return error_reply(400, "invalid_query", "user must match [A-Za-z0-9_.-]{1,64}");
+  f.status = q("status");
+  if (!f.status.empty() && !is_valid_status(f.status))
+    return error_reply(400, "invalid_query", "status must be one of queued, starting, running, succeeded, failed, timed_out, cancelled, oom, lost");
+  f.before = q("before");
+  if (!f.before.empty() && !is_valid_run_id(f.before)) return error_reply(400, "invalid_query", "before must be a run id");
+  for (auto [key, bound] : {std::pair{"since", &f.since_ms}, std::pair{"until", &f.until_ms}}) {
+    auto v = q(key);
+    if (v.empty()) continue;
+    auto t = parse_time_ms(v);
+    if (!t || *t <= 0)
+      return error_reply(400, "invalid_query", std::string(key) + " must be unix milliseconds or RFC 3339 UTC (2026-11-25T02:57:19Z)");
+    *bound = *t;
+  }
+  f.limit = default_list_limit;
+  if (auto l = q("limit"); !l.empty()) {
+    auto n = parse_int(l);
+    if (!n || *n < 1 || *n > max_list_limit)
+      return error_reply(400, "invalid_query", "limit must be an integer in [1, " + std::to_string(max_list_limit) + "]");
+    f.limit = static_cast<int>(*n);
+  }
+  auto rows = a.db.list_runs(f);
+  json list = json::array();
+  for (const auto& r : rows) list.push_back(run_json(r, false));
+  json out = {{"runs", list}};
+  if (static_cast<int>(rows.size()) == f.limit) out["next"] = rows.back().id;
+  return json_reply(200, out);
+}
+
+reply get_run(app& a, const std::string& id) {
+  auto rec = is_valid_run_id(id) ? a.db.get_run(id) : std::nullopt;
+  if (!rec) return error_reply(404, "not_found", "no run " + id);
+  return json_reply(200, run_json(*rec, true));
+}
+
+reply run_events(app& a, const route_match& m, const request_view& req) {
+  auto rec = is_valid_run_id(m.param) ? a.db.get_run(m.param) : std::nullopt;
+  if (!rec) return error_reply(404, "not_found", "no run " + m.param);
+  std::int64_t after = 0;
+  std::string_view resume = req.last_event_id;
+  auto q = m.query.find("after");
+  if (resume.empty() && q != m.query.end()) resume = q->second;
+  if (!resume.empty()) {
+    auto n = parse_last_event_id(resume);
+    if (!n) return error_reply(400, "invalid_last_event_id", "Last-Event-ID / after must be a non-negative integer");
+    after = *n;
+  }
+  reply out;
+  out.sse = sse_plan{rec->id, after, {}};
+  return out;
+}
+
+reply cancel_run(app& a, const std::string& id) {
+  if (!is_valid_run_id(id)) return error_reply(404, "not_found", "no run " + id);
+  switch (a.manager.cancel(id)) {
+    case runs::cancel_result::not_found: return error_reply(404, "not_found", "no run " + id);
+    case runs::cancel_result::cancelled: break;
+    case runs::cancel_result::stopping: return json_reply(202, {{"id", id}, {"status", "cancelling"}});
+    case runs::cancel_result::already_finished: break;
+  }
+  auto rec = a.db.get_run(id);
+  return json_reply(200, {{"id", id}, {"status", rec ? rec->status : "cancelled"}});
+}
+
+reply json_reply(int status, const json& j) { return {status, "application/json", dump(j), {}, std::nullopt}; }
+
 reply error_reply(int status, std::string_view code, std::string_view message) {
   return {status, "application/json", error_body(code, message), {}, std::nullopt};
 }
@@ -278,7 +292,9 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::instructions_get:
       case route::instructions_put:
       case route::instructions_delete: return instructions(a, m, req);
-      default: return handle_inline(a, m, req);
+      default:
+        if (is_dashboard_route(m.r)) return handle_dashboard(a, m, req);
+        return handle_inline(a, m, req);
     }
   } catch (const runs::request_error& e) {
     reply r = error_reply(e.status, e.code, e.what());

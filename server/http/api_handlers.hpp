@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "server/http/app.hpp"
 #include "server/http/router.hpp"
 
@@ -25,12 +27,17 @@ struct request_view {
   std::string_view last_event_id;
   std::string_view cookie;
   std::string_view forwarded_proto;
+  std::string_view origin;
+  std::string_view host;
+  std::string_view sec_fetch_site;
+  std::string_view csrf_token;  // X-CSRF-Token
   bool metrics_listener = false;  // arrived on BERTH_METRICS_LISTEN: /metrics only, no key
 };
 
 struct sse_plan {
   std::string run;  // empty: the dashboard overview
   std::int64_t after = 0;
+  std::string dashboard_session;  // a stream opened with the cookie ends when its session does
 };
 
 struct reply {
@@ -45,5 +52,12 @@ bool is_inline(route r);
 reply handle_inline(app& a, const route_match& m, const request_view& req);
 reply handle_blocking(app& a, const route_match& m, const request_view& req);
 reply error_reply(int status, std::string_view code, std::string_view message);
+reply json_reply(int status, const nlohmann::json& j);
+
+// Shared by the API (X-API-Key) and the dashboard's data endpoints (session cookie).
+reply list_runs(app& a, const route_match& m);
+reply get_run(app& a, const std::string& id);
+reply run_events(app& a, const route_match& m, const request_view& req);
+reply cancel_run(app& a, const std::string& id);
 
 }  // namespace berth::http

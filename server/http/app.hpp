@@ -10,6 +10,7 @@
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
 #include "server/http/auth.hpp"
+#include "server/http/dashboard_auth.hpp"
 #include "server/runs/event_bus.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/health_monitor.hpp"
@@ -18,6 +19,15 @@
 #include "server/store/store.hpp"
 
 namespace berth::http {
+
+// The dashboard's logins and its shared overview snapshot (built at most once per wave of changes, however
+// many pages are open).
+struct dashboard_state {
+  session_table sessions;
+  std::mutex overview_m;
+  std::string overview;         // JSON, guarded by overview_m
+  std::int64_t overview_ms = 0;  // when it was built
+};
 
 struct app {
   const config& cfg;
@@ -32,6 +42,7 @@ struct app {
   runs::health_state& health;
   std::int64_t started_ms = 0;
   std::atomic<bool> stopping{false};
+  dashboard_state dash;
 };
 
 }  // namespace berth::http

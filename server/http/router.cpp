@@ -47,6 +47,18 @@ route_match match_route(std::string_view method, std::string_view target) {
   constexpr std::string_view users = "/api/v1/users/";
   constexpr std::string_view runs = "/api/v1/runs";
   constexpr std::string_view assets = "/dashboard/assets/";
+  constexpr std::string_view dash_runs = "/dashboard/api/runs";
+  struct run_routes {
+    route get, events, cancel;
+  };
+  // <id> (GET, DELETE) or <id>/events (GET)
+  auto run_subroute = [&](std::string_view rest, run_routes r) {
+    auto slash = rest.find('/');
+    m.param = std::string(rest.substr(0, slash));
+    if (slash == std::string_view::npos) pick(r.get, route::method_not_allowed, r.cancel);
+    else if (rest.substr(slash) == "/events") pick(r.events);
+    else m.r = route::not_found;
+  };
   if (path == "/health") pick(route::health);
   else if (path == "/ready") pick(route::ready);
   else if (path == "/metrics") pick(route::metrics);
@@ -58,15 +70,14 @@ route_match match_route(std::string_view method, std::string_view target) {
     m.param = url_decode(path.substr(users.size(), path.size() - users.size() - 13));
     pick(route::instructions_get, route::method_not_allowed, route::instructions_delete, route::instructions_put);
   }
-  else if (path.substr(0, runs.size() + 1) == "/api/v1/runs/") {
-    auto rest = path.substr(runs.size() + 1);
-    auto slash = rest.find('/');
-    m.param = std::string(rest.substr(0, slash));
-    if (slash == std::string_view::npos) pick(route::run_get, route::method_not_allowed, route::run_cancel);
-    else if (rest.substr(slash) == "/events") pick(route::run_events);
-    else m.r = route::not_found;
-  } else if (path == "/dashboard") pick(route::dashboard);
-  else if (path == "/dashboard/login") pick(route::dashboard, route::dashboard_login);
+  else if (path.substr(0, runs.size() + 1) == "/api/v1/runs/")
+    run_subroute(path.substr(runs.size() + 1), {route::run_get, route::run_events, route::run_cancel});
+  else if (path == dash_runs) pick(route::dashboard_runs);
+  else if (path.substr(0, dash_runs.size() + 1) == "/dashboard/api/runs/")
+    run_subroute(path.substr(dash_runs.size() + 1),
+                 {route::dashboard_run, route::dashboard_run_events, route::dashboard_run_cancel});
+  else if (path == "/dashboard") pick(route::dashboard);
+  else if (path == "/dashboard/login") pick(route::dashboard_login_form, route::dashboard_login);
   else if (path == "/dashboard/logout") pick(route::method_not_allowed, route::dashboard_logout);
   else if (path == "/dashboard/api/overview") pick(route::dashboard_overview);
   else if (path == "/dashboard/api/events") pick(route::dashboard_events);
@@ -74,7 +85,6 @@ route_match match_route(std::string_view method, std::string_view target) {
     m.param = std::string(path.substr(assets.size()));
     pick(route::dashboard_asset);
   } else m.r = route::not_found;
-  if (m.r == route::method_not_allowed && method == "GET") m.r = route::method_not_allowed;
   return m;
 }
 

@@ -16,7 +16,9 @@
 #include <boost/beast/http.hpp>
 
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "server/http/api_handlers.hpp"
+#include "server/http/dashboard_handlers.hpp"
 #include "server/http/offload.hpp"
 #include "server/http/sse.hpp"
 #include "server/runs/run_request.hpp"
@@ -32,6 +34,8 @@ namespace {
 constexpr auto read_timeout = std::chrono::seconds(60);
 constexpr auto write_timeout = std::chrono::seconds(30);
 constexpr auto keepalive_interval = std::chrono::seconds(15);
+constexpr auto heartbeat_interval = std::chrono::seconds(5);  // dashboard overview
+constexpr auto coalesce_time = std::chrono::milliseconds(150);
 constexpr std::uint32_t header_limit = 16 * 1024;
 constexpr int replay_batch = 500;
 constexpr auto tuple = net::as_tuple(net::use_awaitable);
@@ -52,6 +56,7 @@ net::awaitable<bool> write_reply(beast::tcp_stream& stream, unsigned version, bo
   res.set(bhttp::field::server, "berthd");
   res.set(bhttp::field::content_type, r.content_type);
   res.set(bhttp::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
   for (const auto& [k, v] : r.headers) res.insert(k, v);
   res.keep_alive(keep_alive);
   res.body() = head ? std::string() : r.body;
@@ -75,43 +80,91 @@ net::awaitable<bool> send(beast::tcp_stream& stream, const std::string& data) {
   co_return !ec;
 }
 
-net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread_pool& pool, const sse_plan& plan) {
+net::awaitable<bool> send_stream_head(beast::tcp_stream& stream) {
   std::string head =
       "HTTP/1.1 200 OK\r\nServer: berthd\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
       "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
   head += sse_connected;
-  if (!co_await send(stream, head)) co_return;
+  co_return co_await send(stream, head);
+}
 
-  auto w = std::make_shared<waker>(co_await net::this_coro::executor);
-  auto sub = a.bus.subscribe(plan.run, [weak = std::weak_ptr<waker>(w)] {
-    if (auto s = weak.lock()) {
-      s->pending = true;
-      net::post(s->timer.get_executor(), [s] { s->timer.cancel(); });
+// A bus subscription that wakes this coroutine, removed when the stream ends.
+struct bus_subscription {
+  bus_subscription(app& app_, std::string topic_, net::any_io_executor ex)
+      : a(app_), topic(std::move(topic_)), w(std::make_shared<waker>(ex)) {
+    sub = a.bus.subscribe(topic, [weak = std::weak_ptr<waker>(w)] {
+      if (auto s = weak.lock()) {
+        s->pending = true;
+        net::post(s->timer.get_executor(), [s] { s->timer.cancel(); });
+      }
+    });
+  }
+  ~bus_subscription() { a.bus.unsubscribe(topic, sub); }
+  bus_subscription(const bus_subscription&) = delete;
+  bus_subscription& operator=(const bus_subscription&) = delete;
+  app& a;
+  std::string topic;
+  std::shared_ptr<waker> w;
+  std::shared_ptr<runs::subscription> sub;
+};
+
+// The dashboard's overview: a full snapshot on connect, again shortly after any run changes status (changes
+// arriving together are coalesced), and at least every heartbeat_interval so the page can tell it is live.
+// The stream ends with its session (logout, expiry) and on shutdown.
+net::awaitable<void> serve_overview(beast::tcp_stream& stream, app& a, net::thread_pool& pool, const sse_plan& plan) {
+  if (!co_await send_stream_head(stream)) co_return;
+  bus_subscription bs(a, "", co_await net::this_coro::executor);
+  auto& w = bs.w;
+  std::int64_t fresh_after = 0, id = 0;
+  std::vector<runs::event_ptr> changes;
+  while (!a.stopping) {
+    auto snapshot = co_await offload(pool, [&a, &plan, fresh_after]() -> std::optional<std::string> {
+      if (!dashboard_session_alive(a, plan.dashboard_session)) return std::nullopt;
+      return dashboard_overview(a, fresh_after);
+    });
+    if (!snapshot) {
+      co_await send(stream, sse_frame(++id, "logout", "{}"));
+      co_return;
     }
-  });
-  struct unsubscribe {
-    app& a;
-    const std::string& run;
-    std::shared_ptr<runs::subscription> sub;
-    ~unsubscribe() { a.bus.unsubscribe(run, sub); }
-  } guard{a, plan.run, sub};
+    if (!co_await send(stream, sse_frame(++id, "overview", *snapshot))) co_return;
+    w->pending = false;
+    if (!bs.sub->drain(changes)) co_return;  // fell behind a storm of changes: the page reconnects
+    if (changes.empty() && !w->pending) {
+      w->timer.expires_after(heartbeat_interval);
+      co_await w->timer.async_wait(tuple);
+      if (!bs.sub->drain(changes)) co_return;
+      if (changes.empty()) continue;  // heartbeat: a fresh-enough snapshot will do
+    }
+    w->timer.expires_after(coalesce_time);
+    co_await w->timer.async_wait(tuple);
+    fresh_after = now_ms();
+  }
+}
+
+net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread_pool& pool, const sse_plan& plan) {
+  if (plan.run.empty()) {
+    co_await serve_overview(stream, a, pool, plan);
+    co_return;
+  }
+  if (!co_await send_stream_head(stream)) co_return;
+  bus_subscription bs(a, plan.run, co_await net::this_coro::executor);
+  auto& w = bs.w;
+  auto& sub = bs.sub;
 
   std::int64_t last = plan.after;
   bool done = false;
   // Replay: everything stored after `last`. Subscribed first, so nothing published meanwhile is missed;
   // live events already replayed are skipped by sequence number below.
-  if (!plan.run.empty()) {
-    for (;;) {
-      auto batch = co_await offload(pool, [&a, &plan, last] { return a.db.events_after(plan.run, last, replay_batch); });
-      std::string out;
-      for (const auto& e : batch) {
-        out += sse_frame(e);
-        last = e.seq;
-        done = done || e.type == "done";
-      }
-      if (!out.empty() && !co_await send(stream, out)) co_return;
-      if (done || static_cast<int>(batch.size()) < replay_batch) break;
+  for (;;) {
+    auto batch = co_await offload(pool, [&a, &plan, last] { return a.db.events_after(plan.run, last, replay_batch); });
+    std::string out;
+    for (const auto& e : batch) {
+      out += sse_frame(e);
+      last = e.seq;
+      done = done || e.type == "done";
     }
+    if (!out.empty() && !co_await send(stream, out)) co_return;
+    if (done || static_cast<int>(batch.size()) < replay_batch) break;
   }
   std::vector<runs::event_ptr> live;
   while (!done && !a.stopping) {
@@ -122,14 +175,10 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
     }
     std::string out;
     for (const auto& e : live) {
-      if (!plan.run.empty()) {
-        if (e->seq <= last) continue;
-        last = e->seq;
-        done = done || e->type == "done";
-        out += sse_frame(*e);
-      } else {
-        out += sse_frame(e->seq, e->type, e->data);  // overview: ids are per run, not resumable
-      }
+      if (e->seq <= last) continue;
+      last = e->seq;
+      done = done || e->type == "done";
+      out += sse_frame(*e);
     }
     if (!out.empty()) {
       if (!co_await send(stream, out)) co_return;
@@ -187,6 +236,10 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
                    field(req, "Last-Event-ID"),
                    field(req, "Cookie"),
                    field(req, "X-Forwarded-Proto"),
+                   field(req, "Origin"),
+                   field(req, "Host"),
+                   field(req, "Sec-Fetch-Site"),
+                   field(req, "X-CSRF-Token"),
                    metrics_only};
     auto m = match_route(v.method, v.target);
     reply r;

@@ -28,4 +28,9 @@ void journal::write(const std::string& run, std::int64_t& last_seq, std::vector<
   bus_.publish(run, ptrs);
 }
 
+void journal::insert(const store::run_record& r, const event& first) {
+  store_.insert_run(r, first);
+  bus_.publish(r.id, {std::make_shared<const event>(first)});
+}
+
 }  // namespace berth::runs

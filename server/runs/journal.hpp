@@ -16,6 +16,8 @@ class journal {
   journal(store::store& s, event_bus& b) : store_(s), bus_(b) {}
   void write(const std::string& run, std::int64_t& last_seq, std::vector<draft> drafts,
              const store::run_update& u = {});
+  // Stores a new run with its first event, then publishes that event (the dashboard sees the run queued).
+  void insert(const store::run_record& r, const event& first);
   store::store& db() { return store_; }
 
  private:

@@ -62,7 +62,7 @@ store::run_record run_manager::submit(const run_request& r) {
   rec.created_at = now_ms();
   rec.last_seq = 1;
   event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
-  journal_.db().insert_run(rec, first);
+  journal_.insert(rec, first);
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
   queue_.push_back({rec.id, rec.user});

@@ -180,14 +180,26 @@ std::vector<run_record> store::list_runs(const run_filter& f) {
   if (!f.user.empty()) sql += " AND user = :user";
   if (!f.status.empty()) sql += " AND status = :status";
   if (!f.before.empty()) sql += " AND id < :before";
+  if (f.since_ms > 0) sql += " AND created_at >= :since";
+  if (f.until_ms > 0) sql += " AND created_at < :until";
   sql += " ORDER BY id DESC LIMIT :limit";
   SQLite::Statement q(*reader_db_, sql);
   if (!f.user.empty()) q.bind(":user", f.user);
   if (!f.status.empty()) q.bind(":status", f.status);
   if (!f.before.empty()) q.bind(":before", f.before);
+  if (f.since_ms > 0) q.bind(":since", f.since_ms);
+  if (f.until_ms > 0) q.bind(":until", f.until_ms);
   q.bind(":limit", f.limit);
   std::vector<run_record> out;
   while (q.executeStep()) out.push_back(read_run(q));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> store::count_by_status() {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status");
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
   return out;
 }
 

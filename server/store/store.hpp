@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/event.hpp"
@@ -56,6 +57,8 @@ struct run_filter {
   std::string user;
   std::string status;
   std::string before;  // run id cursor: runs strictly older
+  std::int64_t since_ms = 0;  // created at or after (0: no bound)
+  std::int64_t until_ms = 0;  // created before (0: no bound)
   int limit = 50;
 };
 
@@ -81,6 +84,8 @@ class store {
   std::vector<run_record> runs_in_status(const std::vector<std::string>& statuses);  // oldest first
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
   std::int64_t count_events();
+  // Number of runs in each status that has any (the dashboard's counts).
+  std::vector<std::pair<std::string, std::int64_t>> count_by_status();
 
   // Per-user instructions (the workspace's CLAUDE.md). Empty text: none.
   void set_instructions(const std::string& user, const std::string& text, std::int64_t now);

@@ -49,9 +49,9 @@ http_result api_client::put(const std::string& path, const std::string& body) {
   return to_result(c.Put(path.c_str(), make_headers(key_, {}), body, "application/json"));
 }
 
-http_result api_client::del(const std::string& path) {
+http_result api_client::del(const std::string& path, std::map<std::string, std::string> headers) {
   httplib::Client c("127.0.0.1", port_);
-  return to_result(c.Delete(path.c_str(), make_headers(key_, {})));
+  return to_result(c.Delete(path.c_str(), make_headers(key_, headers)));
 }
 
 std::string api_client::start_run(const nlohmann::json& body) {

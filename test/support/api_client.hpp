@@ -43,7 +43,7 @@ class api_client {
   http_result get(const std::string& path, std::map<std::string, std::string> headers = {});
   http_result post(const std::string& path, const std::string& body, std::map<std::string, std::string> headers = {});
   http_result put(const std::string& path, const std::string& body);
-  http_result del(const std::string& path);
+  http_result del(const std::string& path, std::map<std::string, std::string> headers = {});
   // Starts a run (202) and returns its id.
   std::string start_run(const nlohmann::json& body);
   // Reads an SSE response to its end. `on_event` may return false to stop reading early.

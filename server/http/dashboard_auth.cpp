@@ -1,0 +1,115 @@
+#include "server/http/dashboard_auth.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include "common/strings.hpp"
+
+namespace berth::http {
+
+std::pair<std::string, dashboard_session> session_table::create(std::int64_t now_ms, std::int64_t ttl_ms) {
+  std::string token = random_token();
+  dashboard_session s{random_token(), now_ms + ttl_ms};
+  std::lock_guard lock(m_);
+  std::erase_if(sessions_, [now_ms](const auto& kv) { return kv.second.expires_ms <= now_ms; });
+  while (sessions_.size() >= max_ && !sessions_.empty()) {
+    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+      return a.second.expires_ms < b.second.expires_ms;
+    });
+    sessions_.erase(oldest);
+  }
+  sessions_.emplace(token, s);
+  return {token, s};
+}
+
+std::optional<dashboard_session> session_table::find(std::string_view token, std::int64_t now_ms) {
+  if (token.empty()) return std::nullopt;
+  std::lock_guard lock(m_);
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return std::nullopt;
+  if (it->second.expires_ms <= now_ms) {
+    sessions_.erase(it);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void session_table::remove(std::string_view token) {
+  std::lock_guard lock(m_);
+  if (auto it = sessions_.find(token); it != sessions_.end()) sessions_.erase(it);
+}
+
+std::size_t session_table::size() {
+  std::lock_guard lock(m_);
+  return sessions_.size();
+}
+
+std::string random_token() {
+  std::array<unsigned char, 32> bytes{};
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    auto n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (auto b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    auto pair = trim(header.substr(0, semi));
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) return std::string(trim(pair.substr(eq + 1)));
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+std::string session_cookie(std::string_view token, std::int64_t max_age_s, bool secure) {
+  std::string c = std::string(session_cookie_name) + "=" + std::string(token) +
+                  "; Path=/dashboard; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict";
+  if (secure) c += "; Secure";
+  return c;
+}
+
+std::string clearing_cookie(bool secure) { return session_cookie("", 0, secure); }
+
+namespace {
+// "https://example.org:8443" → "example.org"; "[::1]:3000" → "[::1]".
+std::string_view host_part(std::string_view v) {
+  if (auto scheme = v.find("://"); scheme != std::string_view::npos) v.remove_prefix(scheme + 3);
+  v = v.substr(0, v.find('/'));
+  if (!v.empty() && v.front() == '[') return v.substr(0, v.find(']') + 1);
+  return v.substr(0, v.find(':'));
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+}  // namespace
+
+bool same_site_request(std::string_view origin, std::string_view host, std::string_view sec_fetch_site) {
+  if (sec_fetch_site == "cross-site" || sec_fetch_site == "same-site") return false;
+  if (origin.empty()) return true;  // not a browser's cross-origin request (browsers send Origin on those)
+  if (origin == "null") return false;
+  return iequal(host_part(origin), host_part(host));
+}
+
+}  // namespace berth::http

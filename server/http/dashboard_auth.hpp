@@ -1,0 +1,52 @@
+// Dashboard logins. A login trades an API key for an opaque random session token, kept in an HttpOnly,
+// SameSite=Strict cookie scoped to /dashboard, so no key ever sits in a URL, in the page or in JS. Each
+// session has its own CSRF token that every state-changing request must echo (X-CSRF-Token header or the
+// form field `csrf`); the page learns it from the HTML berthd renders for the session. Sessions live in
+// memory, bounded and expiring: a berthd restart logs everyone out, which loses no run or event.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace berth::http {
+
+inline constexpr std::string_view session_cookie_name = "berth_session";
+inline constexpr std::size_t max_dashboard_sessions = 1024;
+
+struct dashboard_session {
+  std::string csrf;
+  std::int64_t expires_ms = 0;
+};
+
+class session_table {
+ public:
+  session_table() = default;
+  explicit session_table(std::size_t max_sessions) : max_(max_sessions) {}
+  // A new session valid for `ttl_ms`; when the table is full the session closest to expiry gives way.
+  std::pair<std::string, dashboard_session> create(std::int64_t now_ms, std::int64_t ttl_ms);
+  std::optional<dashboard_session> find(std::string_view token, std::int64_t now_ms);
+  void remove(std::string_view token);
+  std::size_t size();
+
+ private:
+  std::mutex m_;
+  std::map<std::string, dashboard_session, std::less<>> sessions_;
+  std::size_t max_ = max_dashboard_sessions;
+};
+
+// 32 bytes from the kernel's CSPRNG (getrandom), hex: 64 characters.
+std::string random_token();
+// The value of cookie `name` in a Cookie header; empty when absent.
+std::string cookie_value(std::string_view cookie_header, std::string_view name);
+// Set-Cookie values that start and end a session. Secure when the client reached us over TLS.
+std::string session_cookie(std::string_view token, std::int64_t max_age_s, bool secure);
+std::string clearing_cookie(bool secure);
+// False when the request names another site as its origin (Origin / Sec-Fetch-Site): cross-site form
+// posts are refused before anything else, including the login form.
+bool same_site_request(std::string_view origin, std::string_view host, std::string_view sec_fetch_site);
+
+}  // namespace berth::http

@@ -1,0 +1,253 @@
+#include "server/http/dashboard_handlers.hpp"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "server/http/static_assets.hpp"
+#include "server/runs/host_facts.hpp"
+
+namespace berth::http {
+namespace {
+using json = nlohmann::json;
+
+constexpr std::int64_t overview_max_age_ms = 1000;
+constexpr int recent_runs = 25;
+constexpr std::size_t queue_shown = 100;
+constexpr std::string_view csrf_placeholder = "{{csrf}}";
+constexpr std::string_view error_placeholder = "<!--error-->";
+
+// Everything the dashboard serves may only load from berthd itself: no inline script, no CDN, no framing.
+void add_page_headers(reply& r) {
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                         "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+}
+
+reply redirect(std::string_view to) {
+  reply r{303, "text/plain; charset=utf-8", "see " + std::string(to), {}, std::nullopt};
+  r.headers.emplace_back("Location", std::string(to));
+  return r;
+}
+
+// Every occurrence of `placeholder` replaced; `value` is berthd's own text (a token, a fixed message).
+std::string with(std::string_view page, std::string_view placeholder, std::string_view value) {
+  std::string out(page);
+  for (auto pos = out.find(placeholder); pos != std::string::npos; pos = out.find(placeholder, pos + value.size()))
+    out.replace(pos, placeholder.size(), value);
+  return out;
+}
+
+reply html(int status, std::string body) {
+  reply r{status, "text/html; charset=utf-8", std::move(body), {}, std::nullopt};
+  add_page_headers(r);
+  return r;
+}
+
+reply login_page(int status, std::string_view error) {
+  const auto* page = find_asset("login.html");
+  std::string err = error.empty() ? "" : "<p class=\"error\" role=\"alert\">" + std::string(error) + "</p>";
+  return html(status, with(page ? page->data : "", error_placeholder, err));
+}
+
+bool over_tls(const request_view& req) { return req.forwarded_proto == "https"; }
+
+std::string session_token(const request_view& req) { return cookie_value(req.cookie, session_cookie_name); }
+
+std::optional<dashboard_session> current_session(app& a, const request_view& req) {
+  return a.dash.sessions.find(session_token(req), now_ms());
+}
+
+bool is_form(std::string_view ct) { return starts_with(ct, "application/x-www-form-urlencoded"); }
+
+// A state-changing request carries the session's CSRF token in X-CSRF-Token or in the form field `csrf`.
+bool csrf_ok(const dashboard_session& s, const request_view& req) {
+  std::string presented(req.csrf_token);
+  if (presented.empty() && is_form(req.content_type)) {
+    auto form = parse_query(req.body);
+    presented = form["csrf"];
+  }
+  return !presented.empty() && same_secret(s.csrf, presented);
+}
+
+reply login(app& a, const request_view& req) {
+  if (!is_form(req.content_type))
+    return error_reply(415, "unsupported_media_type", "send the login form as application/x-www-form-urlencoded");
+  auto form = parse_query(req.body);
+  if (!a.keys.matches(form["key"])) {
+    log::warn("dashboard login refused: wrong key");
+    return login_page(401, "That key is not valid.");
+  }
+  auto ttl_s = static_cast<std::int64_t>(a.cfg.dashboard_session_s);
+  auto [token, s] = a.dash.sessions.create(now_ms(), ttl_s * 1000);
+  log::info("dashboard login", {{"sessions", std::to_string(a.dash.sessions.size())}});
+  auto r = redirect("/dashboard");
+  r.headers.emplace_back("Set-Cookie", session_cookie(token, ttl_s, over_tls(req)));
+  return r;
+}
+
+reply logout(app& a, const request_view& req) {
+  auto token = session_token(req);
+  auto s = a.dash.sessions.find(token, now_ms());
+  if (s && !csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
+  if (s) a.dash.sessions.remove(token);
+  auto r = redirect("/dashboard/login");
+  r.headers.emplace_back("Set-Cookie", clearing_cookie(over_tls(req)));
+  return r;
+}
+
+reply asset(const std::string& name) {
+  const auto* a = find_asset(name);
+  if (!a || name.ends_with(".html")) return error_reply(404, "not_found", "no such asset");
+  return {200, std::string(content_type_for(name)), std::string(a->data), {}, std::nullopt};
+}
+
+json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_time_ms(*ms)) : json(nullptr); }
+
+json build_overview(app& a) {
+  auto now = now_ms();
+  json j;
+  j["now"] = format_time_ms(now);
+  j["instance"] = a.instance;
+  j["version"] = BERTH_VERSION;
+  j["uptime_s"] = (now - a.started_ms) / 1000;
+
+  auto h = runs::read_host_facts();
+  j["host"] = {{"load", h.load}, {"cpus", h.cpus}, {"mem_total_bytes", h.mem_total_bytes},
+               {"mem_available_bytes", h.mem_available_bytes}, {"disk_free_bytes", a.health.disk_free_bytes.load()},
+               {"berthd_rss_bytes", h.berthd_rss_bytes}};
+  json engine = {{"ok", a.health.docker_ok.load()}};
+  {
+    std::lock_guard lock(a.health.m);
+    engine["version"] = a.health.docker_version;
+    if (!a.health.docker_error.empty()) engine["error"] = a.health.docker_error;
+  }
+  std::map<std::string, std::string> container_state;  // run id → Docker's state
+  if (a.health.docker_ok) {
+    try {
+      auto info = a.docker.info();
+      engine["containers_running"] = info.value("ContainersRunning", 0);
+      engine["containers"] = info.value("Containers", 0);
+      for (const auto& c : a.docker.list("berth.run", true))
+        if (auto it = c.labels.find("berth.run"); it != c.labels.end()) container_state[it->second] = c.state;
+    } catch (const std::exception& e) {
+      engine["error"] = e.what();
+    }
+  }
+  j["engine"] = engine;
+  j["workers"] = a.exec.active_count();
+  j["spares"] = a.exec.spare_count();
+  j["subscribers"] = a.bus.subscriber_count();
+  j["limits"] = {{"max_concurrent", a.cfg.max_concurrent}, {"max_per_user", a.cfg.max_per_user},
+                 {"queue_max", a.cfg.queue_max}, {"run_timeout_s", a.cfg.run_timeout_s}};
+
+  json counts = json::object();
+  for (auto s : {"queued", "starting", "running", "succeeded", "failed", "timed_out", "cancelled", "oom", "lost"}) counts[s] = 0;
+  for (const auto& [status, n] : a.db.count_by_status()) counts[status] = n;
+  j["counts"] = counts;
+
+  json active = json::array();
+  for (const auto& r : a.db.runs_in_status({"starting", "running"})) {
+    auto since = r.started_at.value_or(r.created_at);
+    auto it = container_state.find(r.id);
+    active.push_back({{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"status", r.status},
+                      {"created_at", format_time_ms(r.created_at)}, {"started_at", time_or_null(r.started_at)},
+                      {"elapsed_s", (now - since) / 1000}, {"events", r.last_seq},
+                      {"container", it == container_state.end() ? json(nullptr) : json(it->second)}});
+  }
+  j["active"] = active;
+
+  auto queued = a.db.runs_in_status({"queued"});
+  json queue = json::array();
+  for (std::size_t i = 0; i < queued.size() && i < queue_shown; ++i) {
+    const auto& r = queued[i];
+    queue.push_back({{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"position", i + 1},
+                     {"created_at", format_time_ms(r.created_at)}, {"waited_s", (now - r.created_at) / 1000}});
+  }
+  j["queue"] = queue;
+  j["queue_total"] = queued.size();
+
+  store::run_filter f;
+  f.limit = recent_runs;
+  json recent = json::array();
+  for (const auto& r : a.db.list_runs(f)) {
+    json row = {{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"status", r.status}, {"reason", r.reason},
+                {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
+                {"created_at", format_time_ms(r.created_at)}, {"finished_at", time_or_null(r.finished_at)}};
+    if (r.finished_at) row["duration_ms"] = *r.finished_at - r.started_at.value_or(r.created_at);
+    recent.push_back(row);
+  }
+  j["recent"] = recent;
+  return j;
+}
+
+reply unauthenticated() { return error_reply(401, "unauthorized", "log in at /dashboard/login"); }
+}  // namespace
+
+bool is_dashboard_route(route r) {
+  switch (r) {
+    case route::dashboard: case route::dashboard_asset: case route::dashboard_login_form: case route::dashboard_login:
+    case route::dashboard_logout: case route::dashboard_overview: case route::dashboard_events:
+    case route::dashboard_runs: case route::dashboard_run: case route::dashboard_run_events:
+    case route::dashboard_run_cancel:
+      return true;
+    default: return false;
+  }
+}
+
+std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
+  std::lock_guard lock(a.dash.overview_m);  // one build at a time; the others wait and take its result
+  auto now = now_ms();
+  if (a.dash.overview.empty() || a.dash.overview_ms < fresh_after_ms || now - a.dash.overview_ms >= overview_max_age_ms) {
+    a.dash.overview = build_overview(a).dump(-1, ' ', false, json::error_handler_t::replace);
+    a.dash.overview_ms = now;
+  }
+  return a.dash.overview;
+}
+
+bool dashboard_session_alive(app& a, const std::string& token) { return a.dash.sessions.find(token, now_ms()).has_value(); }
+
+reply handle_dashboard(app& a, const route_match& m, const request_view& req) {
+  bool changes = req.method != "GET" && req.method != "HEAD";
+  if (changes && !same_site_request(req.origin, req.host, req.sec_fetch_site)) {
+    log::warn("dashboard: cross-site request refused", {{"path", std::string(req.target.substr(0, req.target.find('?')))}});
+    return error_reply(403, "cross_site", "cross-site requests to the dashboard are refused");
+  }
+  switch (m.r) {
+    case route::dashboard_asset: return asset(m.param);
+    case route::dashboard_login_form:
+      return current_session(a, req) ? redirect("/dashboard") : login_page(200, "");
+    case route::dashboard_login: return login(a, req);
+    case route::dashboard_logout: return logout(a, req);
+    default: break;
+  }
+  auto s = current_session(a, req);
+  if (m.r == route::dashboard) {
+    if (!s) return redirect("/dashboard/login");
+    const auto* page = find_asset("index.html");
+    return html(200, with(page ? page->data : "", csrf_placeholder, s->csrf));
+  }
+  if (!s) return unauthenticated();
+  switch (m.r) {
+    case route::dashboard_overview: return {200, "application/json", dashboard_overview(a, 0), {}, std::nullopt};
+    case route::dashboard_events: {
+      reply r;
+      r.sse = sse_plan{"", 0, session_token(req)};
+      return r;
+    }
+    case route::dashboard_runs: return list_runs(a, m);
+    case route::dashboard_run: return get_run(a, m.param);
+    case route::dashboard_run_events: return run_events(a, m, req);
+    case route::dashboard_run_cancel:
+      if (!csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
+      log::info("run cancelled from the dashboard", {{"run", m.param}});
+      return cancel_run(a, m.param);
+    default: return error_reply(404, "not_found", "no such endpoint");
+  }
+}
+
+}  // namespace berth::http
