@@ -93,6 +93,19 @@ ensure_node() {
   command -v npm >/dev/null 2>&1 || ensure_packages npm
 }
 
+# The dashboard's browser test: Debian's chromium, and playwright-core (pinned in test/browser's lock file)
+# installed from npm into the build tree.
+ensure_browser() {
+  ensure_packages chromium
+  local dir="$BERTH_BUILD/browser"
+  if ! cmp -s "$BERTH_ROOT/test/browser/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    say "installing playwright-core into $dir"
+    mkdir -p "$dir"
+    cp "$BERTH_ROOT/test/browser/package.json" "$BERTH_ROOT/test/browser/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 # --- docker-compose deployment (scripts/deploy, stop, logs, backup, upgrade; test/deploy) ---
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-berth}
 # BERTH_ENV_FILE: the stack's configuration (default ./.env), read by compose and passed to berthd.

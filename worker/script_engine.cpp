@@ -83,6 +83,18 @@ int burst(long count) {
   return 0;
 }
 
+// What an agent's turn looks like: prose, a tool call and its result, a diagnostic, more prose.
+int tools() {
+  emit({{"type", "started"}, {"engine", "script"}});
+  emit({{"type", "text"}, {"text", "Let me look at the files."}});
+  emit({{"type", "tool_use"}, {"id", "tool-1"}, {"name", "Bash"}, {"input", {{"command", "ls /workspace"}}}});
+  emit({{"type", "tool_result"}, {"id", "tool-1"}, {"output", "notes.md\nplan.txt"}, {"is_error", false}});
+  diag("a diagnostic line on stderr");
+  emit({{"type", "text"}, {"text", "There are two files."}});
+  emit({{"type", "result"}, {"text", "There are two files."}, {"turns", 2}, {"is_error", false}});
+  return 0;
+}
+
 int garbage() {
   emit({{"type", "started"}, {"engine", "script"}});
   ::write(1, "this is not json\n", 17);
@@ -103,6 +115,7 @@ int run_script(const task& t) {
   if (s == "forkbomb") return forkbomb();
   if (s == "flood") return flood(std::int64_t{100} << 20);
   if (s == "garbage") return garbage();
+  if (s == "tools") return tools();
   if (s == "burst") return burst(t.options.value("count", 1000L));
   emit_error("input", "unknown scenario \"" + s + "\"");
   return 2;

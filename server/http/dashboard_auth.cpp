@@ -108,7 +108,7 @@ bool iequal(std::string_view a, std::string_view b) {
 bool same_site_request(std::string_view origin, std::string_view host, std::string_view sec_fetch_site) {
   if (sec_fetch_site == "cross-site" || sec_fetch_site == "same-site") return false;
   if (origin.empty()) return true;  // not a browser's cross-origin request (browsers send Origin on those)
-  if (origin == "null") return false;
+  if (origin == "null") return sec_fetch_site == "same-origin";  // privacy modes hide the origin
   return iequal(host_part(origin), host_part(host));
 }
 

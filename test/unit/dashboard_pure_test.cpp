@@ -66,6 +66,7 @@ TEST_CASE("cross-site requests are told apart from same-site ones") {
   CHECK(same_site_request("https://BERTH.example", "berth.example", ""));
   CHECK_FALSE(same_site_request("https://evil.example", "berth.example", ""));
   CHECK_FALSE(same_site_request("null", "berth.example", ""));
+  CHECK(same_site_request("null", "berth.example", "same-origin"));
   CHECK_FALSE(same_site_request("", "berth.example", "cross-site"));
   CHECK_FALSE(same_site_request("http://[::1]:80", "[::2]:80", ""));
 }
