@@ -124,6 +124,30 @@ config parse_config(const env_lookup& env) {
   r.integer("BERTH_SPARES_MAX", c.spares_max, 0, 1000);
   r.integer("BERTH_SPARE_IDLE_S", c.spare_idle_s, 1, 86400);
   r.integer("BERTH_DASHBOARD_SESSION_S", c.dashboard_session_s, 60, 30 * 86400);
+  r.string("BERTH_SLACK_SIGNING_SECRET", c.slack_signing_secret);
+  r.string("BERTH_SLACK_BOT_TOKEN", c.slack_bot_token);
+  r.string("BERTH_SLACK_API_BASE", c.slack_api_base);
+  r.string("BERTH_TELEGRAM_BOT_TOKEN", c.telegram_bot_token);
+  r.string("BERTH_TELEGRAM_SECRET_TOKEN", c.telegram_secret_token);
+  r.string("BERTH_TELEGRAM_API_BASE", c.telegram_api_base);
+  for (auto* base : {&c.slack_api_base, &c.telegram_api_base}) {
+    if (!starts_with(*base, "http://") && !starts_with(*base, "https://"))
+      r.problems.push_back("BERTH_SLACK_API_BASE / BERTH_TELEGRAM_API_BASE must start with http:// or https://");
+    while (!base->empty() && base->back() == '/') base->pop_back();
+  }
+  if (!c.slack_signing_secret.empty() && c.slack_bot_token.empty())
+    r.problems.push_back("BERTH_SLACK_SIGNING_SECRET is set but BERTH_SLACK_BOT_TOKEN is not: replies could not be posted");
+  if (!c.telegram_secret_token.empty() && c.telegram_bot_token.empty())
+    r.problems.push_back("BERTH_TELEGRAM_SECRET_TOKEN is set but BERTH_TELEGRAM_BOT_TOKEN is not: replies could not be sent");
+  if (!c.telegram_bot_token.empty() && c.telegram_secret_token.empty())
+    r.problems.push_back("BERTH_TELEGRAM_BOT_TOKEN needs BERTH_TELEGRAM_SECRET_TOKEN (set it as the webhook's secret_token): an unverified hook would run agents for anyone");
+  if (auto v = r.get("BERTH_CALLBACK_ALLOW")) c.callback_allow = split_list(*v);
+  for (const auto& a : c.callback_allow)
+    if (!starts_with(a, "http://") && !starts_with(a, "https://"))
+      r.problems.push_back("BERTH_CALLBACK_ALLOW entries must look like https://host, https://host:port or http://host:*, got \"" + a + "\"");
+  r.integer("BERTH_DELIVERY_DEADLINE_S", c.delivery_deadline_s, 10, 30 * 86400);
+  r.integer("BERTH_DELIVERY_BACKOFF_MS", c.delivery_backoff_ms, 10, 60000);
+  r.integer("BERTH_CHAT_UPDATE_MS", c.chat_update_ms, 200, 60000);
   r.bytes("BERTH_WORKER_MEMORY", c.worker_memory, 6LL << 20, 1LL << 40);
   if (auto v = r.get("BERTH_WORKER_CPUS")) {
     auto d = parse_double(*v);
@@ -198,6 +222,11 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"claude_credentials", !c.anthropic_api_key.empty() ? "ANTHROPIC_API_KEY set"
                              : !c.claude_oauth_token.empty() ? "CLAUDE_CODE_OAUTH_TOKEN set" : "none"},
       {"anthropic_base_url", c.anthropic_base_url.empty() ? "(default)" : c.anthropic_base_url},
+      {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
+      {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
+      {"callback_allow", c.callback_allow.empty() ? "(none: callback_url refused)" : join(c.callback_allow)},
+      {"deliveries", "deadline " + std::to_string(c.delivery_deadline_s) + " s, first retry " +
+                         std::to_string(c.delivery_backoff_ms) + " ms"},
   };
 }
 

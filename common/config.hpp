@@ -58,6 +58,18 @@ struct config {
   std::string claude_oauth_token;
   std::string anthropic_base_url;
 
+  // Chat integrations and callbacks (issue 5). Tokens and secrets never reach logs or the store.
+  std::string slack_signing_secret;  // enables POST /hooks/slack
+  std::string slack_bot_token;
+  std::string slack_api_base = "https://slack.com/api";
+  std::string telegram_bot_token;
+  std::string telegram_secret_token;  // enables POST /hooks/telegram
+  std::string telegram_api_base = "https://api.telegram.org";
+  std::vector<std::string> callback_allow;  // scheme://host[:port|:*] entries a callback_url may name
+  int delivery_deadline_s = 86400;          // a reply is retried for this long, then marked failed
+  int delivery_backoff_ms = 1000;           // first retry delay; doubles per attempt (with jitter), ≤ 5 min
+  int chat_update_ms = 1500;                // progressive chat.update / editMessageText at most this often
+
   std::string log_level = "info";
   std::string log_format = "text";
 };

@@ -114,4 +114,13 @@ std::optional<std::int64_t> parse_bytes(std::string_view s) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+bool same_secret(std::string_view secret, std::string_view presented) {
+  if (secret.empty() || presented.empty()) return false;
+  // Walks the presented bytes only, cycling over the secret; the length difference is folded in.
+  volatile std::size_t diff = secret.size() ^ presented.size();
+  for (std::size_t i = 0; i < presented.size(); ++i)
+    diff = diff | (static_cast<unsigned char>(presented[i]) ^ static_cast<unsigned char>(secret[i % secret.size()]));
+  return diff == 0;
+}
+
 }  // namespace berth

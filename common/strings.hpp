@@ -22,5 +22,7 @@ std::optional<std::int64_t> parse_bytes(std::string_view s);
 std::optional<std::int64_t> parse_int(std::string_view s);
 std::optional<double> parse_double(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
+// Constant-time equality; a secret shorter or longer than `presented` never matches.
+bool same_secret(std::string_view secret, std::string_view presented);
 
 }  // namespace berth

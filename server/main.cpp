@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
     docker::docker_client docker(cfg.docker_socket);
     runs::event_bus bus;
     runs::journal journal(db, bus);
+    chat::outbox outbox(cfg, db, bus);  // declared before the executor, so it outlives the threads that finish runs
+    journal.on_finished([&outbox](const std::string&) { outbox.notify(); });
     runs::docker_executor exec(cfg, docker, journal, instance);
     runs::run_manager manager(cfg, journal, exec);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
     runs::instructions_service instructions(cfg, docker, db, instance);
 
-    http::app a{cfg, db, docker, bus, manager, exec, instructions, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}, {}};
+    http::app a{cfg, db, docker, bus, manager, exec, instructions, outbox, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}, {}};
     boost::asio::io_context ioc(cfg.io_threads);
     boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool);
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
     manager.start();
     reconcile.start();
     health.start();
+    outbox.start();
     front.start();
     log::info("listening", {{"address", ep.address().to_string() + ":" + std::to_string(ep.port())}});
     std::optional<http::listener> metrics_front;
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
         reconcile.stop();
         exec.detach_all();
         health.stop();
+        outbox.stop();
         ioc.stop();
       });
     });

@@ -8,7 +8,10 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/http/dashboard_handlers.hpp"
+#include "server/http/hooks_handlers.hpp"
 #include "server/http/http_error.hpp"
+#include "server/chat/callback.hpp"
+#include "server/chat/signing.hpp"
 #include "server/http/sse.hpp"
 #include "server/runs/metrics.hpp"
 #include "server/runs/run_request.hpp"
@@ -30,6 +33,16 @@ std::string preview(const std::string& s) {
   std::size_t n = message_preview_bytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // whole UTF-8 characters only
   return s.substr(0, n) + "…";
+}
+
+json delivery_json(const store::delivery_record& d) {
+  json j = {{"id", d.id}, {"run", d.run}, {"kind", d.kind}, {"state", d.state}, {"attempts", d.attempts},
+            {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)},
+            {"delivered_at", time_or_null(d.delivered_at)}};
+  if (d.state == "pending") j["next_attempt_at"] = format_time_ms(d.next_at);
+  auto target = json::parse(d.target, nullptr, false);
+  if (d.kind == "callback" && target.is_object()) j["url"] = target.value("url", "");
+  return j;
 }
 
 json run_json(const store::run_record& r, bool full) {
@@ -75,6 +88,15 @@ reply create_run(app& a, const request_view& req) {
   if (!is_json(req.content_type))
     return error_reply(415, "unsupported_media_type", "send the run as Content-Type: application/json");
   auto r = runs::parse_run_request(req.body, a.manager.limits());
+  if (!r.callback_url.empty()) {
+    if (auto why = chat::check_callback_url(r.callback_url, a.cfg.callback_allow); !why.empty()) {
+      log::warn("callback_url refused", {{"why", why}});
+      return error_reply(400, "callback_not_allowed", why);
+    }
+    // The key that started the run signs its callback; the row records only which key it was.
+    auto key = presented_key(req.api_key, req.authorization);
+    r.replies.push_back({"callback", dump(json{{"url", r.callback_url}, {"key_id", chat::key_id(key)}})});
+  }
   auto rec = a.manager.submit(r);
   if (wants_sse(req.accept)) {
     reply out;
@@ -89,6 +111,15 @@ reply create_run(app& a, const request_view& req) {
 
 
 
+
+reply list_deliveries(app& a, const route_match& m) {
+  auto state = m.query.count("state") ? m.query.at("state") : std::string();
+  if (!state.empty() && state != "waiting" && state != "pending" && state != "delivered" && state != "failed")
+    return error_reply(400, "invalid_query", "state must be one of waiting, pending, delivered, failed");
+  json list = json::array();
+  for (const auto& d : a.db.list_deliveries(state, max_list_limit)) list.push_back(delivery_json(d));
+  return json_reply(200, {{"deliveries", list}});
+}
 
 reply list_sessions(app& a, const route_match& m) {
   auto it = m.query.find("user");
@@ -204,7 +235,10 @@ reply list_runs(app& a, const route_match& m) {
 reply get_run(app& a, const std::string& id) {
   auto rec = is_valid_run_id(id) ? a.db.get_run(id) : std::nullopt;
   if (!rec) return error_reply(404, "not_found", "no run " + id);
-  return json_reply(200, run_json(*rec, true));
+  auto j = run_json(*rec, true);
+  j["deliveries"] = json::array();
+  for (const auto& d : a.db.deliveries_of_run(id)) j["deliveries"].push_back(delivery_json(d));
+  return json_reply(200, j);
 }
 
 reply run_events(app& a, const route_match& m, const request_view& req) {
@@ -270,6 +304,7 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::run_events:
       case route::run_cancel:
       case route::sessions_list:
+      case route::deliveries_list:
       case route::instructions_get:
       case route::instructions_put:
       case route::instructions_delete:
@@ -292,6 +327,9 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req) {
       case route::instructions_get:
       case route::instructions_put:
       case route::instructions_delete: return instructions(a, m, req);
+      case route::deliveries_list: return list_deliveries(a, m);
+      case route::hooks_slack: return slack_hook(a, req);
+      case route::hooks_telegram: return telegram_hook(a, req);
       default:
         if (is_dashboard_route(m.r)) return handle_dashboard(a, m, req);
         return handle_inline(a, m, req);

@@ -31,6 +31,9 @@ struct request_view {
   std::string_view host;
   std::string_view sec_fetch_site;
   std::string_view csrf_token;  // X-CSRF-Token
+  std::string_view slack_timestamp;  // X-Slack-Request-Timestamp
+  std::string_view slack_signature;  // X-Slack-Signature
+  std::string_view telegram_secret;  // X-Telegram-Bot-Api-Secret-Token
   bool metrics_listener = false;  // arrived on BERTH_METRICS_LISTEN: /metrics only, no key
 };
 

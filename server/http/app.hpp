@@ -9,6 +9,7 @@
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
+#include "server/chat/outbox.hpp"
 #include "server/http/auth.hpp"
 #include "server/http/dashboard_auth.hpp"
 #include "server/runs/event_bus.hpp"
@@ -37,6 +38,7 @@ struct app {
   runs::run_manager& manager;
   runs::executor& exec;
   runs::instructions_service& instructions;
+  chat::outbox& outbox;
   std::string instance;
   key_matcher keys;
   runs::health_state& health;

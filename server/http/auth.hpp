@@ -6,10 +6,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.hpp"
+
 namespace berth::http {
 
-// Constant-time equality; a secret shorter or longer than `presented` never matches.
-bool same_secret(std::string_view secret, std::string_view presented);
+using berth::same_secret;
 
 class key_matcher {
  public:

@@ -149,6 +149,9 @@ json build_overview(app& a) {
   for (auto s : {"queued", "starting", "running", "succeeded", "failed", "timed_out", "cancelled", "oom", "lost"}) counts[s] = 0;
   for (const auto& [status, n] : a.db.count_by_status()) counts[status] = n;
   j["counts"] = counts;
+  json deliveries = {{"waiting", 0}, {"pending", 0}, {"delivered", 0}, {"failed", 0}};
+  for (const auto& [state, n] : a.db.count_deliveries_by_state()) deliveries[state] = n;
+  j["deliveries"] = deliveries;
 
   json active = json::array();
   for (const auto& r : a.db.runs_in_status({"starting", "running"})) {

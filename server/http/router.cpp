@@ -65,6 +65,9 @@ route_match match_route(std::string_view method, std::string_view target) {
   else if (path == runs) pick(route::runs_list, route::runs_create);
   else if (path == "/webhook") pick(route::method_not_allowed, route::runs_create);
   else if (path == "/api/v1/sessions") pick(route::sessions_list);
+  else if (path == "/api/v1/deliveries") pick(route::deliveries_list);
+  else if (path == "/hooks/slack") pick(route::method_not_allowed, route::hooks_slack);
+  else if (path == "/hooks/telegram") pick(route::method_not_allowed, route::hooks_telegram);
   else if (path.substr(0, users.size()) == users && path.size() > users.size() + 13 &&
            path.substr(path.size() - 13) == "/instructions") {
     m.param = url_decode(path.substr(users.size(), path.size() - users.size() - 13));

@@ -9,7 +9,7 @@ namespace berth::http {
 enum class route {
   health, ready, metrics,
   runs_create, runs_list, run_get, run_events, run_cancel,
-  sessions_list, instructions_get, instructions_put, instructions_delete,
+  sessions_list, deliveries_list, hooks_slack, hooks_telegram, instructions_get, instructions_put, instructions_delete,
   dashboard, dashboard_asset, dashboard_login_form, dashboard_login, dashboard_logout, dashboard_overview,
   dashboard_events, dashboard_runs, dashboard_run, dashboard_run_events, dashboard_run_cancel,
   not_found, method_not_allowed,

@@ -240,6 +240,9 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
                    field(req, "Host"),
                    field(req, "Sec-Fetch-Site"),
                    field(req, "X-CSRF-Token"),
+                   field(req, "X-Slack-Request-Timestamp"),
+                   field(req, "X-Slack-Signature"),
+                   field(req, "X-Telegram-Bot-Api-Secret-Token"),
                    metrics_only};
     auto m = match_route(v.method, v.target);
     reply r;

@@ -21,6 +21,7 @@ void journal::write(const std::string& run, std::int64_t& last_seq, std::vector<
     if (auto r = store_.get_run(run); r && r->started_at) duration = static_cast<double>(*u.finished_at - *r->started_at) / 1000.0;
     m.run_finished(*u.status, duration);
   }
+  if (u.status && is_terminal_status(*u.status) && finished_) finished_(run);
   if (events.empty()) return;
   std::vector<event_ptr> ptrs;
   ptrs.reserve(events.size());
@@ -28,8 +29,8 @@ void journal::write(const std::string& run, std::int64_t& last_seq, std::vector<
   bus_.publish(run, ptrs);
 }
 
-void journal::insert(const store::run_record& r, const event& first) {
-  store_.insert_run(r, first);
+void journal::insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies) {
+  store_.insert_run(r, first, replies);
   bus_.publish(r.id, {std::make_shared<const event>(first)});
 }
 

@@ -3,6 +3,7 @@
 // an event the store could lose. Each run has exactly one writer at a time (the scheduler while queued, its
 // executor thread while active), which owns its `last_seq`.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "server/runs/event_bus.hpp"
@@ -17,12 +18,15 @@ class journal {
   void write(const std::string& run, std::int64_t& last_seq, std::vector<draft> drafts,
              const store::run_update& u = {});
   // Stores a new run with its first event, then publishes that event (the dashboard sees the run queued).
-  void insert(const store::run_record& r, const event& first);
+  void insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies = {});
+  // Called (on the writer's thread) after a run's terminal status is stored: the outbox's wake-up.
+  void on_finished(std::function<void(const std::string& run)> f) { finished_ = std::move(f); }
   store::store& db() { return store_; }
 
  private:
   store::store& store_;
   event_bus& bus_;
+  std::function<void(const std::string&)> finished_;
 };
 
 }  // namespace berth::runs

@@ -62,7 +62,14 @@ store::run_record run_manager::submit(const run_request& r) {
   rec.created_at = now_ms();
   rec.last_seq = 1;
   event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
-  journal_.insert(rec, first);
+  std::vector<store::delivery_record> replies;
+  for (const auto& route : r.replies) {
+    store::delivery_record d;
+    d.kind = route.kind;
+    d.target = route.target;
+    replies.push_back(std::move(d));
+  }
+  journal_.insert(rec, first, replies);
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
   queue_.push_back({rec.id, rec.user});

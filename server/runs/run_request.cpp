@@ -65,7 +65,7 @@ run_request parse_run_request(std::string_view body, const request_limits& limit
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) bad("invalid_json", "request body is not valid JSON");
   if (!j.is_object()) bad("invalid_json", "request body must be a JSON object");
-  static constexpr std::string_view known[] = {"user", "message", "engine", "session", "model", "options"};
+  static constexpr std::string_view known[] = {"user", "message", "engine", "session", "model", "options", "callback_url"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
       bad("unknown_field", "unknown field \"" + it.key() + "\"");
@@ -90,6 +90,8 @@ run_request parse_run_request(std::string_view body, const request_limits& limit
     r.options = *it;
   }
   check_options(r, limits);
+  r.callback_url = get_string(j, "callback_url", false);  // checked against the allow-list by the caller
+  if (r.callback_url.size() > max_callback_url_bytes) bad("invalid_field", "field \"callback_url\" exceeds 2048 bytes");
   return r;
 }
 

@@ -14,6 +14,7 @@ inline constexpr std::size_t max_body_bytes = 1 << 20;       // whole request bo
 inline constexpr std::size_t max_message_bytes = 256 * 1024;  // the task text
 inline constexpr int max_delay_ms = 5000;                     // echo engine's options.delay_ms
 inline constexpr int max_burst_count = 2000000;               // script engine's options.count
+inline constexpr std::size_t max_callback_url_bytes = 2048;
 
 // A client mistake, mapped to HTTP 400 (or the status given) with a machine-readable code.
 struct request_error : std::runtime_error {
@@ -31,6 +32,13 @@ struct run_request {
   nlohmann::json options = nlohmann::json::object();
   int timeout_s = 0;       // 0: the configured maximum
   int idle_timeout_s = 0;  // 0: the configured maximum
+  std::string callback_url;
+  // Where the result goes when the run ends (stored with the run, delivered by the outbox).
+  struct reply_route {
+    std::string kind;    // slack | telegram | callback
+    std::string target;  // JSON
+  };
+  std::vector<reply_route> replies;
 };
 
 struct request_limits {

@@ -8,7 +8,7 @@
 
 namespace berth::store {
 namespace {
-constexpr std::array<const char*, 2> migrations = {
+constexpr std::array<const char*, 3> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -50,6 +50,31 @@ CREATE TABLE user_instructions (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX runs_by_session ON runs (user, session, id) WHERE session != '';
+)sql",
+    R"sql(
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  state TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  deadline_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER
+);
+CREATE INDEX deliveries_by_state ON deliveries (state, next_at);
+CREATE INDEX deliveries_by_run ON deliveries (run_id);
+CREATE TABLE chat_events (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  run_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (source, event_id)
+) WITHOUT ROWID;
 )sql",
 };
 }  // namespace

@@ -95,7 +95,7 @@ void store::set_meta(const std::string& key, const std::string& value) {
   q.exec();
 }
 
-void store::insert_run(const run_record& r, const event& first) {
+void store::insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies) {
   std::lock_guard lock(write_mutex_);
   SQLite::Transaction tx(*writer_);
   SQLite::Statement q(*writer_,
@@ -113,6 +113,15 @@ void store::insert_run(const run_record& r, const event& first) {
   q.bind(10, static_cast<std::int64_t>(first.seq));
   q.exec();
   insert_events(*writer_, r.id, {first});
+  SQLite::Statement d(*writer_, "INSERT INTO deliveries (run_id, kind, target, state, created_at) VALUES (?, ?, ?, 'waiting', ?)");
+  for (const auto& rep : replies) {
+    d.bind(1, r.id);
+    d.bind(2, rep.kind);
+    d.bind(3, rep.target);
+    d.bind(4, static_cast<std::int64_t>(r.created_at));
+    d.exec();
+    d.reset();
+  }
   tx.commit();
 }
 

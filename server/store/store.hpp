@@ -4,6 +4,7 @@
 // offsets) and its stored events never disagree, even after kill -9.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,7 +14,7 @@
 
 #include "common/event.hpp"
 
-namespace SQLite { class Database; }
+namespace SQLite { class Database; class Statement; }
 
 namespace berth::store {
 
@@ -53,6 +54,34 @@ struct run_update {
   std::optional<bool> truncated;
 };
 
+// An outbound reply (Slack, Telegram, callback), written before it is sent. `waiting` until its run ends,
+// then `pending` (sent, retried with backoff until `deadline_at`), finally `delivered` or `failed`.
+struct delivery_record {
+  std::int64_t id = 0;
+  std::string run;
+  std::string kind;    // slack | telegram | callback
+  std::string target;  // JSON: where it goes (no secrets)
+  std::string state = "waiting";
+  std::string payload;  // JSON, filled when the run ends
+  int attempts = 0;
+  std::int64_t next_at = 0;
+  std::int64_t deadline_at = 0;
+  std::string last_error;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> delivered_at;
+};
+
+struct delivery_update {
+  std::optional<std::string> state;
+  std::optional<std::string> target;
+  std::optional<std::string> payload;
+  std::optional<int> attempts;
+  std::optional<std::int64_t> next_at;
+  std::optional<std::int64_t> deadline_at;
+  std::optional<std::string> last_error;
+  std::optional<std::int64_t> delivered_at;
+};
+
 struct run_filter {
   std::string user;
   std::string status;
@@ -73,8 +102,8 @@ class store {
   std::string meta(const std::string& key);  // empty when unset
   void set_meta(const std::string& key, const std::string& value);
 
-  // Inserts the run and its first event atomically.
-  void insert_run(const run_record& r, const event& first);
+  // Inserts the run, its first event and its reply deliveries (state `waiting`) atomically.
+  void insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies = {});
   // Appends events (seqs must continue the run's last_seq without gaps) and applies `u`, atomically.
   void commit(const std::string& run, const std::vector<event>& events, const run_update& u);
 
@@ -95,7 +124,21 @@ class store {
   std::vector<run_record> session_runs(const std::string& user, int limit);
   bool ping();
 
+  // The outbox (outbox_store.cpp).
+  std::vector<delivery_record> waiting_deliveries_of_finished_runs(int limit);
+  std::vector<delivery_record> due_deliveries(std::int64_t now_ms, int limit);
+  std::optional<std::int64_t> next_delivery_at();
+  void update_delivery(std::int64_t id, const delivery_update& u);
+  std::vector<delivery_record> deliveries_of_run(const std::string& run);
+  std::vector<delivery_record> list_deliveries(const std::string& state, int limit);
+  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state();
+  // Chat event de-duplication: true when (source, id) is new and now claimed.
+  bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);
+  void release_chat_event(const std::string& source, const std::string& id);
+  void link_chat_event(const std::string& source, const std::string& id, const std::string& run);
+
  private:
+  std::vector<delivery_record> query_deliveries(const std::string& where, const std::function<void(SQLite::Statement&)>& bind);
   std::unique_ptr<SQLite::Database> writer_;
   std::unique_ptr<SQLite::Database> reader_;  // == writer_ for ":memory:"
   SQLite::Database* reader_db_;

@@ -137,7 +137,9 @@ function renderOverview() {
       fact('memory free', `${fmtBytes(h.mem_available_bytes)} of ${fmtBytes(h.mem_total_bytes)}`),
       fact('disk free', fmtBytes(h.disk_free_bytes)),
       fact('berthd RSS', fmtBytes(h.berthd_rss_bytes)),
-      fact('streams', String(s.subscribers))),
+      fact('streams', String(s.subscribers)),
+      fact('replies', `${s.deliveries.delivered} delivered · ${s.deliveries.pending + s.deliveries.waiting} owed`),
+      s.deliveries.failed ? el('span', { class: 'ev-error', id: 'failed-replies' }, `${s.deliveries.failed} replies failed`) : null),
     e.error ? el('p', { class: 'ev-error' }, 'engine: ' + e.error) : null);
 
   const counts = el('section', { id: 'counts' }, el('h2', {}, 'Runs by status'),
@@ -261,7 +263,13 @@ async function showRun(id) {
         el('span', { class: 'muted' }, `${run.user} · ${run.engine}${run.session ? ' · session ' + run.session : ''}`),
         el('span', { class: 'muted' }, 'created ' + fmtTime(run.created_at)), cancel),
       el('h2', {}, 'Message'), el('div', { class: 'message' }, run.message)),
-    el('section', {}, el('h2', {}, 'Events'), events, final));
+    el('section', {}, el('h2', {}, 'Events'), events, final),
+    run.deliveries && run.deliveries.length
+      ? el('section', { id: 'deliveries' }, el('h2', {}, 'Replies'),
+        table(['Kind', 'State', 'Attempts', 'Last error', 'Delivered'], run.deliveries.map((d) => el('tr', {},
+          el('td', {}, d.kind + (d.url ? ` → ${d.url}` : '')), el('td', {}, el('span', { class: 'status ' + ({ delivered: 'succeeded', failed: 'failed' }[d.state] ?? 'queued') }, d.state)),
+          el('td', {}, String(d.attempts)), el('td', { class: 'wrap' }, d.last_error), el('td', {}, fmtTime(d.delivered_at))))), ''))
+      : null);
 
   let finished = false;
   const renderer = new RunRenderer(events, final, (status) => {

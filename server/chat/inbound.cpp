@@ -1,0 +1,105 @@
+#include "server/chat/inbound.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::chat {
+namespace {
+using json = nlohmann::json;
+
+// Platform ids are alphanumeric (Slack) or integers (Telegram); anything else is mapped to '_' so the result
+// is always a valid berth user/session.
+std::string safe(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+std::string str(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+inbound reject(inbound::kind_t k, std::string why) {
+  inbound in;
+  in.kind = k;
+  in.detail = std::move(why);
+  return in;
+}
+}  // namespace
+
+inbound parse_slack(std::string_view body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return reject(inbound::invalid, "body is not a JSON object");
+  auto type = str(j, "type");
+  if (type == "url_verification") {
+    auto c = str(j, "challenge");
+    if (c.empty()) return reject(inbound::invalid, "url_verification without a challenge");
+    inbound in;
+    in.kind = inbound::challenge;
+    in.detail = c;
+    return in;
+  }
+  if (type != "event_callback") return reject(inbound::ignore, "type " + type);
+  auto ev = j.find("event");
+  if (ev == j.end() || !ev->is_object()) return reject(inbound::invalid, "event_callback without an event");
+  auto etype = str(*ev, "type");
+  if (etype != "message" && etype != "app_mention") return reject(inbound::ignore, "event type " + etype);
+  if (ev->contains("bot_id") || ev->contains("bot_profile")) return reject(inbound::ignore, "a bot's message");
+  if (auto sub = str(*ev, "subtype"); !sub.empty()) return reject(inbound::ignore, "message subtype " + sub);
+  auto event_id = str(j, "event_id"), team = str(j, "team_id"), user = str(*ev, "user"), channel = str(*ev, "channel");
+  auto ts = str(*ev, "ts"), thread = str(*ev, "thread_ts"), text = str(*ev, "text");
+  if (event_id.empty() || user.empty() || channel.empty() || ts.empty())
+    return reject(inbound::invalid, "event without event_id, user, channel or ts");
+  if (text.empty()) return reject(inbound::ignore, "empty message");
+  if (thread.empty()) thread = ts;  // a top-level message starts its own thread
+  inbound in;
+  in.kind = inbound::message;
+  in.msg = {"slack", event_id, safe("slack." + team + "." + user, 64), safe(channel + "." + thread, 128), text,
+            json{{"channel", channel}, {"thread_ts", thread}}.dump()};
+  return in;
+}
+
+inbound parse_telegram(std::string_view body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("update_id") || !j["update_id"].is_number_integer())
+    return reject(inbound::invalid, "not a Telegram update");
+  auto m = j.find("message");
+  if (m == j.end() || !m->is_object()) return reject(inbound::ignore, "not a new message (edits and others are ignored)");
+  auto from = m->find("from");
+  if (from != m->end() && from->is_object() && from->value("is_bot", false)) return reject(inbound::ignore, "a bot's message");
+  auto chat = m->find("chat");
+  if (chat == m->end() || !chat->is_object() || !chat->contains("id") || !(*chat)["id"].is_number_integer())
+    return reject(inbound::invalid, "message without chat.id");
+  auto text = str(*m, "text");
+  if (text.empty()) return reject(inbound::ignore, "not a text message");
+  auto chat_id = (*chat)["id"].get<std::int64_t>();
+  inbound in;
+  in.kind = inbound::message;
+  json target = {{"chat_id", chat_id}};
+  if (m->contains("message_id") && (*m)["message_id"].is_number_integer()) target["reply_to"] = (*m)["message_id"];
+  in.msg = {"telegram", std::to_string(j["update_id"].get<std::int64_t>()), "tg." + std::to_string(chat_id),
+            "tg." + std::to_string(chat_id), text, target.dump()};
+  return in;
+}
+
+std::vector<std::string> split_message(std::string_view text, std::size_t max_bytes) {
+  std::vector<std::string> out;
+  while (text.size() > max_bytes) {
+    std::size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+    auto nl = cut ? text.rfind('\n', cut - 1) : std::string_view::npos;  // the piece ends after it: ≤ cut bytes
+    auto sp = cut ? text.rfind(' ', cut - 1) : std::string_view::npos;
+    if (nl != std::string_view::npos && nl > max_bytes / 2) cut = nl + 1;
+    else if (sp != std::string_view::npos && sp > max_bytes / 2) cut = sp + 1;
+    if (cut == 0) cut = max_bytes;
+    out.emplace_back(text.substr(0, cut));
+    text.remove_prefix(cut);
+  }
+  if (!text.empty() || out.empty()) out.emplace_back(text);
+  return out;
+}
+
+}  // namespace berth::chat

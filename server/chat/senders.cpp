@@ -1,0 +1,109 @@
+#include "server/chat/senders.hpp"
+
+#include <httplib.h>
+
+#include "server/chat/callback.hpp"
+
+namespace berth::chat {
+namespace {
+using json = nlohmann::json;
+constexpr int connect_timeout_s = 5;
+constexpr int read_timeout_s = 15;
+
+struct http_answer {
+  int status = 0;
+  std::string body;
+  std::string error;
+  std::int64_t retry_after_ms = 0;
+};
+
+http_answer post(const std::string& base, const std::string& path, const httplib::Headers& headers,
+                 const std::string& body) {
+  http_answer a;
+  httplib::Client cli(base);
+  cli.set_connection_timeout(connect_timeout_s, 0);
+  cli.set_read_timeout(read_timeout_s, 0);
+  cli.set_write_timeout(read_timeout_s, 0);
+  auto r = cli.Post(path, headers, body, "application/json; charset=utf-8");
+  if (!r) {
+    a.error = "connection failed: " + httplib::to_string(r.error());
+    return a;
+  }
+  a.status = r->status;
+  a.body = r->body;
+  if (auto ra = r->get_header_value("Retry-After"); !ra.empty()) {
+    try {
+      a.retry_after_ms = std::stoll(ra) * 1000;
+    } catch (const std::exception&) {}
+  }
+  return a;
+}
+
+// Slack and Telegram answer JSON with an "ok" flag; anything else (HTML error pages, 5xx) is transient.
+send_result api_result(const http_answer& a, const char* api) {
+  send_result s;
+  s.retry_after_ms = a.retry_after_ms;
+  if (!a.error.empty()) {
+    s.error = std::string(api) + ": " + a.error;
+    return s;
+  }
+  auto j = json::parse(a.body, nullptr, false);
+  if (a.status >= 200 && a.status < 300 && j.is_object() && j.value("ok", false)) {
+    s.ok = true;
+    s.answer = j;
+    return s;
+  }
+  std::string why = j.is_object() ? (j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
+                                                                                   : j.value("description", ""))
+                                  : "";
+  s.error = std::string(api) + ": HTTP " + std::to_string(a.status) + (why.empty() ? "" : " " + why);
+  if (j.is_object() && j.contains("parameters") && j["parameters"].is_object())
+    s.retry_after_ms = j["parameters"].value("retry_after", 0) * 1000LL;
+  // Errors no retry can fix: bad credentials, a channel or chat we cannot reach, a malformed request.
+  static const char* permanent[] = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                                    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long",
+                                    "no_text", "invalid_arguments"};
+  for (const char* p : permanent)
+    if (why == p) s.permanent = true;
+  if (a.status == 400 || a.status == 401 || a.status == 403 || a.status == 404) s.permanent = true;
+  return s;
+}
+}  // namespace
+
+send_result slack_call(const config& c, const std::string& method, const json& body) {
+  if (c.slack_bot_token.empty()) return {false, true, "BERTH_SLACK_BOT_TOKEN is not set", 0, {}};
+  auto u = parse_url(c.slack_api_base);
+  if (!u) return {false, true, "BERTH_SLACK_API_BASE is not a URL", 0, {}};
+  std::string base = u->scheme + "://" + u->host + ":" + std::to_string(u->port);
+  std::string path = (u->path == "/" ? "" : u->path) + "/" + method;
+  httplib::Headers h = {{"Authorization", "Bearer " + c.slack_bot_token}};
+  return api_result(post(base, path, h, body.dump(-1, ' ', false, json::error_handler_t::replace)), ("slack " + method).c_str());
+}
+
+send_result telegram_call(const config& c, const std::string& method, const json& body) {
+  if (c.telegram_bot_token.empty()) return {false, true, "BERTH_TELEGRAM_BOT_TOKEN is not set", 0, {}};
+  auto u = parse_url(c.telegram_api_base);
+  if (!u) return {false, true, "BERTH_TELEGRAM_API_BASE is not a URL", 0, {}};
+  std::string base = u->scheme + "://" + u->host + ":" + std::to_string(u->port);
+  std::string path = (u->path == "/" ? "" : u->path) + "/bot" + c.telegram_bot_token + "/" + method;
+  return api_result(post(base, path, {}, body.dump(-1, ' ', false, json::error_handler_t::replace)), ("telegram " + method).c_str());
+}
+
+send_result callback_post(const std::string& url, const std::string& body, const std::string& signature,
+                          const std::string& timestamp, std::int64_t delivery_id) {
+  send_result s;
+  auto u = parse_url(url);
+  if (!u) return {false, true, "callback_url is not a URL", 0, {}};
+  httplib::Headers h = {{"X-Berth-Signature", signature},
+                        {"X-Berth-Timestamp", timestamp},
+                        {"X-Berth-Delivery", std::to_string(delivery_id)},
+                        {"User-Agent", "berthd/" BERTH_VERSION}};
+  auto a = post(u->scheme + "://" + u->host + ":" + std::to_string(u->port), u->path, h, body);
+  s.retry_after_ms = a.retry_after_ms;
+  if (!a.error.empty()) s.error = "callback: " + a.error;
+  else if (a.status >= 200 && a.status < 300) s.ok = true;
+  else s.error = "callback: HTTP " + std::to_string(a.status);
+  return s;
+}
+
+}  // namespace berth::chat

@@ -1,0 +1,74 @@
+#include "fake_chat.hpp"
+
+#include <httplib.h>
+
+namespace berth::test {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+fake_chat::fake_chat() : srv_(std::make_unique<httplib::Server>()) {
+  srv_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    recorded_request r{req.path, req.body, {}, 200};
+    for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
+    nlohmann::json answer;
+    {
+      std::lock_guard lock(m_);
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      int id = ++next_id_;
+      if (ends_with(req.path, "/chat.postMessage") || ends_with(req.path, "/chat.update")) {
+        if (!slack_error_.empty()) answer = {{"ok", false}, {"error", slack_error_}};
+        else if (ends_with(req.path, "/chat.update")) answer = {{"ok", true}, {"ts", body.value("ts", "")}};
+        else answer = {{"ok", true}, {"channel", body.value("channel", "")}, {"ts", "1700000000." + std::to_string(id)}};
+      } else if (ends_with(req.path, "/sendMessage") || ends_with(req.path, "/editMessageText")) {
+        answer = {{"ok", true}, {"result", {{"message_id", body.contains("message_id") ? body["message_id"] : nlohmann::json(id)}}}};
+      } else if (fail_callbacks_ > 0) {
+        --fail_callbacks_;
+        r.answered = 500;
+      }
+      res.status = r.answered;
+      res.set_content(r.answered == 200 ? (answer.is_null() ? std::string("{}") : answer.dump()) : "boom", "application/json");
+      seen_.push_back(std::move(r));
+    }
+    cv_.notify_all();
+  });
+  port_ = srv_->bind_to_any_port("127.0.0.1");
+  thread_ = std::thread([this] { srv_->listen_after_bind(); });
+}
+
+fake_chat::~fake_chat() {
+  srv_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<recorded_request> fake_chat::requests() {
+  std::lock_guard lock(m_);
+  return seen_;
+}
+
+std::vector<recorded_request> fake_chat::requests_to(const std::string& suffix) {
+  std::vector<recorded_request> out;
+  for (auto& r : requests())
+    if (ends_with(r.path, suffix)) out.push_back(std::move(r));
+  return out;
+}
+
+bool fake_chat::wait_for(const std::function<bool(const std::vector<recorded_request>&)>& pred, std::chrono::seconds timeout) {
+  std::unique_lock lock(m_);
+  return cv_.wait_for(lock, timeout, [&] { return pred(seen_); });
+}
+
+void fake_chat::fail_callbacks(int n) {
+  std::lock_guard lock(m_);
+  fail_callbacks_ = n;
+}
+
+void fake_chat::slack_error(std::string e) {
+  std::lock_guard lock(m_);
+  slack_error_ = std::move(e);
+}
+
+}  // namespace berth::test
