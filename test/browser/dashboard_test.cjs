@@ -170,6 +170,18 @@ async function main() {
     });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
 
+    // Readable on a phone: nothing wider than the screen (wide tables scroll inside their own box).
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/dashboard#/run/${id}`);
+    await page.waitForSelector('#final .final.succeeded');
+    for (const hash of [`#/run/${id}`, '#/', '#/history']) {
+      await page.goto(`${base}/dashboard${hash}`);
+      await page.waitForSelector(hash === '#/' ? '#recent' : hash === '#/history' ? '#history-results table' : '#final .final');
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `${hash} fits a 390 px screen (scrollWidth ${width})`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+
     // 8. Log out: back to the form, and the old cookie opens nothing.
     await page.click('#logout button');
     await page.waitForURL(base + '/dashboard/login');

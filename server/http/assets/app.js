@@ -242,6 +242,17 @@ class RunRenderer {
   }
 }
 
+// The replies a run owes (Slack, Telegram, callback) and how their delivery went.
+function repliesSection(deliveries) {
+  if (!deliveries.length) return '';
+  const badge = (state) => el('span', { class: 'status ' + ({ delivered: 'succeeded', failed: 'failed' }[state] ?? 'queued') }, state);
+  const rows = deliveries.map((d) => el('tr', { dataset: { delivery: d.id } },
+    el('td', {}, d.kind + (d.url ? ` → ${d.url}` : '')), el('td', {}, badge(d.state)), el('td', {}, String(d.attempts)),
+    el('td', { class: 'wrap' }, d.last_error), el('td', {}, fmtTime(d.delivered_at))));
+  return el('section', { id: 'deliveries' }, el('h2', {}, 'Replies'),
+    table(['Kind', 'State', 'Attempts', 'Last error', 'Delivered'], rows, ''));
+}
+
 async function showRun(id) {
   let run;
   try {
@@ -264,12 +275,7 @@ async function showRun(id) {
         el('span', { class: 'muted' }, 'created ' + fmtTime(run.created_at)), cancel),
       el('h2', {}, 'Message'), el('div', { class: 'message' }, run.message)),
     el('section', {}, el('h2', {}, 'Events'), events, final),
-    run.deliveries && run.deliveries.length
-      ? el('section', { id: 'deliveries' }, el('h2', {}, 'Replies'),
-        table(['Kind', 'State', 'Attempts', 'Last error', 'Delivered'], run.deliveries.map((d) => el('tr', {},
-          el('td', {}, d.kind + (d.url ? ` → ${d.url}` : '')), el('td', {}, el('span', { class: 'status ' + ({ delivered: 'succeeded', failed: 'failed' }[d.state] ?? 'queued') }, d.state)),
-          el('td', {}, String(d.attempts)), el('td', { class: 'wrap' }, d.last_error), el('td', {}, fmtTime(d.delivered_at))))), ''))
-      : null);
+    repliesSection(run.deliveries || []));
 
   let finished = false;
   const renderer = new RunRenderer(events, final, (status) => {
