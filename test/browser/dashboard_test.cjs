@@ -73,6 +73,10 @@ async function main() {
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
+    // The run view of `runId` (not the view it replaced: hash navigation keeps the document) shows `status`.
+    const runViewEnds = (runId, status) => page.waitForFunction(([r, st]) =>
+      document.querySelector('#run')?.dataset.run === r && document.querySelector(`#final .final.${st}`) !== null,
+    [runId, status]);
 
     // 1. Anonymous: the login form. A wrong key gets the form again with an error.
     await page.goto(base + '/dashboard');
@@ -115,7 +119,7 @@ async function main() {
       return prose && prose.textContent.includes('alpha') && document.getElementById('final').textContent === '';
     });
     const partial = await page.textContent('#events .prose');
-    await page.waitForSelector('#final .final.succeeded');
+    await runViewEnds(id, 'succeeded');
     const full = await page.textContent('#events .prose');
     assert.ok(partial.length < full.length, `words arrived one by one (${partial.length} < ${full.length} chars)`);
     assert.equal(full, hostile, 'the run text is shown exactly, as text');
@@ -126,14 +130,14 @@ async function main() {
 
     // A reload resumes the same view from the store.
     await page.reload();
-    await page.waitForSelector('#final .final.succeeded');
+    await runViewEnds(id, 'succeeded');
     assert.equal(await page.textContent('#events .prose'), hostile);
 
     // Tool calls and their results are collapsed until opened; logs are there, dimmed.
     const tools = await api('POST', '/api/v1/runs',
       { user: 'alice', engine: 'script', message: 'tools', options: { scenario: 'tools' } });
-    await page.goto(`${base}/dashboard#/run/${tools.json.id}`);
-    await page.waitForSelector('#final .final.succeeded');
+    await page.goto(`${base}/dashboard#/run/${tools.json.id}`);  // same document: only the hash changes
+    await runViewEnds(tools.json.id, 'succeeded');
     assert.equal(await page.locator('#events details.tool').count(), 2);
     assert.equal(await page.isVisible('#events details.tool >> nth=1 >> pre'), false, 'collapsed');
     await page.click('#events details.tool >> nth=1 >> summary');
@@ -148,9 +152,9 @@ async function main() {
     assert.equal(second.status, 202);
     const id2 = second.json.id;
     await page.goto(`${base}/dashboard#/run/${id2}`);
-    await page.waitForSelector('#cancel:not([hidden])');
+    await page.waitForSelector(`#run[data-run="${id2}"] #cancel:not([hidden])`);
     await page.click('#cancel');
-    await page.waitForSelector('#final .final.cancelled');
+    await runViewEnds(id2, 'cancelled');
     const after = await api('GET', '/api/v1/runs/' + id2);
     assert.equal(after.json.status, 'cancelled');
 
@@ -173,7 +177,7 @@ async function main() {
     // Readable on a phone: nothing wider than the screen (wide tables scroll inside their own box).
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/dashboard#/run/${id}`);
-    await page.waitForSelector('#final .final.succeeded');
+    await runViewEnds(id, 'succeeded');
     for (const hash of [`#/run/${id}`, '#/', '#/history']) {
       await page.goto(`${base}/dashboard${hash}`);
       await page.waitForSelector(hash === '#/' ? '#recent' : hash === '#/history' ? '#history-results table' : '#final .final');
