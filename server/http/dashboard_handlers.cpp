@@ -16,6 +16,7 @@ using json = nlohmann::json;
 constexpr std::int64_t overview_max_age_ms = 1000;
 constexpr int recent_runs = 25;
 constexpr std::size_t queue_shown = 100;
+constexpr int failed_replies_shown = 10;
 constexpr std::string_view csrf_placeholder = "{{csrf}}";
 constexpr std::string_view error_placeholder = "<!--error-->";
 
@@ -152,6 +153,11 @@ json build_overview(app& a) {
   json deliveries = {{"waiting", 0}, {"pending", 0}, {"delivered", 0}, {"failed", 0}};
   for (const auto& [state, n] : a.db.count_deliveries_by_state()) deliveries[state] = n;
   j["deliveries"] = deliveries;
+  json failed = json::array();
+  for (const auto& d : a.db.list_deliveries("failed", failed_replies_shown))
+    failed.push_back({{"id", d.id}, {"run", d.run}, {"kind", d.kind}, {"attempts", d.attempts},
+                      {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)}});
+  j["failed_deliveries"] = failed;
 
   json active = json::array();
   for (const auto& r : a.db.runs_in_status({"starting", "running"})) {

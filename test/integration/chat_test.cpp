@@ -218,60 +218,117 @@ TEST_CASE("a reply that cannot be delivered is marked failed with its last error
   REQUIRE(list.size() == 1);
   CHECK(list[0]["run"] == run);
   CHECK(d.log().find("reply failed for good") != std::string::npos);
+
+  // …and on the dashboard's overview, with its run and last error.
+  auto login = anon.post("/dashboard/login", "key=" + test_key, {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto cookie = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  auto overview = anon.get("/dashboard/api/overview", {{"Cookie", cookie}}).json();
+  CHECK(overview["deliveries"]["failed"] == 1);
+  REQUIRE(overview["failed_deliveries"].size() == 1);
+  CHECK(overview["failed_deliveries"][0]["run"] == run);
+  CHECK(overview["failed_deliveries"][0]["last_error"].get<std::string>().find("channel_not_found") != std::string::npos);
+}
+
+// The outbox on its own: a real store (in memory), bus and journal, and the fake chat APIs; the test plays the
+// executor's part by writing a run's events.
+struct outbox_harness {
+  fake_chat fake;
+  berth::config c;
+  berth::store::store s{":memory:"};
+  berth::runs::event_bus bus;
+  berth::runs::journal j{s, bus};
+  std::unique_ptr<berth::chat::outbox> o;
+  std::string run;
+  std::int64_t seq = 1;
+
+  outbox_harness() {
+    c.slack_bot_token = slack_token;
+    c.slack_api_base = fake.base();
+    c.telegram_bot_token = tg_token;
+    c.telegram_api_base = fake.base();
+    c.chat_update_ms = 200;
+    o = std::make_unique<berth::chat::outbox>(c, s, bus);
+    j.on_finished([this](const std::string&) { o->notify(); });
+    o->start();
+  }
+  ~outbox_harness() { o->stop(); }
+
+  void start_chat_run(const std::string& kind, const json& target) {
+    berth::store::run_record rec;
+    rec.id = run = berth::new_run_id();
+    rec.user = "someone";
+    rec.engine = "echo";
+    rec.message = "hi";
+    rec.status = "queued";
+    rec.created_at = berth::now_ms();
+    rec.last_seq = 1;
+    berth::store::delivery_record reply;
+    reply.kind = kind;
+    reply.target = target.dump();
+    j.insert(rec, {rec.id, 1, "status", berth::event_data(rec.id, {{"status", "queued"}}), rec.created_at}, {reply});
+    o->track(run);
+  }
+  void say(const std::string& text) { j.write(run, seq, {{"text", {{"text", text}}}}); }
+  void finish(const std::string& result) {
+    berth::store::run_update done;
+    done.status = "succeeded";
+    done.finished_at = berth::now_ms();
+    j.write(run, seq, {{"result", {{"text", result}, {"is_error", false}, {"turns", 1}}},
+                       {"done", {{"status", "succeeded"}, {"exit_code", 0}, {"reason", ""}}}}, done);
+  }
+  std::string state() { return s.deliveries_of_run(run).at(0).state; }
+};
+
+auto said(const std::string& path_suffix, const std::string& text) {
+  return [path_suffix, text](const std::vector<recorded_request>& seen) {
+    for (const auto& r : seen)
+      if (r.path.size() >= path_suffix.size() && r.path.compare(r.path.size() - path_suffix.size(), path_suffix.size(), path_suffix) == 0 &&
+          r.json()["text"] == text)
+        return true;
+    return false;
+  };
 }
 
 TEST_CASE("outbox: a streaming chat run keeps one message up to date - the final reply replaces it", "[integration][chat]") {
-  fake_chat fake;
-  berth::config c;
-  c.slack_bot_token = slack_token;
-  c.slack_api_base = fake.base();
-  c.chat_update_ms = 200;
-  berth::store::store s(":memory:");
-  berth::runs::event_bus bus;
-  berth::runs::journal j(s, bus);
-  berth::chat::outbox o(c, s, bus);
-  j.on_finished([&o](const std::string&) { o.notify(); });
-  o.start();
-
-  berth::store::run_record rec;
-  rec.id = berth::new_run_id();
-  rec.user = "slack.T1.U1";
-  rec.engine = "echo";
-  rec.message = "hi";
-  rec.status = "queued";
-  rec.created_at = berth::now_ms();
-  rec.last_seq = 1;
-  berth::store::delivery_record reply;
-  reply.kind = "slack";
-  reply.target = json{{"channel", "C1"}, {"thread_ts", "1.0"}}.dump();
-  j.insert(rec, {rec.id, 1, "status", berth::event_data(rec.id, {{"status", "queued"}}), rec.created_at}, {reply});
-  o.track(rec.id);
-  std::int64_t seq = 1;
-  auto said = [](const std::string& path, const std::string& text) {
-    return [path, text](const std::vector<recorded_request>& seen) {
-      for (const auto& r : seen)
-        if (r.path == path && r.json()["text"] == text) return true;
-      return false;
-    };
-  };
-
-  j.write(rec.id, seq, {{"text", {{"text", "Hello"}}}});
-  REQUIRE(fake.wait_for(said("/chat.postMessage", "Hello …")));
-  j.write(rec.id, seq, {{"text", {{"text", " world"}}}});
-  REQUIRE(fake.wait_for(said("/chat.update", "Hello world …")));
-  berth::store::run_update done;
-  done.status = "succeeded";
-  done.finished_at = berth::now_ms();
-  j.write(rec.id, seq, {{"result", {{"text", "Hello world"}, {"is_error", false}, {"turns", 1}}},
-                        {"done", {{"status", "succeeded"}, {"exit_code", 0}, {"reason", ""}}}}, done);
-  REQUIRE(fake.wait_for(said("/chat.update", "Hello world")));
-  o.stop();
-  CHECK(fake.requests_to("/chat.postMessage").size() == 1);  // one message, updated in place
+  outbox_harness h;
+  h.start_chat_run("slack", {{"channel", "C1"}, {"thread_ts", "1.0"}});
+  h.say("Hello");
+  REQUIRE(h.fake.wait_for(said("/chat.postMessage", "Hello …")));
+  h.say(" world");
+  REQUIRE(h.fake.wait_for(said("/chat.update", "Hello world …")));
+  h.finish("Hello world");
+  REQUIRE(h.fake.wait_for(said("/chat.update", "Hello world")));
+  h.o->stop();
+  CHECK(h.fake.requests_to("/chat.postMessage").size() == 1);  // one message, updated in place
   std::set<std::string> edited;  // every update edits the message the first post created
-  for (const auto& u : fake.requests_to("/chat.update")) edited.insert(u.json().value("ts", ""));
+  for (const auto& u : h.fake.requests_to("/chat.update")) edited.insert(u.json().value("ts", ""));
   CHECK(edited.size() == 1);
   CHECK(edited.begin()->rfind("1700000000.", 0) == 0);
-  auto rows = s.deliveries_of_run(rec.id);
-  REQUIRE(rows.size() == 1);
-  CHECK(rows[0].state == "delivered");
+  CHECK(h.state() == "delivered");
+}
+
+TEST_CASE("outbox: a long telegram reply is split under the limit - its first part replaces the progress message", "[integration][chat]") {
+  outbox_harness h;
+  h.start_chat_run("telegram", {{"chat_id", 77}, {"reply_to", 5}});
+  h.say("Thinking");
+  REQUIRE(h.fake.wait_for(said("/sendMessage", "Thinking …")));
+  std::string long_reply;
+  for (int i = 0; i < 1000; ++i) long_reply += "word" + std::to_string(i) + " ";  // ~8.9 KB: three messages
+  h.finish(long_reply);
+  REQUIRE(h.fake.wait_for([](const auto& seen) {
+    int sends = 0;
+    for (const auto& r : seen) sends += r.path.ends_with("/sendMessage");
+    return sends == 3;  // the progress message + two more parts
+  }));
+  h.o->stop();
+  auto edits = h.fake.requests_to("/bot" + tg_token + "/editMessageText");
+  auto sends = h.fake.requests_to("/bot" + tg_token + "/sendMessage");
+  REQUIRE(!edits.empty());
+  std::string rebuilt = edits.back().json()["text"];
+  for (std::size_t i = 1; i < sends.size(); ++i) rebuilt += sends[i].json()["text"].get<std::string>();
+  CHECK(rebuilt == long_reply);
+  for (const auto& r : sends) CHECK(r.json()["text"].get<std::string>().size() <= 4096);
+  CHECK(edits.back().json()["chat_id"] == 77);
+  CHECK(sends.front().json()["reply_parameters"]["message_id"] == 5);
+  CHECK(h.state() == "delivered");
 }

@@ -171,7 +171,13 @@ function renderOverview() {
         el('td', { class: 'hide-narrow' }, fmtTime(r.created_at)))),
       'No runs yet.'));
 
-  view.replaceChildren(facts, counts, active, queue, recent);
+  const failed = s.failed_deliveries.length
+    ? el('section', { id: 'failed-deliveries' }, el('h2', {}, `Replies that could not be delivered (${s.deliveries.failed})`),
+      table(['Run', 'Kind', 'Attempts', 'Last error'], s.failed_deliveries.map((d) => el('tr', { dataset: { run: d.run } },
+        el('td', {}, runLink(d.run)), el('td', {}, d.kind), el('td', {}, String(d.attempts)),
+        el('td', { class: 'wrap ev-error' }, d.last_error))), ''))
+    : '';
+  view.replaceChildren(facts, counts, active, queue, failed, recent);
 }
 
 // Once a second: the liveness line and every elapsed-time cell.
