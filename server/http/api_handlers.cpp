@@ -182,6 +182,7 @@ reply metrics_reply(app& a) {
   g.docker_api_errors = docker::docker_api_errors();
   g.docker_up = a.health.docker_ok;
   g.uptime_s = static_cast<double>(now_ms() - a.started_ms) / 1000.0;
+  for (const auto& [state, n] : a.db.count_deliveries_by_state()) g.deliveries[state] = static_cast<std::uint64_t>(n);
   return {200, "text/plain; version=0.0.4; charset=utf-8", runs::render_prometheus(runs::global_metrics(), g), {}, std::nullopt};
 }
 

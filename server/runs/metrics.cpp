@@ -103,6 +103,12 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
   gauge(out, "berth_spare_pool_size", "Warm spare containers waiting for a run.", static_cast<double>(g.spares));
   gauge(out, "berth_docker_up", "1 when the Docker engine answers.", g.docker_up ? 1 : 0);
   gauge(out, "berth_uptime_seconds", "Seconds since berthd started.", g.uptime_s);
+  header(out, "berth_deliveries", "gauge", "Replies (Slack, Telegram, callbacks) in the outbox, by state.");
+  for (const char* s : {"waiting", "pending", "delivered", "failed"}) {
+    auto it = g.deliveries.find(s);
+    out += std::string("berth_deliveries{state=\"") + s + "\"} " +
+           std::to_string(it == g.deliveries.end() ? 0 : it->second) + "\n";
+  }
   return out;
 }
 

@@ -55,6 +55,7 @@ struct gauges {
   std::uint64_t docker_api_errors = 0;
   bool docker_up = false;
   double uptime_s = 0;
+  std::map<std::string, std::uint64_t> deliveries;  // outbox rows by state (waiting, pending, delivered, failed)
 };
 
 std::string render_prometheus(const metrics& m, const gauges& g);

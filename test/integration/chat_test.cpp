@@ -227,6 +227,10 @@ TEST_CASE("a reply that cannot be delivered is marked failed with its last error
   REQUIRE(overview["failed_deliveries"].size() == 1);
   CHECK(overview["failed_deliveries"][0]["run"] == run);
   CHECK(overview["failed_deliveries"][0]["last_error"].get<std::string>().find("channel_not_found") != std::string::npos);
+  // …and to Prometheus, for an alert.
+  auto metrics = api.get("/metrics").body;
+  CHECK(metrics.find("berth_deliveries{state=\"failed\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("berth_deliveries{state=\"delivered\"} 0\n") != std::string::npos);
 }
 
 // The outbox on its own: a real store (in memory), bus and journal, and the fake chat APIs; the test plays the
