@@ -141,6 +141,9 @@ config parse_config(const env_lookup& env) {
     r.problems.push_back("BERTH_TELEGRAM_SECRET_TOKEN is set but BERTH_TELEGRAM_BOT_TOKEN is not: replies could not be sent");
   if (!c.telegram_bot_token.empty() && c.telegram_secret_token.empty())
     r.problems.push_back("BERTH_TELEGRAM_BOT_TOKEN needs BERTH_TELEGRAM_SECRET_TOKEN (set it as the webhook's secret_token): an unverified hook would run agents for anyone");
+  if (c.telegram_secret_token.size() > 256 ||
+      c.telegram_secret_token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+    r.problems.push_back("BERTH_TELEGRAM_SECRET_TOKEN may hold only A-Z a-z 0-9 _ - (at most 256), as Telegram's setWebhook requires");
   if (auto v = r.get("BERTH_CALLBACK_ALLOW")) c.callback_allow = split_list(*v);
   for (const auto& a : c.callback_allow)
     if (!starts_with(a, "http://") && !starts_with(a, "https://"))

@@ -49,6 +49,32 @@ TEST_CASE("config: values parsed and secrets never described") {
   for (const auto& [k, v] : describe_config(c)) CHECK(v.find("0123456789abcdef") == std::string::npos);
 }
 
+TEST_CASE("config: chat integrations come in verified pairs and secrets are never described") {
+  const std::pair<std::string, std::string> key{"BERTH_API_KEYS", "0123456789abcdef"};
+  auto problems = [&](std::map<std::string, std::string> env) {
+    env.insert(key);
+    try {
+      parse_config(env_of(env));
+      return std::vector<std::string>{};
+    } catch (const config_error& e) {
+      return e.problems;
+    }
+  };
+  CHECK(problems({{"BERTH_TELEGRAM_BOT_TOKEN", "1:abc"}}).size() == 1);      // a bot token without a secret token
+  CHECK(problems({{"BERTH_SLACK_SIGNING_SECRET", "s3cret"}}).size() == 1);   // signing secret without a bot token
+  CHECK(problems({{"BERTH_TELEGRAM_BOT_TOKEN", "1:abc"}, {"BERTH_TELEGRAM_SECRET_TOKEN", "has space"}}).size() == 1);
+  CHECK(problems({{"BERTH_CALLBACK_ALLOW", "hooks.example.com"}}).size() == 1);  // no scheme
+  CHECK(problems({{"BERTH_SLACK_API_BASE", "slack.local"}}).size() == 1);
+  auto c = parse_config(env_of({key, {"BERTH_SLACK_SIGNING_SECRET", "slack-signing-s3cret"},
+                                {"BERTH_SLACK_BOT_TOKEN", "xoxb-s3cret"}, {"BERTH_TELEGRAM_BOT_TOKEN", "1:tg-s3cret"},
+                                {"BERTH_TELEGRAM_SECRET_TOKEN", "tg_secret-token"}, {"BERTH_SLACK_API_BASE", "http://127.0.0.1:9/api/"}}));
+  CHECK(c.slack_api_base == "http://127.0.0.1:9/api");  // trailing slash dropped
+  for (const auto& [k, v] : describe_config(c)) {
+    CHECK(v.find("s3cret") == std::string::npos);
+    CHECK(v.find("tg_secret-token") == std::string::npos);
+  }
+}
+
 TEST_CASE("sizes and lists") {
   CHECK(parse_bytes("1g") == 1LL << 30);
   CHECK(parse_bytes("64k") == 65536);
