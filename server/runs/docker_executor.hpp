@@ -2,7 +2,8 @@
 // attach (stdin+stdout+stderr) before start, start, hand over the task on stdin, then pump output into
 // events while enforcing the run and idle timeouts, and finally classify the exit, store `done` and remove
 // the container. After a restart the same pump follows the container's logs instead, skipping the bytes
-// whose events are already stored, so nothing is lost and nothing doubled.
+// whose events are already stored, so nothing is lost and nothing doubled. The steps are run_flow's
+// (run_flow.hpp); this class owns the threads, cancel/detach, and the spare pool.
 #pragma once
 #include <atomic>
 #include <condition_variable>

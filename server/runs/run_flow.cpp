@@ -1,0 +1,370 @@
+#include "server/runs/run_flow.hpp"
+
+#include <poll.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "common/task.hpp"
+#include "server/runs/metrics.hpp"
+#include "server/runs/task_builder.hpp"
+
+namespace berth::runs {
+
+namespace {
+using clock = std::chrono::steady_clock;
+constexpr auto engine_retry_interval = std::chrono::seconds(1);
+constexpr auto engine_wait_max = std::chrono::minutes(10);
+constexpr int after_stop_drain_ms = 10000;
+
+// Thrown inside a run thread when berthd shuts down: stop following, leave the worker running.
+struct detach_signal {};
+
+int option_int(const nlohmann::json& o, const char* k, int fallback) {
+  auto it = o.find(k);
+  return it != o.end() && it->is_number_integer() ? it->get<int>() : fallback;
+}
+
+long ms_between(clock::time_point a, clock::time_point b) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+}
+}  // namespace
+
+run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
+                   docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
+                   std::function<void()> release)
+    : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
+      spares_(spares), volumes_(volumes), release_(std::move(release)) {
+  auto opts = nlohmann::json::parse(rec_.options, nullptr, false);
+  if (!opts.is_object()) opts = nlohmann::json::object();
+  timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
+  idle_s_ = option_int(opts, "idle_timeout_s", cfg_.idle_timeout_s);
+}
+
+template <class F>
+auto run_flow::with_engine(F f) -> decltype(f()) {
+  auto give_up = clock::now() + engine_wait_max;
+  for (;;) {
+    try {
+      return f();
+    } catch (const docker::docker_error& e) {
+      if (!e.unreachable()) throw;
+      engine_lost_ = true;
+      if (a_.detach) throw detach_signal{};
+      if (clock::now() > give_up) throw std::runtime_error("lost: docker engine unreachable for 10 minutes");
+      std::this_thread::sleep_for(engine_retry_interval);
+    }
+  }
+}
+
+// How the container ended. With the wait registered before start the exit code is already there; only an
+// exit code that may mean the OOM killer (137 = SIGKILL) costs an inspect. Otherwise (a resumed run, a lost
+// waiter) ask the engine, waiting out an outage.
+std::optional<docker::container_state> run_flow::exit_state() {
+  if (exit_waiter_) {
+    auto code = docker::docker_client::read_wait(*exit_waiter_, 5000);
+    exit_waiter_.reset();
+    if (code && *code != 137) {
+      docker::container_state st;
+      st.id = cid_;
+      st.exit_code = *code;
+      return st;
+    }
+  }
+  return with_engine([&] {
+    try {
+      docker_.wait_exit(cid_);
+    } catch (const docker::docker_error& e) {
+      if (e.unreachable()) throw;  // 404: gone already; inspect says so
+    }
+    return docker_.inspect(cid_);
+  });
+}
+
+// A warm spare of this user, if there is one that fits: its worker already waits for the task.
+std::optional<docker::unix_stream> run_flow::take_spare() {
+  if (!cfg_.spares) return std::nullopt;
+  auto s = spares_.take(rec_.user, journal_.db().instructions(rec_.user).has_value());
+  if (!s) return std::nullopt;
+  cid_ = s->container_id;
+  exit_waiter_ = std::move(s->waiter);
+  store::run_update u;
+  u.container_id = cid_;
+  emit({}, u);
+  global_metrics().spares_taken.fetch_add(1, std::memory_order_relaxed);
+  log::info("run takes a warm spare", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
+  return std::move(s->stream);
+}
+
+docker::container_spec run_flow::spec() const {
+  auto s = worker_container(cfg_, instance_, rec_.user, journal_.db().instructions(rec_.user).has_value());
+  s.labels["berth.run"] = rec_.id;
+  return s;
+}
+
+docker::unix_stream run_flow::begin_fresh() {
+  store::run_update starting;
+  starting.status = "starting";
+  emit({{"status", {{"status", "starting"}}}}, starting);
+  const auto t0 = clock::now();
+  std::optional<docker::unix_stream> warm = take_spare();
+  if (warm) {
+    global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
+    warm->write_all(serialize_task(build_task(cfg_, rec_)));
+    warm->shutdown_write();
+    store::run_update running;
+    running.status = "running";
+    running.started_at = now_ms();
+    rec_.started_at = running.started_at;
+    emit({{"status", {{"status", "running"}}}}, running);
+    // Operators find it by its run's name, as any run; off the hot path, the worker already has its task.
+    std::thread([&docker = docker_, cid = cid_, name = container_name(rec_.id), run = rec_.id] {
+      try {
+        docker.rename(cid, name);
+      } catch (const docker::docker_error& e) {
+        log::warn("could not rename spare", {{"run", run}, {"error", e.what()}});
+      }
+    }).detach();
+    return std::move(*warm);
+  }
+  const std::string name = container_name(rec_.id);
+  volumes_.ensure(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
+  auto body = docker::container_create_body(spec());
+  try {
+    cid_ = docker_.create_container(name, body);
+  } catch (const docker::docker_error& e) {
+    if (e.status != 409) throw;
+    // A container of this name survives from a crash before its id was stored: it never got its task.
+    docker_.remove(name);
+    cid_ = docker_.create_container(name, body);
+  }
+  store::run_update u;
+  u.container_id = cid_;
+  emit({}, u);
+  const auto t_created = clock::now();
+  auto s = docker_.attach(cid_);
+  exit_waiter_ = docker_.wait_next_exit(cid_);  // registered before start: the exit is known the moment it happens
+  const auto t_attached = clock::now();
+  docker_.start(cid_);
+  const auto t_started = clock::now();
+  global_metrics().container_start_s.observe(std::chrono::duration<double>(t_started - t0).count());
+  if (log::enabled(log::level::debug))
+    log::debug("worker container timings", {{"run", rec_.id}, {"create_ms", std::to_string(ms_between(t0, t_created))},
+                                            {"attach_ms", std::to_string(ms_between(t_created, t_attached))},
+                                            {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
+  s.write_all(serialize_task(build_task(cfg_, rec_)));
+  s.shutdown_write();
+  store::run_update running;
+  running.status = "running";
+  running.started_at = now_ms();
+  rec_.started_at = running.started_at;
+  emit({{"status", {{"status", "running"}}}}, running);
+  log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
+  return s;
+}
+
+docker::unix_stream run_flow::resume() {
+  const std::string ref = rec_.container_id.empty() ? container_name(rec_.id) : rec_.container_id;
+  auto st = with_engine([&] { return docker_.inspect(ref); });
+  if (!st) {
+    if (rec_.status == "starting") return begin_fresh();  // created nothing yet, or it was removed
+    throw std::runtime_error("lost: the worker container vanished while berthd was not following it");
+  }
+  cid_ = st->id;
+  if (st->status == "created") {  // never started, so it never received its task: start over
+    docker_.remove(cid_);
+    return begin_fresh();
+  }
+  if (rec_.status == "starting") {
+    store::run_update u;
+    u.status = "running";
+    u.container_id = cid_;
+    u.started_at = now_ms();
+    rec_.started_at = u.started_at;
+    emit({{"status", {{"status", "running"}}}}, u);
+  }
+  log::info("following worker logs after restart",
+            {{"run", rec_.id}, {"stdout_offset", std::to_string(rec_.stdout_offset)}});
+  return with_engine([&] { return docker_.follow_logs(cid_); });
+}
+
+void run_flow::restore_facts(output_pump& p) {
+  for (std::int64_t after = 0;;) {
+    auto evs = journal_.db().events_after(rec_.id, after, 1000);
+    if (evs.empty()) break;
+    for (const auto& e : evs) {
+      after = e.seq;
+      if (e.type != "result" && e.type != "error") continue;
+      auto j = nlohmann::json::parse(e.data, nullptr, false);
+      if (e.type == "result") {
+        p.facts().saw_result = true;
+        p.facts().result_is_error = j.value("is_error", false);
+      } else {
+        p.facts().error_kind = j.value("kind", "");
+        p.facts().error_message = j.value("message", "");
+      }
+    }
+  }
+}
+
+void run_flow::request_stop(stop_request why, int limit_s) {
+  if (stop_ != stop_request::none) return;
+  stop_ = why;
+  stop_limit_s_ = limit_s;
+  log::info("stopping worker", {{"run", rec_.id},
+                                {"why", why == stop_request::cancel ? "cancel" : why == stop_request::run_timeout ? "run timeout" : "idle timeout"}});
+  try {
+    docker_.stop(cid_, cfg_.stop_grace_s);
+  } catch (const docker::docker_error& e) {
+    log::warn("stop failed, killing", {{"run", rec_.id}, {"error", e.what()}});
+    try { docker_.kill(cid_); } catch (const docker::docker_error&) {}
+  }
+}
+
+void run_flow::pump(docker::unix_stream& s, output_pump& p) {
+  using namespace std::chrono;
+  const std::int64_t started = rec_.started_at.value_or(now_ms());
+  auto idle_deadline = clock::now() + seconds(idle_s_);
+  auto stopped_at = clock::time_point{};
+  store::run_update last = p.progress();
+  std::vector<draft> drafts;
+  for (;;) {
+    if (a_.detach) throw detach_signal{};
+    if (!s.has_buffered()) {
+      auto now = clock::now();
+      auto run_left = milliseconds(started + std::int64_t{timeout_s_} * 1000 - now_ms());
+      auto idle_left = duration_cast<milliseconds>(idle_deadline - now);
+      auto wait = std::min(run_left, idle_left);
+      if (stop_ != stop_request::none) wait = duration_cast<milliseconds>(stopped_at + milliseconds(after_stop_drain_ms) - now);
+      pollfd fds[2] = {{s.fd(), POLLIN, 0}, {a_.wake_fd, POLLIN, 0}};
+      int r = ::poll(fds, 2, static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+      if (r < 0 && errno == EINTR) continue;
+      if (fds[1].revents & POLLIN) {
+        std::uint64_t n;
+        [[maybe_unused]] auto rd = ::read(a_.wake_fd, &n, sizeof n);
+        if (a_.detach) continue;
+        if (a_.cancel && stop_ == stop_request::none) {
+          request_stop(stop_request::cancel, 0);
+          stopped_at = clock::now();
+        }
+        continue;
+      }
+      if (r == 0) {
+        if (stop_ != stop_request::none) break;  // stopped, yet the stream did not end: stop following
+        if (run_left <= idle_left) request_stop(stop_request::run_timeout, timeout_s_);
+        else request_stop(stop_request::idle_timeout, idle_s_);
+        stopped_at = clock::now();
+        continue;
+      }
+    }
+    auto rd = s.read();
+    if (!rd.data.empty()) {
+      idle_deadline = clock::now() + seconds(idle_s_);
+      drafts.clear();
+      if (!p.feed(rd.data, drafts)) {
+        drafts.push_back(log_draft("berthd", "corrupt output stream from docker; no longer reading it"));
+        emit(std::move(drafts), p.progress());
+        break;
+      }
+      if (!drafts.empty() || p.progressed_since(last)) {
+        last = p.progress();
+        emit(std::move(drafts), last);
+      }
+    }
+    if (rd.eof) break;
+  }
+  drafts.clear();
+  p.finish(drafts);
+  if (!drafts.empty()) emit(std::move(drafts), p.progress());
+}
+
+void run_flow::finalize(output_pump& p) {
+  // The stream ended: the worker exited (or the engine went away). Ask the engine how it ended, waiting for
+  // it to come back if it is down, so the run gets its true status rather than a guess.
+  const auto t_eof = clock::now();
+  auto st = exit_state();
+  outcome o;
+  std::optional<int> code;
+  if (!st) {
+    o = {"lost", "the worker container disappeared before its exit could be read"};
+  } else {
+    auto& f = p.facts();
+    f.requested = stop_;
+    f.timeout_s = stop_limit_s_;
+    f.exit_code = st->exit_code;
+    f.oom_killed = st->oom_killed;
+    code = st->exit_code;
+    o = classify_exit(f);
+    if (engine_lost_ && o.status == "failed" && stop_ == stop_request::none)
+      o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
+  }
+  store::run_update u;
+  u.status = o.status;
+  u.reason = o.reason;
+  if (code) u.exit_code = *code;
+  u.finished_at = now_ms();
+  emit({{"done", {{"status", o.status}, {"exit_code", code ? nlohmann::json(*code) : nlohmann::json(nullptr)}, {"reason", o.reason}}}}, u);
+  release_();
+  const auto t_done = clock::now();
+  log::info("run finished", {{"run", rec_.id}, {"status", o.status}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
+  try {
+    docker_.remove(cid_);
+  } catch (const docker::docker_error& e) {
+    log::warn("could not remove worker container; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+  }
+  if (log::enabled(log::level::debug))
+    log::debug("worker exit timings", {{"run", rec_.id}, {"wait_inspect_store_ms", std::to_string(ms_between(t_eof, t_done))},
+                                       {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});
+}
+
+void run_flow::finish_without_worker(const std::string& status, const std::string& reason) {
+  store::run_update u;
+  u.status = status;
+  u.reason = reason;
+  u.finished_at = now_ms();
+  emit({{"done", {{"status", status}, {"exit_code", nullptr}, {"reason", reason}}}}, u);
+  release_();
+  log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", status}, {"reason", reason}});
+  if (!cid_.empty()) {
+    try { docker_.remove(cid_); } catch (const docker::docker_error&) {}
+  }
+}
+
+run_flow::ending run_flow::run() {
+  bool started = false;
+  const bool fresh = rec_.status == "queued";
+  try {
+    docker::unix_stream s = fresh ? begin_fresh() : resume();
+    started = true;
+    output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_, engine_secrets(cfg_));
+    restore_facts(p);
+    if (a_.cancel) request_stop(stop_request::cancel, 0);
+    pump(s, p);
+    finalize(p);
+    return ending::finished;
+  } catch (const detach_signal&) {
+    log::info("detached from run; its worker keeps running", {{"run", rec_.id}});
+    return ending::detached;
+  } catch (const docker::docker_error& e) {
+    if (e.unreachable() && !started && fresh) {
+      // The engine is down before the worker got its task: back to the queue, nothing was lost.
+      store::run_update u;
+      u.status = "queued";
+      emit({{"status", {{"status", "queued"}, {"reason", "docker engine unavailable; waiting for it"}}}}, u);
+      if (!cid_.empty()) { try { docker_.remove(cid_); } catch (const docker::docker_error&) {} }
+      log::warn("docker unavailable; run requeued", {{"run", rec_.id}, {"error", e.what()}});
+      return ending::requeued;
+    }
+    finish_without_worker("failed", std::string("docker: ") + e.what());
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (starts_with(what, "lost: ")) finish_without_worker("lost", what.substr(6));
+    else finish_without_worker("failed", "berthd: " + what);
+  }
+  return ending::finished;
+}
+
+}  // namespace berth::runs

@@ -1,0 +1,87 @@
+// One run, start to finish, on the thread docker_executor gives it: create the hardened container (or take
+// a warm spare), attach before start, hand over the task, pump output into events while enforcing the run
+// and idle timeouts and cancel, classify the exit, store `done`, remove the container. After a restart the
+// same steps follow the container's logs instead (resume), skipping bytes whose events are stored already.
+// Engine outages are waited out; a shutdown detaches and leaves the worker running.
+#pragma once
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/config.hpp"
+#include "server/docker/container_spec.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/runs/docker_executor.hpp"
+#include "server/runs/exit_classifier.hpp"
+#include "server/runs/journal.hpp"
+#include "server/runs/output_pump.hpp"
+#include "server/runs/spare_pool.hpp"
+#include "server/runs/volume_registry.hpp"
+
+namespace berth::runs {
+
+// What the executor and a run's thread share: cancel and detach requests, and an eventfd that wakes the pump.
+struct docker_executor::active_run {
+  std::string id;
+  int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> detach{false};
+  ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }
+  void wake() const {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+};
+
+// Everything one run thread needs; the steps of a run are its methods.
+class run_flow {
+ public:
+  run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
+           docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
+           std::function<void()> release);
+
+  enum class ending { finished, requeued, detached };
+  ending run();
+
+ private:
+  docker::unix_stream begin_fresh();
+  docker::unix_stream resume();
+  void pump(docker::unix_stream& s, output_pump& p);
+  void request_stop(stop_request why, int limit_s);
+  void finalize(output_pump& p);
+  void finish_without_worker(const std::string& status, const std::string& reason);
+  void restore_facts(output_pump& p);
+  // Calls `f`, waiting out an engine outage (retrying every second) so a run is never guessed at while the
+  // engine cannot be asked. Gives up as `lost` after engine_wait_max; a shutdown detaches instead.
+  template <class F>
+  auto with_engine(F f) -> decltype(f());
+  void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
+  docker::container_spec spec() const;
+  std::optional<docker::unix_stream> take_spare();
+  std::optional<docker::container_state> exit_state();
+
+  const config& cfg_;
+  docker::docker_client& docker_;
+  journal& journal_;
+  const std::string& instance_;
+  docker_executor::active_run& a_;
+  store::run_record rec_;
+  std::int64_t seq_;
+  int timeout_s_;
+  int idle_s_;
+  std::string cid_;
+  stop_request stop_ = stop_request::none;
+  int stop_limit_s_ = 0;
+  bool engine_lost_ = false;
+  spare_pool& spares_;
+  volume_registry& volumes_;
+  std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
+  std::optional<docker::unix_stream> exit_waiter_;
+};
+
+}  // namespace berth::runs
