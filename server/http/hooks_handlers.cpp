@@ -33,9 +33,12 @@ reply start_chat_run(app& a, const chat::chat_message& m) {
     a.outbox.track(rec.id);
     log::info("chat message started a run", {{"source", m.source}, {"run", rec.id}, {"user", rec.user}});
     return json_reply(200, {{"ok", true}, {"run", rec.id}});
-  } catch (const runs::request_error&) {
-    a.db.release_chat_event(m.source, m.event_id);  // not started: the platform's retry may start it
-    throw;
+  } catch (const runs::request_error& e) {
+    // Not admitted (queue full, no engine credentials, shutting down). A platform retry would meet the same
+    // answer or come too late, so the message is recorded as a failed run and its reply tells the user why.
+    auto rec = a.manager.record_refused(r, e.what());
+    a.db.link_chat_event(m.source, m.event_id, rec.id);
+    return json_reply(200, {{"ok", true}, {"run", rec.id}, {"refused", e.what()}});
   }
 }
 

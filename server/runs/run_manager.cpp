@@ -50,6 +50,15 @@ store::run_record run_manager::submit(const run_request& r) {
   if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max))
     throw request_error(429, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
                                                " waiting); retry later");
+  auto rec = store_queued(r);
+  global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
+  log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
+  queue_.push_back({rec.id, rec.user});
+  schedule_locked();
+  return rec;
+}
+
+store::run_record run_manager::store_queued(const run_request& r) {
   store::run_record rec;
   rec.id = new_run_id();
   rec.user = r.user;
@@ -70,10 +79,21 @@ store::run_record run_manager::submit(const run_request& r) {
     replies.push_back(std::move(d));
   }
   journal_.insert(rec, first, replies);
-  global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
-  log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
-  queue_.push_back({rec.id, rec.user});
-  schedule_locked();
+  return rec;
+}
+
+store::run_record run_manager::record_refused(const run_request& r, const std::string& why) {
+  std::lock_guard lock(m_);
+  auto rec = store_queued(r);  // stored like any run, never scheduled: its only step left is `done`
+  std::int64_t seq = rec.last_seq;
+  store::run_update u;
+  u.status = "failed";
+  u.reason = "not started: " + why;
+  u.finished_at = now_ms();
+  journal_.write(rec.id, seq, {{"done", {{"status", "failed"}, {"exit_code", nullptr}, {"reason", *u.reason}}}}, u);
+  log::warn("run refused at submission; recorded as failed so its reply says why", {{"run", rec.id}, {"reason", why}});
+  rec.status = "failed";
+  rec.reason = *u.reason;
   return rec;
 }
 

@@ -33,6 +33,9 @@ class run_manager {
   void stop();
   store::run_record submit(const run_request& r);  // throws request_error (429 queue full, 503 stopping)
   cancel_result cancel(const std::string& id);
+  // A run that could not be admitted but whose caller must still get an answer (a chat message): stored as
+  // `failed` ("not started: <why>") with its `done`, so its owed replies are sent and history shows it.
+  store::run_record record_refused(const run_request& r, const std::string& why);
   // Schedules again after the engine came back (runs requeued while it was down).
   void retry();
   // Hands an active run nobody follows (found by the reconciler) to the executor.
@@ -46,6 +49,7 @@ class run_manager {
   void finished(const store::run_record& rec);
   void requeue(const store::run_record& rec);
   void schedule_locked();
+  store::run_record store_queued(const run_request& r);  // the run, its first event and its replies, atomically
 
   struct item {
     std::string id;

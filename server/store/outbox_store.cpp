@@ -113,14 +113,6 @@ bool store::claim_chat_event(const std::string& source, const std::string& id, s
   return q.exec() == 1;
 }
 
-void store::release_chat_event(const std::string& source, const std::string& id) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "DELETE FROM chat_events WHERE source = ? AND event_id = ?");
-  q.bind(1, source);
-  q.bind(2, id);
-  q.exec();
-}
-
 void store::link_chat_event(const std::string& source, const std::string& id, const std::string& run) {
   std::lock_guard lock(write_mutex_);
   SQLite::Statement q(*writer_, "UPDATE chat_events SET run_id = ? WHERE source = ? AND event_id = ?");

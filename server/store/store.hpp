@@ -134,7 +134,6 @@ class store {
   std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state();
   // Chat event de-duplication: true when (source, id) is new and now claimed.
   bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);
-  void release_chat_event(const std::string& source, const std::string& id);
   void link_chat_event(const std::string& source, const std::string& id, const std::string& run);
 
  private:

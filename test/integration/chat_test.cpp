@@ -202,6 +202,33 @@ TEST_CASE("callbacks: a delivery pending at kill -9 is delivered after the resta
   CHECK(calls.back().json()["text"] == "survives");
 }
 
+TEST_CASE("slack: a message that cannot start a run is answered with why - once", "[integration][chat]") {
+  fake_chat fake;
+  // The default engine is claude and berthd has no credentials for it: admission refuses every chat run.
+  berthd_process d({{"BERTH_SLACK_SIGNING_SECRET", slack_secret}, {"BERTH_SLACK_BOT_TOKEN", slack_token},
+                    {"BERTH_SLACK_API_BASE", fake.base()}, {"BERTH_ENGINES", "echo,claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}});
+  api_client api(d.port(), test_key);
+  api_client anon(d.port());
+  auto body = slack_message("Ev300", "please help");
+  auto r = slack_post(anon, body, now_s());
+  REQUIRE(r.status == 200);  // acknowledged: a retry would meet the same refusal
+  CHECK(r.json()["refused"].get<std::string>().find("ANTHROPIC_API_KEY") != std::string::npos);
+  std::string run = r.json()["run"];
+  CHECK(slack_post(anon, body, now_s(), slack_secret, {{"X-Slack-Retry-Num", "1"}}).json()["duplicate"] == true);
+  auto rec = api.get("/api/v1/runs/" + run).json();
+  CHECK(rec["status"] == "failed");
+  CHECK(rec["message"] == "please help");  // the message is kept in the history
+  CHECK(rec["reason"].get<std::string>().rfind("not started: ", 0) == 0);
+  CHECK(api.wait_done(run)["status"] == "failed");
+  wait_delivery(api, run, "delivered");
+  auto posts = fake.requests_to("/chat.postMessage");
+  REQUIRE(posts.size() == 1);
+  CHECK(posts[0].json()["thread_ts"] == "1700000000.000100");
+  CHECK(posts[0].json()["text"].get<std::string>().find("not started") != std::string::npos);
+  CHECK(posts[0].json()["text"].get<std::string>().find("ANTHROPIC_API_KEY") != std::string::npos);
+  CHECK(runs_of(api, "slack.T1.U7") == 1);
+}
+
 TEST_CASE("a reply that cannot be delivered is marked failed with its last error", "[integration][chat]") {
   fake_chat fake;
   fake.slack_error("channel_not_found");
