@@ -149,8 +149,12 @@ void outbox::notify() {
 
 void outbox::track(const std::string& run) {
   auto sub = bus_.subscribe(run, [] {});  // drained on the outbox's own schedule
-  std::lock_guard lock(m_);
-  tracked_[run].sub = std::move(sub);
+  {
+    std::lock_guard lock(m_);
+    tracked_[run].sub = std::move(sub);
+    kicked_ = true;  // an idle loop sleeps 5 s; progress must start at the chat update rate
+  }
+  cv_.notify_all();
 }
 
 void outbox::loop() {
