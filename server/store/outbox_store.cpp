@@ -106,10 +106,15 @@ std::vector<std::pair<std::string, std::int64_t>> store::count_deliveries_by_sta
 
 bool store::claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms) {
   std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "INSERT OR IGNORE INTO chat_events (source, event_id, created_at) VALUES (?, ?, ?)");
+  // New, or claimed long ago by a berthd that died before it could store the run (no run linked): take it.
+  SQLite::Statement q(*writer_,
+                      "INSERT INTO chat_events (source, event_id, created_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (source, event_id) DO UPDATE SET created_at = excluded.created_at "
+                      "WHERE chat_events.run_id = '' AND chat_events.created_at < ?");
   q.bind(1, source);
   q.bind(2, id);
   q.bind(3, now_ms);
+  q.bind(4, now_ms - abandoned_claim_ms);
   return q.exec() == 1;
 }
 

@@ -82,6 +82,8 @@ struct delivery_update {
   std::optional<std::int64_t> delivered_at;
 };
 
+inline constexpr std::int64_t abandoned_claim_ms = 30000;
+
 struct run_filter {
   std::string user;
   std::string status;
@@ -132,7 +134,8 @@ class store {
   std::vector<delivery_record> deliveries_of_run(const std::string& run);
   std::vector<delivery_record> list_deliveries(const std::string& state, int limit);
   std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state();
-  // Chat event de-duplication: true when (source, id) is new and now claimed.
+  // Chat event de-duplication: true when (source, id) is new and now claimed, or when an earlier claim never
+  // got its run linked within abandoned_claim_ms (its berthd died in between): a retry must not be lost.
   bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);
   void link_chat_event(const std::string& source, const std::string& id, const std::string& run);
 

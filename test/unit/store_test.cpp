@@ -86,6 +86,19 @@ TEST_CASE("store: listing filters by user and status - newest first - pages with
   CHECK(s.runs_in_status({"queued"}).front().id == ids[0]);
 }
 
+TEST_CASE("store: chat events are claimed once - an abandoned claim can be taken again") {
+  store::store s(":memory:");
+  CHECK(s.claim_chat_event("slack", "Ev1", 1000));
+  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1001));   // a retry while the first is being handled
+  CHECK(s.claim_chat_event("telegram", "Ev1", 1001));       // sources are separate
+  // No run was ever linked (berthd died between claim and submit): after the grace, a retry takes it.
+  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms - 1));
+  CHECK(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms + 1));
+  // Once linked to a run, never again.
+  s.link_chat_event("slack", "Ev1", "RUN1");
+  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 10 * store::abandoned_claim_ms));
+}
+
 TEST_CASE("store: meta values persist") {
   store::store s(":memory:");
   CHECK(s.meta("instance").empty());
