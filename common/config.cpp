@@ -130,9 +130,10 @@ config parse_config(const env_lookup& env) {
   r.string("BERTH_TELEGRAM_BOT_TOKEN", c.telegram_bot_token);
   r.string("BERTH_TELEGRAM_SECRET_TOKEN", c.telegram_secret_token);
   r.string("BERTH_TELEGRAM_API_BASE", c.telegram_api_base);
-  for (auto* base : {&c.slack_api_base, &c.telegram_api_base}) {
+  for (auto [name, base] : {std::pair{"BERTH_SLACK_API_BASE", &c.slack_api_base},
+                             std::pair{"BERTH_TELEGRAM_API_BASE", &c.telegram_api_base}}) {
     if (!starts_with(*base, "http://") && !starts_with(*base, "https://"))
-      r.problems.push_back("BERTH_SLACK_API_BASE / BERTH_TELEGRAM_API_BASE must start with http:// or https://");
+      r.problems.push_back(std::string(name) + " must start with http:// or https://");
     while (!base->empty() && base->back() == '/') base->pop_back();
   }
   if (!c.slack_signing_secret.empty() && c.slack_bot_token.empty())

@@ -24,8 +24,8 @@ struct config {
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
   std::string instance;                                // empty: generated once and kept in the store
   int io_threads = 1;
-  std::string metrics_listen;
-  int dashboard_session_s = 43200;  // a dashboard login lasts 12 h  // empty: /metrics on the main listener, behind the API key
+  std::string metrics_listen;       // empty: /metrics on the main listener, behind the API key
+  int dashboard_session_s = 43200;  // a dashboard login lasts 12 h
 
   int max_concurrent = 4;
   int max_per_user = 2;

@@ -15,8 +15,6 @@ bool has(const json& j, const char* k, json::value_t t) {
   return it->type() == t;
 }
 
-constexpr std::array terminal = {"succeeded", "failed", "timed_out", "cancelled", "oom", "lost"};
-constexpr std::array active = {"queued", "starting", "running"};
 }  // namespace
 
 std::string check_worker_event(const json& j) {
@@ -53,13 +51,13 @@ std::string event_data(std::string_view run, const json& fields) {
 }
 
 bool is_terminal_status(std::string_view s) {
-  for (auto t : terminal) if (s == t) return true;
+  for (auto t : terminal_statuses) if (s == t) return true;
   return false;
 }
 
 bool is_valid_status(std::string_view s) {
   if (is_terminal_status(s)) return true;
-  for (auto a : active) if (s == a) return true;
+  for (auto a : active_statuses) if (s == a) return true;
   return false;
 }
 

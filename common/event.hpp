@@ -2,6 +2,7 @@
 // (types started/text/tool_use/tool_result/result/error); berthd adds status/log/done. Every stored event
 // has a per-run sequence number (1, 2, 3, … no gaps) and a one-line JSON `data` that names its run.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,7 +25,10 @@ std::string check_worker_event(const nlohmann::json& j);
 // `fields` without "type", plus "run", dumped on one line (invalid UTF-8 replaced, never thrown).
 std::string event_data(std::string_view run, const nlohmann::json& fields);
 
-// Terminal run statuses and the one non-terminal set; nothing else is a valid status.
+// Run statuses: the active ones a run passes through, then exactly one terminal one. Nothing else is valid.
+inline constexpr std::array<std::string_view, 3> active_statuses = {"queued", "starting", "running"};
+inline constexpr std::array<std::string_view, 6> terminal_statuses = {"succeeded", "failed", "timed_out",
+                                                                      "cancelled", "oom", "lost"};
 bool is_terminal_status(std::string_view s);
 bool is_valid_status(std::string_view s);
 

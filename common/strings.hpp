@@ -22,6 +22,9 @@ std::optional<std::int64_t> parse_bytes(std::string_view s);
 std::optional<std::int64_t> parse_int(std::string_view s);
 std::optional<double> parse_double(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
+std::string ascii_lower(std::string_view s);
+// Lower-case hex of `bytes`, two digits per byte.
+std::string to_hex(std::string_view bytes);
 // Constant-time equality; a secret shorter or longer than `presented` never matches.
 bool same_secret(std::string_view secret, std::string_view presented);
 

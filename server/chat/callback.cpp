@@ -3,28 +3,23 @@
 #include <algorithm>
 
 #include "common/strings.hpp"
+#include "server/runs/run_request.hpp"
 
 namespace berth::chat {
 namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // "host[:port]" → host and port text (port empty when absent).
 bool split_authority(std::string_view a, std::string& host, std::string& port) {
   if (a.empty()) return false;
   if (a.front() == '[') {
     auto close = a.find(']');
     if (close == std::string_view::npos) return false;
-    host = lower(a.substr(0, close + 1));
+    host = ascii_lower(a.substr(0, close + 1));
     auto rest = a.substr(close + 1);
     if (!rest.empty() && rest.front() != ':') return false;
     port = rest.empty() ? "" : std::string(rest.substr(1));
   } else {
     auto colon = a.rfind(':');
-    host = lower(a.substr(0, colon));
+    host = ascii_lower(a.substr(0, colon));
     port = colon == std::string_view::npos ? "" : std::string(a.substr(colon + 1));
   }
   return !host.empty();
@@ -32,13 +27,13 @@ bool split_authority(std::string_view a, std::string& host, std::string& port) {
 }  // namespace
 
 std::optional<url_parts> parse_url(std::string_view url) {
-  if (url.size() > max_callback_url_bytes) return std::nullopt;
+  if (url.size() > runs::max_callback_url_bytes) return std::nullopt;
   for (char c : url)
     if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) return std::nullopt;
   url_parts u;
   auto sep = url.find("://");
   if (sep == std::string_view::npos) return std::nullopt;
-  u.scheme = lower(url.substr(0, sep));
+  u.scheme = ascii_lower(url.substr(0, sep));
   if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
   auto rest = url.substr(sep + 3);
   auto slash = rest.find_first_of("/?#");
@@ -64,7 +59,7 @@ std::string check_callback_url(std::string_view url, const std::vector<std::stri
   if (allow.empty()) return "callbacks are off: the operator allows no callback targets (BERTH_CALLBACK_ALLOW)";
   for (const auto& entry : allow) {
     auto sep = entry.find("://");
-    if (sep == std::string::npos || lower(entry.substr(0, sep)) != u->scheme) continue;
+    if (sep == std::string::npos || ascii_lower(entry.substr(0, sep)) != u->scheme) continue;
     std::string_view authority(entry);
     authority.remove_prefix(sep + 3);
     if (auto slash = authority.find('/'); slash != std::string_view::npos) authority = authority.substr(0, slash);
@@ -80,8 +75,7 @@ std::string check_callback_url(std::string_view url, const std::vector<std::stri
     bool port_ok = port == "*" || want == u->port;
     if (host_ok && port_ok) return {};
   }
-  return "callback_url " + u->scheme + "://" + u->host + ":" + std::to_string(u->port) +
-         " is not in BERTH_CALLBACK_ALLOW";
+  return "callback_url " + u->origin() + " is not in BERTH_CALLBACK_ALLOW";
 }
 
 }  // namespace berth::chat

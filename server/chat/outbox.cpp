@@ -68,34 +68,47 @@ std::int64_t backoff_ms(int attempts, int base_ms) {
   return d / 2 + jitter(rng);  // "equal jitter": between half and all of the exponential delay
 }
 
-// Sends the chunks not sent yet, recording progress after each so a retry never repeats one.
+// Where a chat run's progress message is recorded in its delivery target (Slack ts / Telegram message id).
+const char* progress_key(const std::string& kind) { return kind == "slack" ? "progress_ts" : "progress_id"; }
+
+// The reference of the message a successful post created (Slack ts / Telegram message id).
+json posted_ref(const std::string& kind, const json& answer) {
+  if (kind == "slack") return answer.value("ts", "");
+  return answer.contains("result") && answer["result"].is_object() ? answer["result"].value("message_id", json(nullptr))
+                                                                  : json(nullptr);
+}
+
+// Says `text` in the delivery's Slack thread or Telegram chat: edits the run's progress message when `edit`
+// and there is one, else posts a new message (answering the user's own message when `as_reply`).
+send_result say(const config& c, const std::string& kind, const json& target, const std::string& text, bool edit,
+                bool as_reply) {
+  const char* ref = progress_key(kind);
+  edit = edit && target.contains(ref);
+  send_result r;
+  if (kind == "slack") {
+    json body = {{"channel", target.value("channel", "")}, {"text", text}};
+    if (edit) body["ts"] = target[ref];
+    else body["thread_ts"] = target.value("thread_ts", "");
+    r = slack_call(c, edit ? "chat.update" : "chat.postMessage", body);
+  } else {
+    json body = {{"chat_id", target.value("chat_id", json(nullptr))}, {"text", text}};
+    if (edit) body["message_id"] = target[ref];
+    else if (as_reply && target.contains("reply_to"))
+      body["reply_parameters"] = {{"message_id", target["reply_to"]}, {"allow_sending_without_reply", true}};
+    r = telegram_call(c, edit ? "editMessageText" : "sendMessage", body);
+  }
+  return r;
+}
+
+// Sends the chunks not sent yet, recording progress after each so a retry never repeats one. The first chunk
+// replaces the progress message when the run had one.
 send_result send_chat(const config& c, store::store& s, const store::delivery_record& d) {
   auto target = json::parse(d.target, nullptr, false);
   auto payload = json::parse(d.payload, nullptr, false);
   if (!target.is_object() || !payload.is_object()) return {false, true, "corrupt delivery row", 0, {}};
   auto chunks = payload.value("chunks", std::vector<std::string>{});
   for (std::size_t i = payload.value("sent", std::size_t{0}); i < chunks.size(); ++i) {
-    send_result r;
-    if (d.kind == "slack") {
-      json body = {{"channel", target.value("channel", "")}, {"text", chunks[i]}};
-      if (i == 0 && target.contains("progress_ts")) {
-        body["ts"] = target["progress_ts"];
-        r = slack_call(c, "chat.update", body);
-      } else {
-        body["thread_ts"] = target.value("thread_ts", "");
-        r = slack_call(c, "chat.postMessage", body);
-      }
-    } else {
-      json body = {{"chat_id", target.value("chat_id", json(nullptr))}, {"text", chunks[i]}};
-      if (i == 0 && target.contains("progress_id")) {
-        body["message_id"] = target["progress_id"];
-        r = telegram_call(c, "editMessageText", body);
-      } else {
-        if (i == 0 && target.contains("reply_to"))
-          body["reply_parameters"] = {{"message_id", target["reply_to"]}, {"allow_sending_without_reply", true}};
-        r = telegram_call(c, "sendMessage", body);
-      }
-    }
+    auto r = say(c, d.kind, target, chunks[i], i == 0, i == 0);
     if (!r.ok) return r;
     payload["sent"] = i + 1;
     store::delivery_update u;
@@ -113,11 +126,12 @@ send_result send_callback(const config& c, const store::delivery_record& d) {
   for (const auto& k : c.api_keys)
     if (key_id(k) == target.value("key_id", "")) key = k;
   if (key.empty()) return {false, true, "the API key that started this run is no longer configured; no secret to sign with", 0, {}};
-  auto ts = std::to_string(now_ms() / 1000);
+  const std::int64_t now_s = now_ms() / 1000;
   auto body = payload["body"];
-  body["timestamp"] = std::stoll(ts);
+  body["timestamp"] = now_s;  // the same value as X-Berth-Timestamp, and covered by the signature
   auto text = dump(body);
-  return callback_post(target.value("url", ""), text, callback_signature(callback_secret(key), text), ts, d.id);
+  return callback_post(target.value("url", ""), text, callback_signature(callback_secret(key), text),
+                       std::to_string(now_s), d.id);
 }
 }  // namespace
 
@@ -270,27 +284,14 @@ void outbox::progress_one(const std::string& run, tracked& t) {
     auto target = json::parse(d.target, nullptr, false);
     if (!target.is_object()) continue;
     std::string shown = split_message(t.text, chunk_bytes - 4).front() + " …";
-    send_result r;
-    const char* ref = d.kind == "slack" ? "progress_ts" : "progress_id";
-    if (d.kind == "slack") {
-      json body = {{"channel", target.value("channel", "")}, {"text", shown}};
-      if (target.contains(ref)) body["ts"] = target[ref];
-      else body["thread_ts"] = target.value("thread_ts", "");
-      r = slack_call(cfg_, target.contains(ref) ? "chat.update" : "chat.postMessage", body);
-      if (r.ok && !target.contains(ref)) target[ref] = r.answer.value("ts", "");
-    } else {
-      json body = {{"chat_id", target.value("chat_id", json(nullptr))}, {"text", shown}};
-      if (target.contains(ref)) body["message_id"] = target[ref];
-      else if (target.contains("reply_to"))
-        body["reply_parameters"] = {{"message_id", target["reply_to"]}, {"allow_sending_without_reply", true}};
-      r = telegram_call(cfg_, target.contains(ref) ? "editMessageText" : "sendMessage", body);
-      if (r.ok && !target.contains(ref) && r.answer.contains("result") && r.answer["result"].is_object())
-        target[ref] = r.answer["result"].value("message_id", 0);
-    }
+    auto r = say(cfg_, d.kind, target, shown, true, true);
     if (!r.ok) {
       log::warn("progress update failed (the final reply is still owed)", {{"run", run}, {"error", r.error}});
       continue;
     }
+    const char* ref = progress_key(d.kind);
+    if (target.contains(ref)) continue;  // an edit: the target already names the message
+    target[ref] = posted_ref(d.kind, r.answer);
     store::delivery_update u;
     u.target = dump(target);
     store_.update_delivery(d.id, u);

@@ -40,11 +40,11 @@ http_answer post(const std::string& base, const std::string& path, const httplib
 }
 
 // Slack and Telegram answer JSON with an "ok" flag; anything else (HTML error pages, 5xx) is transient.
-send_result api_result(const http_answer& a, const char* api) {
+send_result api_result(const http_answer& a, const std::string& api) {
   send_result s;
   s.retry_after_ms = a.retry_after_ms;
   if (!a.error.empty()) {
-    s.error = std::string(api) + ": " + a.error;
+    s.error = api + ": " + a.error;
     return s;
   }
   auto j = json::parse(a.body, nullptr, false);
@@ -56,7 +56,7 @@ send_result api_result(const http_answer& a, const char* api) {
   std::string why = j.is_object() ? (j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
                                                                                    : j.value("description", ""))
                                   : "";
-  s.error = std::string(api) + ": HTTP " + std::to_string(a.status) + (why.empty() ? "" : " " + why);
+  s.error = api + ": HTTP " + std::to_string(a.status) + (why.empty() ? "" : " " + why);
   if (j.is_object() && j.contains("parameters") && j["parameters"].is_object())
     s.retry_after_ms = j["parameters"].value("retry_after", 0) * 1000LL;
   // Errors no retry can fix: bad credentials, a channel or chat we cannot reach, a malformed request.
@@ -68,25 +68,27 @@ send_result api_result(const http_answer& a, const char* api) {
   if (a.status == 400 || a.status == 401 || a.status == 403 || a.status == 404) s.permanent = true;
   return s;
 }
+
+// POST `body` to {base}{path_suffix} of a chat API configured by URL, where `base` may carry a path.
+send_result chat_api_call(const std::string& base_url, const std::string& path_suffix, const httplib::Headers& h,
+                          const json& body, const std::string& api) {
+  auto u = parse_url(base_url);
+  if (!u) return {false, true, api + ": the API base is not a URL", 0, {}};
+  std::string path = (u->path == "/" ? "" : u->path) + path_suffix;
+  return api_result(post(u->origin(), path, h, body.dump(-1, ' ', false, json::error_handler_t::replace)), api);
+}
 }  // namespace
 
 send_result slack_call(const config& c, const std::string& method, const json& body) {
   if (c.slack_bot_token.empty()) return {false, true, "BERTH_SLACK_BOT_TOKEN is not set", 0, {}};
-  auto u = parse_url(c.slack_api_base);
-  if (!u) return {false, true, "BERTH_SLACK_API_BASE is not a URL", 0, {}};
-  std::string base = u->scheme + "://" + u->host + ":" + std::to_string(u->port);
-  std::string path = (u->path == "/" ? "" : u->path) + "/" + method;
-  httplib::Headers h = {{"Authorization", "Bearer " + c.slack_bot_token}};
-  return api_result(post(base, path, h, body.dump(-1, ' ', false, json::error_handler_t::replace)), ("slack " + method).c_str());
+  return chat_api_call(c.slack_api_base, "/" + method, {{"Authorization", "Bearer " + c.slack_bot_token}}, body,
+                       "slack " + method);
 }
 
 send_result telegram_call(const config& c, const std::string& method, const json& body) {
   if (c.telegram_bot_token.empty()) return {false, true, "BERTH_TELEGRAM_BOT_TOKEN is not set", 0, {}};
-  auto u = parse_url(c.telegram_api_base);
-  if (!u) return {false, true, "BERTH_TELEGRAM_API_BASE is not a URL", 0, {}};
-  std::string base = u->scheme + "://" + u->host + ":" + std::to_string(u->port);
-  std::string path = (u->path == "/" ? "" : u->path) + "/bot" + c.telegram_bot_token + "/" + method;
-  return api_result(post(base, path, {}, body.dump(-1, ' ', false, json::error_handler_t::replace)), ("telegram " + method).c_str());
+  // The token is part of the path; it never appears in an error (errors name the method only).
+  return chat_api_call(c.telegram_api_base, "/bot" + c.telegram_bot_token + "/" + method, {}, body, "telegram " + method);
 }
 
 send_result callback_post(const std::string& url, const std::string& body, const std::string& signature,
@@ -98,7 +100,7 @@ send_result callback_post(const std::string& url, const std::string& body, const
                         {"X-Berth-Timestamp", timestamp},
                         {"X-Berth-Delivery", std::to_string(delivery_id)},
                         {"User-Agent", "berthd/" BERTH_VERSION}};
-  auto a = post(u->scheme + "://" + u->host + ":" + std::to_string(u->port), u->path, h, body);
+  auto a = post(u->origin(), u->path, h, body);
   s.retry_after_ms = a.retry_after_ms;
   if (!a.error.empty()) s.error = "callback: " + a.error;
   else if (a.status >= 200 && a.status < 300) s.ok = true;

@@ -12,14 +12,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), out, &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
+  return to_hex({reinterpret_cast<const char*>(out), len});
 }
 
 std::string check_slack_signature(std::string_view secret, std::string_view timestamp, std::string_view signature,

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/strings.hpp"
+
 #include "server/docker/docker_error.hpp"
 
 namespace berth::docker {
@@ -25,11 +27,6 @@ int hexval(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline) {
@@ -168,7 +165,7 @@ unix_stream unix_stream::open(const std::string& socket_path, std::string_view m
   // Status line: HTTP/1.1 101 UPGRADED
   auto sp = head.find(' ');
   s.status_ = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
-  std::string lh = lower(head);
+  std::string lh = ascii_lower(head);
   s.chunked_ = lh.find("\r\ntransfer-encoding: chunked") != std::string::npos;
   if (auto cl = lh.find("\r\ncontent-length:"); cl != std::string::npos)
     s.content_left_ = std::atoll(lh.c_str() + cl + 17);

@@ -1,5 +1,6 @@
 #include "server/http/api_handlers.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +27,6 @@ constexpr std::size_t message_preview_bytes = 200;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_time_ms(*ms)) : json(nullptr); }
-
 std::string preview(const std::string& s) {
   if (s.size() <= message_preview_bytes) return s;
   std::size_t n = message_preview_bytes;
@@ -35,51 +34,13 @@ std::string preview(const std::string& s) {
   return s.substr(0, n) + "…";
 }
 
-json delivery_json(const store::delivery_record& d) {
-  json j = {{"id", d.id}, {"run", d.run}, {"kind", d.kind}, {"state", d.state}, {"attempts", d.attempts},
-            {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)},
-            {"delivered_at", time_or_null(d.delivered_at)}};
-  if (d.state == "pending") j["next_attempt_at"] = format_time_ms(d.next_at);
-  auto target = json::parse(d.target, nullptr, false);
-  if (d.kind == "callback" && target.is_object()) j["url"] = target.value("url", "");
-  return j;
-}
-
-json run_json(const store::run_record& r, bool full) {
-  json j = {{"id", r.id},
-            {"user", r.user},
-            {"engine", r.engine},
-            {"status", r.status},
-            {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
-            {"reason", r.reason},
-            {"created_at", format_time_ms(r.created_at)},
-            {"started_at", time_or_null(r.started_at)},
-            {"finished_at", time_or_null(r.finished_at)},
-            {"events", r.last_seq}};
-  if (!r.session.empty()) j["session"] = r.session;
-  if (!r.model.empty()) j["model"] = r.model;
-  if (full) {
-    j["message"] = r.message;
-    j["options"] = json::parse(r.options, nullptr, false);
-    j["output_truncated"] = r.truncated;
-    j["container_id"] = r.container_id;
-  } else {
-    j["message_preview"] = preview(r.message);
-  }
-  return j;
-}
-
-
 bool authorized(app& a, const request_view& req) {
   return a.keys.matches(presented_key(req.api_key, req.authorization));
 }
 
 bool is_json(std::string_view ct) {
   auto semi = ct.find(';');
-  auto base = trim(ct.substr(0, semi));
-  std::string lower(base);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower == "application/json";
+  return ascii_lower(trim(ct.substr(0, semi))) == "application/json";
 }
 
 bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
@@ -108,13 +69,9 @@ reply create_run(app& a, const request_view& req) {
   return out;
 }
 
-
-
-
-
 reply list_deliveries(app& a, const route_match& m) {
   auto state = m.query.count("state") ? m.query.at("state") : std::string();
-  if (!state.empty() && state != "waiting" && state != "pending" && state != "delivered" && state != "failed")
+  if (!state.empty() && std::find(store::delivery_states.begin(), store::delivery_states.end(), state) == store::delivery_states.end())
     return error_reply(400, "invalid_query", "state must be one of waiting, pending, delivered, failed");
   json list = json::array();
   for (const auto& d : a.db.list_deliveries(state, max_list_limit)) list.push_back(delivery_json(d));
@@ -198,6 +155,42 @@ json health_json(app& a) {
   return j;
 }
 }  // namespace
+
+json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_time_ms(*ms)) : json(nullptr); }
+
+json delivery_json(const store::delivery_record& d) {
+  json j = {{"id", d.id}, {"run", d.run}, {"kind", d.kind}, {"state", d.state}, {"attempts", d.attempts},
+            {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)},
+            {"delivered_at", time_or_null(d.delivered_at)}};
+  if (d.state == "pending") j["next_attempt_at"] = format_time_ms(d.next_at);
+  auto target = json::parse(d.target, nullptr, false);
+  if (d.kind == "callback" && target.is_object()) j["url"] = target.value("url", "");
+  return j;
+}
+
+json run_json(const store::run_record& r, bool full) {
+  json j = {{"id", r.id},
+            {"user", r.user},
+            {"engine", r.engine},
+            {"status", r.status},
+            {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
+            {"reason", r.reason},
+            {"created_at", format_time_ms(r.created_at)},
+            {"started_at", time_or_null(r.started_at)},
+            {"finished_at", time_or_null(r.finished_at)},
+            {"events", r.last_seq}};
+  if (!r.session.empty()) j["session"] = r.session;
+  if (!r.model.empty()) j["model"] = r.model;
+  if (full) {
+    j["message"] = r.message;
+    j["options"] = json::parse(r.options, nullptr, false);
+    j["output_truncated"] = r.truncated;
+    j["container_id"] = r.container_id;
+  } else {
+    j["message_preview"] = preview(r.message);
+  }
+  return j;
+}
 
 reply list_runs(app& a, const route_match& m) {
   store::run_filter f;

@@ -57,6 +57,11 @@ reply handle_blocking(app& a, const route_match& m, const request_view& req);
 reply error_reply(int status, std::string_view code, std::string_view message);
 reply json_reply(int status, const nlohmann::json& j);
 
+// A run / a delivery as the API shows it (also the rows of the dashboard's overview).
+nlohmann::json time_or_null(const std::optional<std::int64_t>& ms);
+nlohmann::json run_json(const store::run_record& r, bool full);
+nlohmann::json delivery_json(const store::delivery_record& d);
+
 // Shared by the API (X-API-Key) and the dashboard's data endpoints (session cookie).
 reply list_runs(app& a, const route_match& m);
 reply get_run(app& a, const std::string& id);

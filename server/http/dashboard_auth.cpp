@@ -58,14 +58,7 @@ std::string random_token() {
     }
     got += static_cast<std::size_t>(n);
   }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (auto b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return to_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 std::string cookie_value(std::string_view header, std::string_view name) {
@@ -97,19 +90,13 @@ std::string_view host_part(std::string_view v) {
   if (!v.empty() && v.front() == '[') return v.substr(0, v.find(']') + 1);
   return v.substr(0, v.find(':'));
 }
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 }  // namespace
 
 bool same_site_request(std::string_view origin, std::string_view host, std::string_view sec_fetch_site) {
   if (sec_fetch_site == "cross-site" || sec_fetch_site == "same-site") return false;
   if (origin.empty()) return true;  // not a browser's cross-origin request (browsers send Origin on those)
   if (origin == "null") return sec_fetch_site == "same-origin";  // privacy modes hide the origin
-  return iequal(host_part(origin), host_part(host));
+  return ascii_lower(host_part(origin)) == ascii_lower(host_part(host));
 }
 
 }  // namespace berth::http

@@ -107,8 +107,6 @@ reply asset(const std::string& name) {
   return {200, std::string(content_type_for(name)), std::string(a->data), {}, std::nullopt};
 }
 
-json time_or_null(const std::optional<std::int64_t>& ms) { return ms ? json(format_time_ms(*ms)) : json(nullptr); }
-
 json build_overview(app& a) {
   auto now = now_ms();
   json j;
@@ -146,51 +144,44 @@ json build_overview(app& a) {
   j["limits"] = {{"max_concurrent", a.cfg.max_concurrent}, {"max_per_user", a.cfg.max_per_user},
                  {"queue_max", a.cfg.queue_max}, {"run_timeout_s", a.cfg.run_timeout_s}};
 
-  json counts = json::object();
-  for (auto s : {"queued", "starting", "running", "succeeded", "failed", "timed_out", "cancelled", "oom", "lost"}) counts[s] = 0;
-  for (const auto& [status, n] : a.db.count_by_status()) counts[status] = n;
-  j["counts"] = counts;
-  json deliveries = {{"waiting", 0}, {"pending", 0}, {"delivered", 0}, {"failed", 0}};
-  for (const auto& [state, n] : a.db.count_deliveries_by_state()) deliveries[state] = n;
-  j["deliveries"] = deliveries;
-  json failed = json::array();
-  for (const auto& d : a.db.list_deliveries("failed", failed_replies_shown))
-    failed.push_back({{"id", d.id}, {"run", d.run}, {"kind", d.kind}, {"attempts", d.attempts},
-                      {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)}});
-  j["failed_deliveries"] = failed;
+  // Every status and delivery state is present, zero when no row has it.
+  j["counts"] = json::object();
+  for (auto st : active_statuses) j["counts"][std::string(st)] = 0;
+  for (auto st : terminal_statuses) j["counts"][std::string(st)] = 0;
+  for (const auto& [st, n] : a.db.count_by_status()) j["counts"][st] = n;
+  j["deliveries"] = json::object();
+  for (auto st : store::delivery_states) j["deliveries"][std::string(st)] = 0;
+  for (const auto& [st, n] : a.db.count_deliveries_by_state()) j["deliveries"][st] = n;
+  j["failed_deliveries"] = json::array();
+  for (const auto& d : a.db.list_deliveries("failed", failed_replies_shown)) j["failed_deliveries"].push_back(delivery_json(d));
 
-  json active = json::array();
+  // Rows are the API's run summaries, plus what the overview adds (elapsed, container state, queue position).
+  j["active"] = json::array();
   for (const auto& r : a.db.runs_in_status({"starting", "running"})) {
-    auto since = r.started_at.value_or(r.created_at);
+    auto row = run_json(r, false);
     auto it = container_state.find(r.id);
-    active.push_back({{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"status", r.status},
-                      {"created_at", format_time_ms(r.created_at)}, {"started_at", time_or_null(r.started_at)},
-                      {"elapsed_s", (now - since) / 1000}, {"events", r.last_seq},
-                      {"container", it == container_state.end() ? json(nullptr) : json(it->second)}});
+    row["elapsed_s"] = (now - r.started_at.value_or(r.created_at)) / 1000;
+    row["container"] = it == container_state.end() ? json(nullptr) : json(it->second);
+    j["active"].push_back(row);
   }
-  j["active"] = active;
-
   auto queued = a.db.runs_in_status({"queued"});
-  json queue = json::array();
+  j["queue"] = json::array();
   for (std::size_t i = 0; i < queued.size() && i < queue_shown; ++i) {
-    const auto& r = queued[i];
-    queue.push_back({{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"position", i + 1},
-                     {"created_at", format_time_ms(r.created_at)}, {"waited_s", (now - r.created_at) / 1000}});
+    auto row = run_json(queued[i], false);
+    row["position"] = i + 1;
+    row["waited_s"] = (now - queued[i].created_at) / 1000;
+    j["queue"].push_back(row);
   }
-  j["queue"] = queue;
   j["queue_total"] = queued.size();
 
   store::run_filter f;
   f.limit = recent_runs;
-  json recent = json::array();
+  j["recent"] = json::array();
   for (const auto& r : a.db.list_runs(f)) {
-    json row = {{"id", r.id}, {"user", r.user}, {"engine", r.engine}, {"status", r.status}, {"reason", r.reason},
-                {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
-                {"created_at", format_time_ms(r.created_at)}, {"finished_at", time_or_null(r.finished_at)}};
+    auto row = run_json(r, false);
     if (r.finished_at) row["duration_ms"] = *r.finished_at - r.started_at.value_or(r.created_at);
-    recent.push_back(row);
+    j["recent"].push_back(row);
   }
-  j["recent"] = recent;
   return j;
 }
 

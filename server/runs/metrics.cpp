@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/event.hpp"
+#include "server/store/store.hpp"
+
 namespace berth::runs {
 
 namespace {
@@ -83,10 +86,10 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
   header(out, "berth_runs_submitted_total", "counter", "Runs accepted since start.");
   out += "berth_runs_submitted_total " + std::to_string(m.runs_submitted.load()) + "\n";
   header(out, "berth_runs_finished_total", "counter", "Runs that reached a terminal status since start, by status.");
-  for (const char* s : {"succeeded", "failed", "timed_out", "cancelled", "oom", "lost"}) {
+  for (auto s : terminal_statuses) {
     auto all = m.runs_by_status();
-    auto it = all.find(s);
-    out += std::string("berth_runs_finished_total{status=\"") + s + "\"} " +
+    auto it = all.find(std::string(s));
+    out += "berth_runs_finished_total{status=\"" + std::string(s) + "\"} " +
            std::to_string(it == all.end() ? 0 : it->second) + "\n";
   }
   render_histogram(out, "berth_run_duration_seconds", "Wall time of finished runs, from start to exit.", m.run_duration_s.snap());
@@ -104,9 +107,9 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
   gauge(out, "berth_docker_up", "1 when the Docker engine answers.", g.docker_up ? 1 : 0);
   gauge(out, "berth_uptime_seconds", "Seconds since berthd started.", g.uptime_s);
   header(out, "berth_deliveries", "gauge", "Replies (Slack, Telegram, callbacks) in the outbox, by state.");
-  for (const char* s : {"waiting", "pending", "delivered", "failed"}) {
-    auto it = g.deliveries.find(s);
-    out += std::string("berth_deliveries{state=\"") + s + "\"} " +
+  for (auto s : store::delivery_states) {
+    auto it = g.deliveries.find(std::string(s));
+    out += "berth_deliveries{state=\"" + std::string(s) + "\"} " +
            std::to_string(it == g.deliveries.end() ? 0 : it->second) + "\n";
   }
   return out;

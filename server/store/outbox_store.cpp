@@ -38,10 +38,11 @@ std::vector<delivery_record> store::query_deliveries(const std::string& where,
 }
 
 std::vector<delivery_record> store::waiting_deliveries_of_finished_runs(int limit) {
-  return query_deliveries(
-      "JOIN runs r ON r.id = d.run_id WHERE d.state = 'waiting' AND r.status IN "
-      "('succeeded', 'failed', 'timed_out', 'cancelled', 'oom', 'lost') ORDER BY d.id LIMIT ?",
-      [limit](SQLite::Statement& q) { q.bind(1, limit); });
+  std::string terminal;
+  for (auto t : terminal_statuses) terminal += (terminal.empty() ? "'" : ", '") + std::string(t) + "'";
+  return query_deliveries("JOIN runs r ON r.id = d.run_id WHERE d.state = 'waiting' AND r.status IN (" + terminal +
+                              ") ORDER BY d.id LIMIT ?",
+                          [limit](SQLite::Statement& q) { q.bind(1, limit); });
 }
 
 std::vector<delivery_record> store::due_deliveries(std::int64_t now_ms, int limit) {
@@ -94,14 +95,6 @@ std::vector<delivery_record> store::list_deliveries(const std::string& state, in
     q.bind(1, state);
     q.bind(2, limit);
   });
-}
-
-std::vector<std::pair<std::string, std::int64_t>> store::count_deliveries_by_state() {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state");
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
-  return out;
 }
 
 bool store::claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms) {

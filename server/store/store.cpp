@@ -204,9 +204,9 @@ std::vector<run_record> store::list_runs(const run_filter& f) {
   return out;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> store::count_by_status() {
+std::vector<std::pair<std::string, std::int64_t>> store::group_counts(const char* table, const char* column) {
   std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status");
+  SQLite::Statement q(*reader_db_, std::string("SELECT ") + column + ", COUNT(*) FROM " + table + " GROUP BY " + column);
   std::vector<std::pair<std::string, std::int64_t>> out;
   while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
   return out;

@@ -3,6 +3,7 @@
 // I/O thread. Events and the run row change in one transaction, so a run's progress (last seq, output
 // offsets) and its stored events never disagree, even after kill -9.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +72,8 @@ struct delivery_record {
   std::optional<std::int64_t> delivered_at;
 };
 
+inline constexpr std::array<std::string_view, 4> delivery_states = {"waiting", "pending", "delivered", "failed"};
+
 struct delivery_update {
   std::optional<std::string> state;
   std::optional<std::string> target;
@@ -116,7 +119,7 @@ class store {
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
   std::int64_t count_events();
   // Number of runs in each status that has any (the dashboard's counts).
-  std::vector<std::pair<std::string, std::int64_t>> count_by_status();
+  std::vector<std::pair<std::string, std::int64_t>> count_by_status() { return group_counts("runs", "status"); }
 
   // Per-user instructions (the workspace's CLAUDE.md). Empty text: none.
   void set_instructions(const std::string& user, const std::string& text, std::int64_t now);
@@ -133,13 +136,15 @@ class store {
   void update_delivery(std::int64_t id, const delivery_update& u);
   std::vector<delivery_record> deliveries_of_run(const std::string& run);
   std::vector<delivery_record> list_deliveries(const std::string& state, int limit);
-  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state();
+  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state() { return group_counts("deliveries", "state"); }
   // Chat event de-duplication: true when (source, id) is new and now claimed, or when an earlier claim never
   // got its run linked within abandoned_claim_ms (its berthd died in between): a retry must not be lost.
   bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);
   void link_chat_event(const std::string& source, const std::string& id, const std::string& run);
 
  private:
+  // `SELECT column, COUNT(*) FROM table GROUP BY column` (names are ours, never a caller's).
+  std::vector<std::pair<std::string, std::int64_t>> group_counts(const char* table, const char* column);
   std::vector<delivery_record> query_deliveries(const std::string& where, const std::function<void(SQLite::Statement&)>& bind);
   std::unique_ptr<SQLite::Database> writer_;
   std::unique_ptr<SQLite::Database> reader_;  // == writer_ for ":memory:"

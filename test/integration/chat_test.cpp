@@ -247,8 +247,7 @@ TEST_CASE("a reply that cannot be delivered is marked failed with its last error
   CHECK(d.log().find("reply failed for good") != std::string::npos);
 
   // …and on the dashboard's overview, with its run and last error.
-  auto login = anon.post("/dashboard/login", "key=" + test_key, {{"Content-Type", "application/x-www-form-urlencoded"}});
-  auto cookie = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  auto cookie = anon.dashboard_login(test_key);
   auto overview = anon.get("/dashboard/api/overview", {{"Cookie", cookie}}).json();
   CHECK(overview["deliveries"]["failed"] == 1);
   REQUIRE(overview["failed_deliveries"].size() == 1);
@@ -313,9 +312,7 @@ struct outbox_harness {
 auto said(const std::string& path_suffix, const std::string& text) {
   return [path_suffix, text](const std::vector<recorded_request>& seen) {
     for (const auto& r : seen)
-      if (r.path.size() >= path_suffix.size() && r.path.compare(r.path.size() - path_suffix.size(), path_suffix.size(), path_suffix) == 0 &&
-          r.json()["text"] == text)
-        return true;
+      if (r.path.ends_with(path_suffix) && r.json()["text"] == text) return true;
     return false;
   };
 }

@@ -22,17 +22,6 @@ std::map<std::string, std::string> with_form(std::map<std::string, std::string> 
   return extra;
 }
 
-// Logs in with the form and returns "berth_session=<token>" for a Cookie header.
-std::string login(api_client& anon, std::map<std::string, std::string> extra = {}) {
-  auto r = anon.post("/dashboard/login", "key=" + test_key, with_form(std::move(extra)));
-  REQUIRE(r.status == 303);
-  CHECK(r.header("Location") == "/dashboard");
-  auto set = r.header("Set-Cookie");
-  auto end = set.find(';');
-  REQUIRE(end != std::string::npos);
-  return set.substr(0, end);
-}
-
 // The CSRF token the page is rendered with.
 std::string csrf_of(api_client& anon, const std::string& cookie) {
   auto page = anon.get("/dashboard", {{"Cookie", cookie}});
@@ -91,7 +80,7 @@ TEST_CASE("dashboard: anonymous and wrong-key visitors see no data", "[integrati
   }
   CHECK(anon.get("/dashboard", {{"Cookie", forged}}).status == 303);
   // …and a dashboard cookie is not an API credential (the API stays header-only, so it needs no CSRF defence).
-  auto cookie = login(anon);
+  auto cookie = anon.dashboard_login(test_key);
   CHECK(anon.get("/api/v1/runs", {{"Cookie", cookie}}).status == 401);
 }
 
@@ -109,7 +98,7 @@ TEST_CASE("dashboard: a login cookie opens the data endpoints and both event str
   CHECK(set.find("Secure") == std::string::npos);
   auto behind_tls = anon.post("/dashboard/login", "key=" + test_key, with_form({{"X-Forwarded-Proto", "https"}}));
   CHECK(behind_tls.header("Set-Cookie").find("; Secure") != std::string::npos);
-  auto cookie = login(anon);
+  auto cookie = anon.dashboard_login(test_key);
   CHECK(anon.get("/dashboard/login", {{"Cookie", cookie}}).status == 303);  // already logged in
 
   // The overview is pushed: a run started while the stream is open shows up in a later snapshot.
@@ -163,7 +152,7 @@ TEST_CASE("dashboard: cancel and logout need the CSRF token and a same-site orig
   berthd_process d;
   api_client api(d.port(), test_key);
   api_client anon(d.port());
-  auto cookie = login(anon);
+  auto cookie = anon.dashboard_login(test_key);
   auto csrf = csrf_of(anon, cookie);
   auto id = api.start_run({{"user", "carol"}, {"engine", "script"}, {"message", "wait"}, {"options", {{"scenario", "silent"}}}});
   const std::string path = "/dashboard/api/runs/" + id;
@@ -213,7 +202,7 @@ TEST_CASE("dashboard: run text with markup is served only as JSON data - pages a
   berthd_process d;
   api_client api(d.port(), test_key);
   api_client anon(d.port());
-  auto cookie = login(anon);
+  auto cookie = anon.dashboard_login(test_key);
   const std::string hostile = "<script>window.pwned=1</script> <img src=x onerror=alert(1)> & \"quoted\"";
   auto id = api.start_run({{"user", "mallory"}, {"message", hostile}});
   REQUIRE(api.wait_done(id)["status"] == "succeeded");

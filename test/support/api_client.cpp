@@ -54,6 +54,15 @@ http_result api_client::del(const std::string& path, std::map<std::string, std::
   return to_result(c.Delete(path.c_str(), make_headers(key_, headers)));
 }
 
+std::string api_client::dashboard_login(const std::string& key, std::map<std::string, std::string> headers) {
+  headers["Content-Type"] = "application/x-www-form-urlencoded";
+  auto r = post("/dashboard/login", "key=" + key, std::move(headers));
+  auto set = r.header("Set-Cookie");
+  if (r.status != 303 || r.header("Location") != "/dashboard" || set.find(';') == std::string::npos)
+    throw std::runtime_error("dashboard login: " + std::to_string(r.status) + " " + r.body);
+  return set.substr(0, set.find(';'));
+}
+
 std::string api_client::start_run(const nlohmann::json& body) {
   auto r = post("/api/v1/runs", body.dump());
   if (r.status != 202) throw std::runtime_error("start_run: " + std::to_string(r.status) + " " + r.body);

@@ -44,6 +44,9 @@ class api_client {
   http_result post(const std::string& path, const std::string& body, std::map<std::string, std::string> headers = {});
   http_result put(const std::string& path, const std::string& body);
   http_result del(const std::string& path, std::map<std::string, std::string> headers = {});
+  // Logs in to the dashboard with its form; returns "berth_session=<token>" for a Cookie header. Throws unless
+  // berthd answered 303 to /dashboard with a cookie.
+  std::string dashboard_login(const std::string& key, std::map<std::string, std::string> headers = {});
   // Starts a run (202) and returns its id.
   std::string start_run(const nlohmann::json& body);
   // Reads an SSE response to its end. `on_event` may return false to stop reading early.

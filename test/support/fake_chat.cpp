@@ -4,12 +4,6 @@
 
 namespace berth::test {
 
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
-
 fake_chat::fake_chat() : srv_(std::make_unique<httplib::Server>()) {
   srv_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
     recorded_request r{req.path, req.body, {}, 200};
@@ -19,11 +13,11 @@ fake_chat::fake_chat() : srv_(std::make_unique<httplib::Server>()) {
       std::lock_guard lock(m_);
       auto body = nlohmann::json::parse(req.body, nullptr, false);
       int id = ++next_id_;
-      if (ends_with(req.path, "/chat.postMessage") || ends_with(req.path, "/chat.update")) {
+      if (req.path.ends_with("/chat.postMessage") || req.path.ends_with("/chat.update")) {
         if (!slack_error_.empty()) answer = {{"ok", false}, {"error", slack_error_}};
-        else if (ends_with(req.path, "/chat.update")) answer = {{"ok", true}, {"ts", body.value("ts", "")}};
+        else if (req.path.ends_with("/chat.update")) answer = {{"ok", true}, {"ts", body.value("ts", "")}};
         else answer = {{"ok", true}, {"channel", body.value("channel", "")}, {"ts", "1700000000." + std::to_string(id)}};
-      } else if (ends_with(req.path, "/sendMessage") || ends_with(req.path, "/editMessageText")) {
+      } else if (req.path.ends_with("/sendMessage") || req.path.ends_with("/editMessageText")) {
         answer = {{"ok", true}, {"result", {{"message_id", body.contains("message_id") ? body["message_id"] : nlohmann::json(id)}}}};
       } else if (fail_callbacks_ > 0) {
         --fail_callbacks_;
@@ -52,7 +46,7 @@ std::vector<recorded_request> fake_chat::requests() {
 std::vector<recorded_request> fake_chat::requests_to(const std::string& suffix) {
   std::vector<recorded_request> out;
   for (auto& r : requests())
-    if (ends_with(r.path, suffix)) out.push_back(std::move(r));
+    if (r.path.ends_with(suffix)) out.push_back(std::move(r));
   return out;
 }
 
