@@ -1,4 +1,5 @@
 #include "common/task.hpp"
+#include "common/json_bounded.hpp"
 
 #include <stdexcept>
 
@@ -12,7 +13,7 @@ std::string serialize_task(const task& t) {
 }
 
 task parse_task(std::string_view line) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
+  auto j = parse_json(line);
   if (!j.is_object()) throw std::runtime_error("task is not a JSON object");
   auto str = [&](const char* k) -> std::string {
     auto it = j.find(k);

@@ -105,6 +105,15 @@ int garbage() {
   return 0;
 }
 
+// The message written to stdout as it is, then a result: lets tests put any bytes on the worker protocol, as a
+// hostile agent can (it may write to /proc/1/fd/1).
+int raw(const task& t) {
+  std::string line = t.message + "\n";
+  if (::write(1, line.data(), line.size()) < 0) return 1;
+  emit({{"type", "result"}, {"text", "wrote the raw line"}, {"turns", 1}, {"is_error", false}});
+  return 0;
+}
+
 }  // namespace
 
 int run_script(const task& t) {
@@ -116,6 +125,7 @@ int run_script(const task& t) {
   if (s == "flood") return flood(std::int64_t{100} << 20);
   if (s == "garbage") return garbage();
   if (s == "tools") return tools();
+  if (s == "raw") return raw(t);
   if (s == "burst") return burst(t.options.value("count", 1000L));
   emit_error("input", "unknown scenario \"" + s + "\"");
   return 2;

@@ -1,4 +1,5 @@
 #include "worker/stream_json.hpp"
+#include "common/json_bounded.hpp"
 
 namespace berth::worker {
 namespace {
@@ -49,7 +50,7 @@ translation stream_translator::feed(std::string_view line) {
   translation out;
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   if (line.empty()) return out;
-  json j = json::parse(line, nullptr, false);
+  json j = parse_json(line);
   if (j.is_discarded() || !j.is_object()) {
     out.diagnostics.push_back("claude printed a line that is not a JSON object: " +
                               std::string(line.substr(0, utf8_cut(line, 300))));

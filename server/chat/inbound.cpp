@@ -1,4 +1,5 @@
 #include "server/chat/inbound.hpp"
+#include "common/json_bounded.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -31,7 +32,7 @@ inbound reject(inbound::kind_t k, std::string why) {
 }  // namespace
 
 inbound parse_slack(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
+  auto j = parse_json(body);
   if (!j.is_object()) return reject(inbound::invalid, "body is not a JSON object");
   auto type = str(j, "type");
   if (type == "url_verification") {
@@ -63,7 +64,7 @@ inbound parse_slack(std::string_view body) {
 }
 
 inbound parse_telegram(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
+  auto j = parse_json(body);
   if (!j.is_object() || !j.contains("update_id") || !j["update_id"].is_number_integer())
     return reject(inbound::invalid, "not a Telegram update");
   auto m = j.find("message");

@@ -1,4 +1,5 @@
 #include "server/chat/outbox.hpp"
+#include "common/json_bounded.hpp"
 
 #include <algorithm>
 #include <random>
@@ -32,7 +33,7 @@ std::string reply_text(store::store& s, const store::run_record& run) {
     for (const auto& e : events) {
       after = e.seq;
       if (e.type != "text" && e.type != "result") continue;
-      auto j = json::parse(e.data, nullptr, false);
+      auto j = parse_json(e.data);
       if (!j.is_object()) continue;
       if (e.type == "text" && streamed.size() < max_reply_bytes) streamed += j.value("text", "");
       if (e.type == "result") result = j.value("text", "");
@@ -103,8 +104,8 @@ send_result say(const config& c, const std::string& kind, const json& target, co
 // Sends the chunks not sent yet, recording progress after each so a retry never repeats one. The first chunk
 // replaces the progress message when the run had one.
 send_result send_chat(const config& c, store::store& s, const store::delivery_record& d) {
-  auto target = json::parse(d.target, nullptr, false);
-  auto payload = json::parse(d.payload, nullptr, false);
+  auto target = parse_json(d.target);
+  auto payload = parse_json(d.payload);
   if (!target.is_object() || !payload.is_object()) return {false, true, "corrupt delivery row", 0, {}};
   auto chunks = payload.value("chunks", std::vector<std::string>{});
   for (std::size_t i = payload.value("sent", std::size_t{0}); i < chunks.size(); ++i) {
@@ -119,8 +120,8 @@ send_result send_chat(const config& c, store::store& s, const store::delivery_re
 }
 
 send_result send_callback(const config& c, const store::delivery_record& d) {
-  auto target = json::parse(d.target, nullptr, false);
-  auto payload = json::parse(d.payload, nullptr, false);
+  auto target = parse_json(d.target);
+  auto payload = parse_json(d.payload);
   if (!target.is_object() || !payload.is_object()) return {false, true, "corrupt delivery row", 0, {}};
   std::string key;
   for (const auto& k : c.api_keys)
@@ -271,7 +272,7 @@ void outbox::progress_one(const std::string& run, tracked& t) {
   for (const auto& e : events) {
     if (e->type == "done") t.done = true;
     if (e->type != "text") continue;
-    auto j = json::parse(e->data, nullptr, false);
+    auto j = parse_json(e->data);
     if (j.is_object() && t.text.size() < chunk_bytes) {
       t.text += j.value("text", "");
       t.dirty = true;
@@ -281,7 +282,7 @@ void outbox::progress_one(const std::string& run, tracked& t) {
   if (t.done || !t.dirty || now - t.last_update_ms < cfg_.chat_update_ms) return;
   for (const auto& d : store_.deliveries_of_run(run)) {
     if (d.state != "waiting" || (d.kind != "slack" && d.kind != "telegram")) continue;
-    auto target = json::parse(d.target, nullptr, false);
+    auto target = parse_json(d.target);
     if (!target.is_object()) continue;
     std::string shown = split_message(t.text, chunk_bytes - 4).front() + " …";
     auto r = say(cfg_, d.kind, target, shown, true, true);

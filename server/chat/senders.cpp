@@ -1,4 +1,5 @@
 #include "server/chat/senders.hpp"
+#include "common/json_bounded.hpp"
 
 #include <httplib.h>
 
@@ -47,7 +48,7 @@ send_result api_result(const http_answer& a, const std::string& api) {
     s.error = api + ": " + a.error;
     return s;
   }
-  auto j = json::parse(a.body, nullptr, false);
+  auto j = parse_json(a.body);
   if (a.status >= 200 && a.status < 300 && j.is_object() && j.value("ok", false)) {
     s.ok = true;
     s.answer = j;

@@ -1,4 +1,5 @@
 #include "server/docker/docker_client.hpp"
+#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -51,13 +52,13 @@ nlohmann::json docker_client::transaction(const std::string& method, const std::
   if (st == 304 && allow_304) return nullptr;
   if (st >= 400) {
     ++g_errors;
-    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    auto j = parse_json(res->body);
     std::string msg = j.is_object() && j.contains("message") && j["message"].is_string()
                           ? j["message"].get<std::string>() : res->body;
     throw docker_error(st, method + " " + path + ": " + std::to_string(st) + " " + msg);
   }
   if (res->body.empty()) return nullptr;
-  return nlohmann::json::parse(res->body, nullptr, false);
+  return parse_json(res->body);
 }
 
 nlohmann::json docker_client::version() { return transaction("GET", "/version", nullptr, 5); }
@@ -198,7 +199,7 @@ std::optional<int> docker_client::read_wait(unix_stream& s, int timeout_ms) {
     }
     auto r = s.read();
     body += r.data;
-    auto j = nlohmann::json::parse(body, nullptr, false);
+    auto j = parse_json(body);
     if (j.is_object() && j.contains("StatusCode")) return j["StatusCode"].get<int>();
     if (r.eof || body.size() > 65536) return std::nullopt;
   }

@@ -1,4 +1,5 @@
 #include "server/docker/unix_http.hpp"
+#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -180,7 +181,7 @@ unix_stream unix_stream::open(const std::string& socket_path, std::string_view m
       err += r.data;
       if (r.eof || err.size() > 8192) break;
     }
-    auto j = nlohmann::json::parse(err, nullptr, false);
+    auto j = parse_json(err);
     std::string msg = j.is_object() && j.contains("message") && j["message"].is_string()
                           ? j["message"].get<std::string>() : err;
     throw docker_error(s.status_, std::string(method) + " " + path + ": " + std::to_string(s.status_) + " " + msg);

@@ -1,4 +1,5 @@
 #include "server/http/api_handlers.hpp"
+#include "common/json_bounded.hpp"
 
 #include <algorithm>
 #include <map>
@@ -34,10 +35,6 @@ std::string preview(const std::string& s) {
   return s.substr(0, n) + "…";
 }
 
-bool authorized(app& a, const request_view& req) {
-  return a.keys.matches(presented_key(req.api_key, req.authorization));
-}
-
 bool is_json(std::string_view ct) {
   auto semi = ct.find(';');
   return ascii_lower(trim(ct.substr(0, semi))) == "application/json";
@@ -45,7 +42,9 @@ bool is_json(std::string_view ct) {
 
 bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
 
-reply create_run(app& a, const request_view& req) {
+}  // namespace
+
+reply api_create_run(app& a, const route_match&, const request_view& req) {
   if (!is_json(req.content_type))
     return error_reply(415, "unsupported_media_type", "send the run as Content-Type: application/json");
   auto r = runs::parse_run_request(req.body, a.manager.limits());
@@ -69,7 +68,7 @@ reply create_run(app& a, const request_view& req) {
   return out;
 }
 
-reply list_deliveries(app& a, const route_match& m) {
+reply api_list_deliveries(app& a, const route_match& m, const request_view&) {
   auto state = m.query.count("state") ? m.query.at("state") : std::string();
   if (!state.empty() && std::find(store::delivery_states.begin(), store::delivery_states.end(), state) == store::delivery_states.end())
     return error_reply(400, "invalid_query", "state must be one of waiting, pending, delivered, failed");
@@ -78,7 +77,7 @@ reply list_deliveries(app& a, const route_match& m) {
   return json_reply(200, {{"deliveries", list}});
 }
 
-reply list_sessions(app& a, const route_match& m) {
+reply api_list_sessions(app& a, const route_match& m, const request_view&) {
   auto it = m.query.find("user");
   if (it == m.query.end() || !runs::valid_user(it->second))
     return error_reply(400, "invalid_query", "user is required and must match [A-Za-z0-9_.-]{1,64}");
@@ -96,21 +95,21 @@ reply list_sessions(app& a, const route_match& m) {
   return json_reply(200, {{"user", it->second}, {"sessions", sessions}});
 }
 
-reply instructions(app& a, const route_match& m, const request_view& req) {
+reply api_instructions(app& a, const route_match& m, const request_view& req) {
   const std::string& user = m.param;
   if (!runs::valid_user(user)) return error_reply(400, "invalid_field", "user must match [A-Za-z0-9_.-]{1,64}");
-  if (m.r == route::instructions_get) {
+  if (req.method == "GET" || req.method == "HEAD") {
     auto text = a.instructions.get(user);
     if (!text) return error_reply(404, "not_found", "no instructions for " + user);
     return json_reply(200, {{"user", user}, {"instructions", *text}});
   }
-  if (m.r == route::instructions_delete) {
+  if (req.method == "DELETE") {
     if (!a.instructions.remove(user)) return error_reply(404, "not_found", "no instructions for " + user);
     return json_reply(200, {{"user", user}, {"deleted", true}});
   }
   std::string text;
   if (is_json(req.content_type)) {
-    auto j = json::parse(req.body, nullptr, false);
+    auto j = parse_json(req.body);
     if (!j.is_object() || !j.contains("instructions") || !j["instructions"].is_string() || j.size() != 1)
       return error_reply(400, "invalid_json", "send {\"instructions\": \"...\"} or a text/plain body");
     text = j["instructions"].get<std::string>();
@@ -129,7 +128,7 @@ reply instructions(app& a, const route_match& m, const request_view& req) {
   return json_reply(200, {{"user", user}, {"bytes", text.size()}});
 }
 
-reply metrics_reply(app& a) {
+reply api_metrics(app& a, const route_match&, const request_view&) {
   auto q = a.manager.stats();
   runs::gauges g;
   g.queue_depth = q.queued;
@@ -142,6 +141,8 @@ reply metrics_reply(app& a) {
   for (const auto& [state, n] : a.db.count_deliveries_by_state()) g.deliveries[state] = static_cast<std::uint64_t>(n);
   return {200, "text/plain; version=0.0.4; charset=utf-8", runs::render_prometheus(runs::global_metrics(), g), {}, std::nullopt};
 }
+
+namespace {
 
 json health_json(app& a) {
   std::lock_guard lock(a.health.m);
@@ -163,7 +164,7 @@ json delivery_json(const store::delivery_record& d) {
             {"last_error", d.last_error}, {"created_at", format_time_ms(d.created_at)},
             {"delivered_at", time_or_null(d.delivered_at)}};
   if (d.state == "pending") j["next_attempt_at"] = format_time_ms(d.next_at);
-  auto target = json::parse(d.target, nullptr, false);
+  auto target = parse_json(d.target);
   if (d.kind == "callback" && target.is_object()) j["url"] = target.value("url", "");
   return j;
 }
@@ -183,7 +184,7 @@ json run_json(const store::run_record& r, bool full) {
   if (!r.model.empty()) j["model"] = r.model;
   if (full) {
     j["message"] = r.message;
-    j["options"] = json::parse(r.options, nullptr, false);
+    j["options"] = parse_json(r.options);
     j["output_truncated"] = r.truncated;
     j["container_id"] = r.container_id;
   } else {
@@ -270,74 +271,18 @@ reply error_reply(int status, std::string_view code, std::string_view message) {
   return {status, "application/json", error_body(code, message), {}, std::nullopt};
 }
 
-bool is_inline(route r) { return r == route::health || r == route::ready || r == route::not_found || r == route::method_not_allowed; }
+reply api_health(app& a, const route_match&, const request_view&) { return json_reply(200, health_json(a)); }
 
-reply handle_inline(app& a, const route_match& m, const request_view&) {
-  switch (m.r) {
-    case route::health: return json_reply(200, health_json(a));
-    case route::ready: {
-      bool ready = a.health.docker_ok && a.health.store_ok && a.health.disk_free_bytes != 0 && !a.stopping;
-      auto j = health_json(a);
-      j["status"] = ready ? "ready" : "not_ready";
-      return json_reply(ready ? 200 : 503, j);
-    }
-    case route::method_not_allowed: return error_reply(405, "method_not_allowed", "method not allowed on this path");
-    default: return error_reply(404, "not_found", "no such endpoint");
-  }
+reply api_ready(app& a, const route_match&, const request_view&) {
+  bool ready = a.health.docker_ok && a.health.store_ok && a.health.disk_free_bytes != 0 && !a.stopping;
+  auto j = health_json(a);
+  j["status"] = ready ? "ready" : "not_ready";
+  return json_reply(ready ? 200 : 503, j);
 }
 
-reply handle_blocking(app& a, const route_match& m, const request_view& req) {
-  try {
-    if (req.metrics_listener)
-      return m.r == route::metrics ? metrics_reply(a) : error_reply(404, "not_found", "this listener serves /metrics only");
-    switch (m.r) {
-      case route::metrics:
-      case route::runs_create:
-      case route::runs_list:
-      case route::run_get:
-      case route::run_events:
-      case route::run_cancel:
-      case route::sessions_list:
-      case route::deliveries_list:
-      case route::instructions_get:
-      case route::instructions_put:
-      case route::instructions_delete:
-        if (!authorized(a, req)) {
-          auto r = error_reply(401, "unauthorized", "missing or invalid API key (send X-API-Key or Authorization: Bearer)");
-          r.headers.emplace_back("WWW-Authenticate", "Bearer");
-          return r;
-        }
-        break;
-      default: break;
-    }
-    switch (m.r) {
-      case route::runs_create: return create_run(a, req);
-      case route::runs_list: return list_runs(a, m);
-      case route::run_get: return get_run(a, m.param);
-      case route::run_events: return run_events(a, m, req);
-      case route::run_cancel: return cancel_run(a, m.param);
-      case route::metrics: return metrics_reply(a);
-      case route::sessions_list: return list_sessions(a, m);
-      case route::instructions_get:
-      case route::instructions_put:
-      case route::instructions_delete: return instructions(a, m, req);
-      case route::deliveries_list: return list_deliveries(a, m);
-      case route::hooks_slack: return slack_hook(a, req);
-      case route::hooks_telegram: return telegram_hook(a, req);
-      default:
-        if (is_dashboard_route(m.r)) return handle_dashboard(a, m, req);
-        return handle_inline(a, m, req);
-    }
-  } catch (const runs::request_error& e) {
-    reply r = error_reply(e.status, e.code, e.what());
-    if (e.status == 429) r.headers.emplace_back("Retry-After", "5");
-    return r;
-  } catch (const http_error& e) {
-    return error_reply(e.status, e.code, e.what());
-  } catch (const std::exception& e) {
-    log::error("request failed", {{"target", std::string(req.target.substr(0, req.target.find('?')))}, {"error", e.what()}});
-    return error_reply(500, "internal", "internal error; see berthd's log");
-  }
-}
+reply api_list_runs(app& a, const route_match& m, const request_view&) { return list_runs(a, m); }
+reply api_get_run(app& a, const route_match& m, const request_view&) { return get_run(a, m.param); }
+reply api_run_events(app& a, const route_match& m, const request_view& req) { return run_events(a, m, req); }
+reply api_cancel_run(app& a, const route_match& m, const request_view&) { return cancel_run(a, m.param); }
 
 }  // namespace berth::http

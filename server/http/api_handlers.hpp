@@ -1,6 +1,6 @@
-// The API's handlers: synchronous functions from a request view to a reply, free of Beast types. The
-// session runs `handle_blocking` on the blocking pool (it may touch the store) and `handle_inline` on the I/O
-// thread (memory only). A reply may instead ask the session to stream a run's events (sse).
+// The API's handlers: synchronous functions from a request view to a reply, free of Beast types, each named
+// by one row of the route table (routes.cpp), which also says how its caller authenticates and where it runs.
+// A reply may instead ask the session to stream a run's events (sse).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -34,7 +34,7 @@ struct request_view {
   std::string_view slack_timestamp;  // X-Slack-Request-Timestamp
   std::string_view slack_signature;  // X-Slack-Signature
   std::string_view telegram_secret;  // X-Telegram-Bot-Api-Secret-Token
-  bool metrics_listener = false;  // arrived on BERTH_METRICS_LISTEN: /metrics only, no key
+  std::string_view client;           // the client's address (the peer's, or X-Forwarded-For's behind a trusted proxy)
 };
 
 struct sse_plan {
@@ -51,9 +51,6 @@ struct reply {
   std::optional<sse_plan> sse;
 };
 
-bool is_inline(route r);
-reply handle_inline(app& a, const route_match& m, const request_view& req);
-reply handle_blocking(app& a, const route_match& m, const request_view& req);
 reply error_reply(int status, std::string_view code, std::string_view message);
 reply json_reply(int status, const nlohmann::json& j);
 
@@ -67,5 +64,18 @@ reply list_runs(app& a, const route_match& m);
 reply get_run(app& a, const std::string& id);
 reply run_events(app& a, const route_match& m, const request_view& req);
 reply cancel_run(app& a, const std::string& id);
+
+// Route handlers (rows of routes.cpp).
+reply api_health(app& a, const route_match& m, const request_view& req);
+reply api_ready(app& a, const route_match& m, const request_view& req);
+reply api_metrics(app& a, const route_match& m, const request_view& req);
+reply api_create_run(app& a, const route_match& m, const request_view& req);
+reply api_list_runs(app& a, const route_match& m, const request_view& req);
+reply api_get_run(app& a, const route_match& m, const request_view& req);
+reply api_run_events(app& a, const route_match& m, const request_view& req);
+reply api_cancel_run(app& a, const route_match& m, const request_view& req);
+reply api_list_sessions(app& a, const route_match& m, const request_view& req);
+reply api_list_deliveries(app& a, const route_match& m, const request_view& req);
+reply api_instructions(app& a, const route_match& m, const request_view& req);  // GET, PUT, DELETE
 
 }  // namespace berth::http

@@ -95,7 +95,10 @@ reply logout(app& a, const request_view& req) {
   auto token = session_token(req);
   auto s = a.dash.sessions.find(token, now_ms());
   if (s && !csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
-  if (s) a.dash.sessions.remove(token);
+  if (s) {
+    a.dash.sessions.remove(token);
+    a.bus.wake_all();  // the session's open streams notice it is gone and end
+  }
   auto r = redirect("/dashboard/login");
   r.headers.emplace_back("Set-Cookie", clearing_cookie(over_tls(req)));
   return r;
@@ -188,17 +191,6 @@ json build_overview(app& a) {
 reply unauthenticated() { return error_reply(401, "unauthorized", "log in at /dashboard/login"); }
 }  // namespace
 
-bool is_dashboard_route(route r) {
-  switch (r) {
-    case route::dashboard: case route::dashboard_asset: case route::dashboard_login_form: case route::dashboard_login:
-    case route::dashboard_logout: case route::dashboard_overview: case route::dashboard_events:
-    case route::dashboard_runs: case route::dashboard_run: case route::dashboard_run_events:
-    case route::dashboard_run_cancel:
-      return true;
-    default: return false;
-  }
-}
-
 std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
   std::lock_guard lock(a.dash.overview_m);  // one build at a time; the others wait and take its result
   auto now = now_ms();
@@ -211,43 +203,71 @@ std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
 
 bool dashboard_session_alive(app& a, const std::string& token) { return a.dash.sessions.find(token, now_ms()).has_value(); }
 
-reply handle_dashboard(app& a, const route_match& m, const request_view& req) {
-  bool changes = req.method != "GET" && req.method != "HEAD";
-  if (changes && !same_site_request(req.origin, req.host, req.sec_fetch_site)) {
-    log::warn("dashboard: cross-site request refused", {{"path", std::string(req.target.substr(0, req.target.find('?')))}});
-    return error_reply(403, "cross_site", "cross-site requests to the dashboard are refused");
-  }
-  switch (m.r) {
-    case route::dashboard_asset: return asset(m.param);
-    case route::dashboard_login_form:
-      return current_session(a, req) ? redirect("/dashboard") : login_page(200, "");
-    case route::dashboard_login: return login(a, req);
-    case route::dashboard_logout: return logout(a, req);
-    default: break;
-  }
+namespace {
+// Each state-changing dashboard request must come from the dashboard's own pages.
+std::optional<reply> refuse_cross_site(const request_view& req) {
+  if (same_site_request(req.origin, req.host, req.sec_fetch_site)) return std::nullopt;
+  log::warn("dashboard: cross-site request refused", {{"path", std::string(req.target.substr(0, req.target.find('?')))}});
+  return error_reply(403, "cross_site", "cross-site requests to the dashboard are refused");
+}
+}  // namespace
+
+bool dashboard_cookie_valid(app& a, const request_view& req) { return current_session(a, req).has_value(); }
+
+reply dashboard_denied(const route_match& m) {
+  if (m.path == "/dashboard") return redirect("/dashboard/login");
+  return unauthenticated();
+}
+
+reply dashboard_page(app& a, const route_match&, const request_view& req) {
   auto s = current_session(a, req);
-  if (m.r == route::dashboard) {
-    if (!s) return redirect("/dashboard/login");
-    const auto* page = find_asset("index.html");
-    return html(200, with(page ? page->data : "", csrf_placeholder, s->csrf));
-  }
+  if (!s) return redirect("/dashboard/login");
+  const auto* page = find_asset("index.html");
+  return html(200, with(page ? page->data : "", csrf_placeholder, s->csrf));
+}
+
+reply dashboard_asset(app&, const route_match& m, const request_view&) { return asset(m.param); }
+
+reply dashboard_login_form(app& a, const route_match&, const request_view& req) {
+  return current_session(a, req) ? redirect("/dashboard") : login_page(200, "");
+}
+
+reply dashboard_login(app& a, const route_match&, const request_view& req) {
+  if (auto refused = refuse_cross_site(req)) return *refused;
+  return login(a, req);
+}
+
+reply dashboard_logout(app& a, const route_match&, const request_view& req) {
+  if (auto refused = refuse_cross_site(req)) return *refused;
+  return logout(a, req);
+}
+
+reply dashboard_overview_json(app& a, const route_match&, const request_view&) {
+  return {200, "application/json", dashboard_overview(a, 0), {}, std::nullopt};
+}
+
+reply dashboard_events(app&, const route_match&, const request_view& req) {
+  reply r;
+  r.sse = sse_plan{"", 0, session_token(req)};
+  return r;
+}
+
+reply dashboard_runs(app& a, const route_match& m, const request_view&) { return list_runs(a, m); }
+reply dashboard_run(app& a, const route_match& m, const request_view&) { return get_run(a, m.param); }
+
+reply dashboard_run_events(app& a, const route_match& m, const request_view& req) {
+  auto r = run_events(a, m, req);
+  if (r.sse) r.sse->dashboard_session = session_token(req);  // the stream ends with the session (logout)
+  return r;
+}
+
+reply dashboard_run_cancel(app& a, const route_match& m, const request_view& req) {
+  if (auto refused = refuse_cross_site(req)) return *refused;
+  auto s = current_session(a, req);
   if (!s) return unauthenticated();
-  switch (m.r) {
-    case route::dashboard_overview: return {200, "application/json", dashboard_overview(a, 0), {}, std::nullopt};
-    case route::dashboard_events: {
-      reply r;
-      r.sse = sse_plan{"", 0, session_token(req)};
-      return r;
-    }
-    case route::dashboard_runs: return list_runs(a, m);
-    case route::dashboard_run: return get_run(a, m.param);
-    case route::dashboard_run_events: return run_events(a, m, req);
-    case route::dashboard_run_cancel:
-      if (!csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
-      log::info("run cancelled from the dashboard", {{"run", m.param}});
-      return cancel_run(a, m.param);
-    default: return error_reply(404, "not_found", "no such endpoint");
-  }
+  if (!csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
+  log::info("run cancelled from the dashboard", {{"run", m.param}});
+  return cancel_run(a, m.param);
 }
 
 }  // namespace berth::http

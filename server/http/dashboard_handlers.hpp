@@ -9,8 +9,22 @@
 
 namespace berth::http {
 
-bool is_dashboard_route(route r);
-reply handle_dashboard(app& a, const route_match& m, const request_view& req);
+// The check behind `auth_kind::cookie` rows, and what such a row answers without a valid session.
+bool dashboard_cookie_valid(app& a, const request_view& req);
+reply dashboard_denied(const route_match& m);
+
+// Route handlers (rows of routes.cpp).
+reply dashboard_page(app& a, const route_match& m, const request_view& req);
+reply dashboard_asset(app& a, const route_match& m, const request_view& req);
+reply dashboard_login_form(app& a, const route_match& m, const request_view& req);
+reply dashboard_login(app& a, const route_match& m, const request_view& req);
+reply dashboard_logout(app& a, const route_match& m, const request_view& req);
+reply dashboard_overview_json(app& a, const route_match& m, const request_view& req);
+reply dashboard_events(app& a, const route_match& m, const request_view& req);
+reply dashboard_runs(app& a, const route_match& m, const request_view& req);
+reply dashboard_run(app& a, const route_match& m, const request_view& req);
+reply dashboard_run_events(app& a, const route_match& m, const request_view& req);
+reply dashboard_run_cancel(app& a, const route_match& m, const request_view& req);
 // The overview snapshot as JSON text, rebuilt unless the shared one was built at or after `fresh_after_ms`
 // and is younger than a second.
 std::string dashboard_overview(app& a, std::int64_t fresh_after_ms);

@@ -20,6 +20,7 @@
 #include "server/http/api_handlers.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/offload.hpp"
+#include "server/http/routes.hpp"
 #include "server/http/sse.hpp"
 #include "server/runs/run_request.hpp"
 
@@ -31,7 +32,8 @@ namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 
 namespace {
-constexpr auto read_timeout = std::chrono::seconds(60);
+constexpr auto header_timeout = std::chrono::seconds(15);  // a request's headers, or the idle gap before them
+constexpr auto body_timeout = std::chrono::seconds(60);
 constexpr auto write_timeout = std::chrono::seconds(30);
 constexpr auto keepalive_interval = std::chrono::seconds(15);
 constexpr auto heartbeat_interval = std::chrono::seconds(5);  // dashboard overview
@@ -153,6 +155,14 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
 
   std::int64_t last = plan.after;
   bool done = false;
+  // A resume at or past the end of a finished run (how EventSource reconnects after `done`) has nothing left
+  // to send: the stream ends at once instead of idling on keepalives.
+  auto ended_at = co_await offload(pool, [&a, &plan]() -> std::optional<std::int64_t> {
+    auto r = a.db.get_run(plan.run);
+    if (r && is_terminal_status(r->status)) return r->last_seq;
+    return std::nullopt;
+  });
+  if (ended_at && last >= *ended_at) co_return;
   // Replay: everything stored after `last`. Subscribed first, so nothing published meanwhile is missed;
   // live events already replayed are skipped by sequence number below.
   for (;;) {
@@ -167,8 +177,10 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
     if (done || static_cast<int>(batch.size()) < replay_batch) break;
   }
   std::vector<runs::event_ptr> live;
+  const bool cookie_stream = !plan.dashboard_session.empty();
   while (!done && !a.stopping) {
     w->pending = false;
+    if (cookie_stream && !dashboard_session_alive(a, plan.dashboard_session)) co_return;  // logged out
     if (!sub->drain(live)) {
       log::info("event stream dropped: subscriber too slow", {{"run", plan.run}});
       co_return;  // the client resumes with Last-Event-ID
@@ -205,56 +217,113 @@ net::awaitable<void> linger_close(beast::tcp_stream& stream) {
   }
 }
 
+namespace {
+std::string_view peer_address(beast::tcp_stream& stream, std::string& storage) {
+  beast::error_code ec;
+  auto ep = stream.socket().remote_endpoint(ec);
+  storage = ec ? std::string() : ep.address().to_string();
+  return storage;
+}
+
+request_view view_of(const bhttp::request<bhttp::string_body>& req, std::string_view client) {
+  return {
+      .method = {req.method_string().data(), req.method_string().size()},
+      .target = {req.target().data(), req.target().size()},
+      .body = req.body(),
+      .content_type = field(req, "Content-Type"),
+      .accept = field(req, "Accept"),
+      .api_key = field(req, "X-API-Key"),
+      .authorization = field(req, "Authorization"),
+      .last_event_id = field(req, "Last-Event-ID"),
+      .cookie = field(req, "Cookie"),
+      .forwarded_proto = field(req, "X-Forwarded-Proto"),
+      .origin = field(req, "Origin"),
+      .host = field(req, "Host"),
+      .sec_fetch_site = field(req, "Sec-Fetch-Site"),
+      .csrf_token = field(req, "X-CSRF-Token"),
+      .slack_timestamp = field(req, "X-Slack-Request-Timestamp"),
+      .slack_signature = field(req, "X-Slack-Signature"),
+      .telegram_secret = field(req, "X-Telegram-Bot-Api-Secret-Token"),
+      .client = client,
+  };
+}
+
+// Errors of the request's own bytes (as opposed to the connection ending) deserve a 400 before closing.
+bool is_malformed(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
+}
+}  // namespace
+
 net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only) {
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buffer;
+  std::string client_storage;
+  const std::string_view client = peer_address(stream, client_storage);
+  const unsigned listener = metrics_only ? metrics_listener : main_listener;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(runs::max_body_bytes);
     parser.header_limit(header_limit);
-    stream.expires_after(read_timeout);
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple);
-    if (ec == bhttp::error::body_limit) {
-      co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
-      co_await linger_close(stream);
-      co_return;
-    }
+    stream.expires_after(header_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, tuple);
     if (ec == bhttp::error::header_limit) {
       co_await write_reply(stream, 11, false, error_reply(431, "headers_too_large", "request headers exceed 16 KiB"), false);
       break;
     }
+    if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit is refused from the header
+      co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
+      co_await linger_close(stream);
+      co_return;
+    }
+    if (ec && is_malformed(ec)) {
+      co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + ec.message()), false);
+      break;
+    }
     if (ec) break;  // end of stream, timeout, reset: nothing to answer
 
-    const auto& req = parser.get();
-    request_view v{{req.method_string().data(), req.method_string().size()},
-                   {req.target().data(), req.target().size()},
-                   req.body(),
-                   field(req, "Content-Type"),
-                   field(req, "Accept"),
-                   field(req, "X-API-Key"),
-                   field(req, "Authorization"),
-                   field(req, "Last-Event-ID"),
-                   field(req, "Cookie"),
-                   field(req, "X-Forwarded-Proto"),
-                   field(req, "Origin"),
-                   field(req, "Host"),
-                   field(req, "Sec-Fetch-Site"),
-                   field(req, "X-CSRF-Token"),
-                   field(req, "X-Slack-Request-Timestamp"),
-                   field(req, "X-Slack-Signature"),
-                   field(req, "X-Telegram-Bot-Api-Secret-Token"),
-                   metrics_only};
-    auto m = match_route(v.method, v.target);
-    reply r;
-    if (is_inline(m.r)) r = handle_inline(a, m, v);
-    else r = co_await offload(pool, [&a, &m, &v] { return handle_blocking(a, m, v); });
+    // Route and authenticate from the headers alone: a caller without a valid key never gets a body read.
+    const request_view headers = view_of(parser.get(), client);
+    auto m = match_route(routes(), headers.method, headers.target, listener);
+    if (auto denied = authenticate(a, m, headers)) {
+      bool body_pending = !parser.is_done();
+      co_await write_reply(stream, parser.get().version(), false, *denied, parser.get().method() == bhttp::verb::head);
+      if (body_pending) co_await linger_close(stream);
+      co_return;
+    }
+    if (!parser.is_done()) {
+      stream.expires_after(body_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, tuple);
+      if (bec == bhttp::error::body_limit) {
+        co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
+        co_await linger_close(stream);
+        co_return;
+      }
+      if (bec && is_malformed(bec)) {
+        co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + bec.message()), false);
+        break;
+      }
+      if (bec) break;
+    }
 
+    const auto& req = parser.get();
+    const request_view v = view_of(req, client);
+    const bool head = req.method() == bhttp::verb::head;
+    reply r;
+    if (m.row && m.row->where == run_on::io) r = dispatch(a, m, v);
+    else r = co_await offload(pool, [&a, &m, &v] { return dispatch(a, m, v); });
+
+    if (r.sse && head) {  // what the stream would start with, and nothing more
+      reply h{200, "text/event-stream", "", {{"X-Accel-Buffering", "no"}}, std::nullopt};
+      co_await write_reply(stream, req.version(), false, h, true);
+      break;
+    }
     if (r.sse) {
       co_await serve_events(stream, a, pool, *r.sse);
       break;
     }
     bool keep = req.keep_alive() && !a.stopping;
-    if (!co_await write_reply(stream, req.version(), keep, r, req.method() == bhttp::verb::head) || !keep) break;
+    if (!co_await write_reply(stream, req.version(), keep, r, head) || !keep) break;
   }
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -5,6 +5,7 @@
 namespace berth::runs {
 
 void redact(std::string& text, const std::vector<std::string>& secrets) {
+  if (secrets.empty()) return;
   static const std::string mark = "[REDACTED]";
   for (const auto& s : secrets) {
     if (s.size() < 8) continue;  // too short to be a credential; replacing it would mangle ordinary text
@@ -23,6 +24,24 @@ output_pump::output_pump(std::int64_t max_output, std::size_t max_line, const st
       skip_err_(r.stderr_offset),
       output_bytes_(r.output_bytes),
       truncated_(r.truncated) {}
+
+void redact(nlohmann::json& j, const std::vector<std::string>& secrets) {
+  if (secrets.empty()) return;
+  if (j.is_string()) {
+    redact(j.get_ref<std::string&>(), secrets);
+  } else if (j.is_array()) {
+    for (auto& v : j) redact(v, secrets);
+  } else if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      std::string key = it.key();
+      redact(key, secrets);
+      redact(it.value(), secrets);
+      out[key] = std::move(it.value());
+    }
+    j = std::move(out);
+  }
+}
 
 void output_pump::take(std::string_view payload, std::int64_t& skip, line_splitter& split, bool is_stdout,
                        std::vector<draft>& out) {
@@ -56,9 +75,10 @@ void output_pump::finish(std::vector<draft>& out) {
 
 void output_pump::on_line(bool is_stdout, const line& raw, std::vector<draft>& out) {
   output_bytes_ += static_cast<std::int64_t>(raw.text.size()) + raw.dropped + 1;
-  line l = raw;
-  redact(l.text, secrets_);
-  draft d = is_stdout ? translate_stdout(l) : translate_stderr(l);
+  // Redacted after decoding: a key written with JSON escapes ("\u0073k-…") is only a key once decoded. The
+  // translator's parse is depth-bounded, so the walk is too.
+  draft d = is_stdout ? translate_stdout(raw) : translate_stderr(raw);
+  redact(d.fields, secrets_);
   bool decisive = d.type == "result" || d.type == "error";
   if (d.type == "result") {
     facts_.saw_result = true;

@@ -20,6 +20,8 @@ inline constexpr int max_events_after_truncation = 16;
 
 // Replaces each occurrence of each secret (8 bytes or longer) in `text` with [REDACTED].
 void redact(std::string& text, const std::vector<std::string>& secrets);
+// The same in every string (and object key) of a decoded value.
+void redact(nlohmann::json& j, const std::vector<std::string>& secrets);
 
 class output_pump {
  public:

@@ -1,4 +1,5 @@
 #include "server/runs/output_translator.hpp"
+#include "common/json_bounded.hpp"
 
 #include "common/event.hpp"
 
@@ -15,7 +16,7 @@ draft log_draft(std::string_view stream, std::string text) {
 
 draft translate_stdout(const line& l) {
   if (l.dropped == 0) {
-    auto j = nlohmann::json::parse(l.text, nullptr, false);
+    auto j = parse_json(l.text);
     if (!j.is_discarded()) {
       std::string problem = check_worker_event(j);
       if (problem.empty()) {
@@ -26,6 +27,11 @@ draft translate_stdout(const line& l) {
       }
       draft d = log_draft("stdout", l.text);
       d.fields["problem"] = problem;
+      return d;
+    }
+    if (json_too_deep(l.text)) {
+      draft d = log_draft("stdout", l.text);
+      d.fields["problem"] = "JSON nested deeper than " + std::to_string(max_json_depth) + " levels";
       return d;
     }
   }

@@ -1,4 +1,5 @@
 #include "server/runs/reconciler.hpp"
+#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -105,7 +106,7 @@ void reconciler::watch_events() {
         auto r = s.read();
         buf += r.data;
         for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-          auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
+          auto j = parse_json(buf.substr(0, nl));
           buf.erase(0, nl + 1);
           std::string action = j.is_object() ? j.value("Action", j.value("status", "")) : "";
           if (action == "die" || action == "oom") {

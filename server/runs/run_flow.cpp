@@ -1,4 +1,5 @@
 #include "server/runs/run_flow.hpp"
+#include "common/json_bounded.hpp"
 
 #include <poll.h>
 
@@ -38,7 +39,7 @@ run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const 
                    std::function<void()> release)
     : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
       spares_(spares), volumes_(volumes), release_(std::move(release)) {
-  auto opts = nlohmann::json::parse(rec_.options, nullptr, false);
+  auto opts = parse_json(rec_.options);
   if (!opts.is_object()) opts = nlohmann::json::object();
   timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
   idle_s_ = option_int(opts, "idle_timeout_s", cfg_.idle_timeout_s);
@@ -198,7 +199,7 @@ void run_flow::restore_facts(output_pump& p) {
     for (const auto& e : evs) {
       after = e.seq;
       if (e.type != "result" && e.type != "error") continue;
-      auto j = nlohmann::json::parse(e.data, nullptr, false);
+      auto j = parse_json(e.data);
       if (e.type == "result") {
         p.facts().saw_result = true;
         p.facts().result_is_error = j.value("is_error", false);

@@ -1,4 +1,5 @@
 #include "server/runs/run_request.hpp"
+#include "common/json_bounded.hpp"
 
 #include <algorithm>
 
@@ -62,7 +63,8 @@ bool valid_session(std::string_view s) { return all_of_set(s, 128, "_.:-"); }
 
 run_request parse_run_request(std::string_view body, const request_limits& limits) {
   if (body.size() > max_body_bytes) throw request_error(413, "body_too_large", "request body exceeds 1 MiB");
-  json j = json::parse(body, nullptr, false);
+  if (json_too_deep(body)) bad("invalid_json", "request body nests deeper than " + std::to_string(max_json_depth) + " levels");
+  json j = parse_json(body);
   if (j.is_discarded()) bad("invalid_json", "request body is not valid JSON");
   if (!j.is_object()) bad("invalid_json", "request body must be a JSON object");
   static constexpr std::string_view known[] = {"user", "message", "engine", "session", "model", "options", "callback_url"};

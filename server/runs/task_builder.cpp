@@ -1,4 +1,5 @@
 #include "server/runs/task_builder.hpp"
+#include "common/json_bounded.hpp"
 
 #include <openssl/sha.h>
 
@@ -57,7 +58,7 @@ task build_task(const config& c, const store::run_record& r) {
   t.engine = r.engine;
   t.session = r.session;
   t.model = r.model;
-  t.options = nlohmann::json::parse(r.options, nullptr, false);
+  t.options = parse_json(r.options);
   if (!t.options.is_object()) t.options = nlohmann::json::object();
   if (r.engine != "claude") return t;
 

@@ -5,6 +5,7 @@
 #include "common/config.hpp"
 #include "common/event.hpp"
 #include "common/ids.hpp"
+#include "common/json_bounded.hpp"
 #include "common/strings.hpp"
 #include "common/task.hpp"
 
@@ -113,4 +114,15 @@ TEST_CASE("task round trip") {
   CHECK(back.options["delay_ms"] == 5);
   CHECK(back.env.at("K") == "v");
   CHECK_THROWS(parse_task("[]"));
+}
+
+TEST_CASE("bounded JSON: depth counted outside strings - over the bound is discarded") {
+  using berth::json_too_deep;
+  CHECK_FALSE(json_too_deep(R"({"a":[1,{"b":2}]})", 3));
+  CHECK(json_too_deep(R"({"a":[1,{"b":2}]})", 2));
+  CHECK_FALSE(json_too_deep(R"({"a":"[[[[[[[[[[[[[[[[[[[[[\"[[[[["})", 1));  // brackets inside strings, escaped quote
+  CHECK_FALSE(json_too_deep("[]" "[]" "[]" "[]", 1));                       // siblings do not add up
+  CHECK(berth::parse_json(std::string(65, '[') + std::string(65, ']')).is_discarded());
+  CHECK(berth::parse_json(std::string(64, '[') + std::string(64, ']')).is_array());
+  CHECK(berth::parse_json("{nope").is_discarded());
 }

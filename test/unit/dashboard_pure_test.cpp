@@ -6,6 +6,8 @@
 #include "common/strings.hpp"
 #include "server/http/dashboard_auth.hpp"
 #include "server/http/router.hpp"
+#include "server/http/routes.hpp"
+#include "server/http/dashboard_handlers.hpp"
 #include "server/runs/host_facts.hpp"
 
 using namespace berth::http;
@@ -71,27 +73,31 @@ TEST_CASE("cross-site requests are told apart from same-site ones") {
   CHECK_FALSE(same_site_request("http://[::1]:80", "[::2]:80", ""));
 }
 
+namespace {
+route_match dmatch(std::string_view method, std::string_view target) { return match_route(routes(), method, target); }
+}  // namespace
+
 TEST_CASE("router: dashboard paths") {
-  CHECK(match_route("GET", "/dashboard").r == route::dashboard);
-  CHECK(match_route("GET", "/dashboard/").r == route::dashboard);
-  CHECK(match_route("GET", "/dashboard/login").r == route::dashboard_login_form);
-  CHECK(match_route("POST", "/dashboard/login").r == route::dashboard_login);
-  CHECK(match_route("POST", "/dashboard/logout").r == route::dashboard_logout);
-  CHECK(match_route("GET", "/dashboard/logout").r == route::method_not_allowed);
-  CHECK(match_route("GET", "/dashboard/api/events").r == route::dashboard_events);
-  CHECK(match_route("GET", "/dashboard/api/overview").r == route::dashboard_overview);
-  auto runs = match_route("GET", "/dashboard/api/runs?status=failed&user=bo");
-  CHECK(runs.r == route::dashboard_runs);
+  CHECK(dmatch("GET", "/dashboard").row->handler == dashboard_page);
+  CHECK(dmatch("GET", "/dashboard/").row->handler == dashboard_page);
+  CHECK(dmatch("GET", "/dashboard/login").row->handler == dashboard_login_form);
+  CHECK(dmatch("POST", "/dashboard/login").row->handler == dashboard_login);
+  CHECK(dmatch("POST", "/dashboard/logout").row->handler == dashboard_logout);
+  CHECK(dmatch("GET", "/dashboard/logout").result == match_result::method_not_allowed);
+  CHECK(dmatch("GET", "/dashboard/api/events").row->handler == dashboard_events);
+  CHECK(dmatch("GET", "/dashboard/api/overview").row->handler == dashboard_overview_json);
+  auto runs = dmatch("GET", "/dashboard/api/runs?status=failed&user=bo");
+  CHECK(runs.row->handler == dashboard_runs);
   CHECK(runs.query["status"] == "failed");
-  auto one = match_route("GET", "/dashboard/api/runs/R1");
-  CHECK(one.r == route::dashboard_run);
+  auto one = dmatch("GET", "/dashboard/api/runs/R1");
+  CHECK(one.row->handler == dashboard_run);
   CHECK(one.param == "R1");
-  CHECK(match_route("GET", "/dashboard/api/runs/R1/events").r == route::dashboard_run_events);
-  CHECK(match_route("DELETE", "/dashboard/api/runs/R1").r == route::dashboard_run_cancel);
-  CHECK(match_route("POST", "/dashboard/api/runs/R1").r == route::method_not_allowed);
-  CHECK(match_route("GET", "/dashboard/api/runs/R1/other").r == route::not_found);
-  auto asset = match_route("GET", "/dashboard/assets/app.js");
-  CHECK(asset.r == route::dashboard_asset);
+  CHECK(dmatch("GET", "/dashboard/api/runs/R1/events").row->handler == dashboard_run_events);
+  CHECK(dmatch("DELETE", "/dashboard/api/runs/R1").row->handler == dashboard_run_cancel);
+  CHECK(dmatch("POST", "/dashboard/api/runs/R1").result == match_result::method_not_allowed);
+  CHECK(dmatch("GET", "/dashboard/api/runs/R1/other").result == match_result::not_found);
+  auto asset = dmatch("GET", "/dashboard/assets/app.js");
+  CHECK(asset.row->handler == dashboard_asset);
   CHECK(asset.param == "app.js");
 }
 

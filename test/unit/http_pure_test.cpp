@@ -2,6 +2,7 @@
 
 #include "server/http/auth.hpp"
 #include "server/http/router.hpp"
+#include "server/http/routes.hpp"
 #include "server/http/sse.hpp"
 
 using namespace berth::http;
@@ -23,19 +24,56 @@ TEST_CASE("sse: Last-Event-ID parsing") {
   CHECK_FALSE(parse_last_event_id(""));
 }
 
+namespace {
+route_match match(std::string_view method, std::string_view target, unsigned listener = main_listener) {
+  return match_route(routes(), method, target, listener);
+}
+}  // namespace
+
 TEST_CASE("router: API paths - methods and parameters") {
-  auto m = match_route("GET", "/api/v1/runs/01ABC/events?after=4");
-  CHECK(m.r == route::run_events);
+  auto m = match("GET", "/api/v1/runs/01ABC/events?after=4");
+  REQUIRE(m.result == match_result::found);
+  CHECK(m.row->handler == api_run_events);
   CHECK(m.param == "01ABC");
   CHECK(m.query.at("after") == "4");
-  CHECK(match_route("POST", "/api/v1/runs").r == route::runs_create);
-  CHECK(match_route("POST", "/webhook").r == route::runs_create);
-  CHECK(match_route("GET", "/api/v1/runs?user=a%20b").query.at("user") == "a b");
-  CHECK(match_route("DELETE", "/api/v1/runs/X").r == route::run_cancel);
-  CHECK(match_route("PUT", "/api/v1/runs").r == route::method_not_allowed);
-  CHECK(match_route("GET", "/api/v1/runs/X/other").r == route::not_found);
-  CHECK(match_route("GET", "/nope").r == route::not_found);
-  CHECK(match_route("GET", "/health").r == route::health);
+  CHECK(match("POST", "/api/v1/runs").row->handler == api_create_run);
+  CHECK(match("POST", "/webhook").row->handler == api_create_run);
+  CHECK(match("GET", "/api/v1/runs?user=a%20b").query.at("user") == "a b");
+  CHECK(match("DELETE", "/api/v1/runs/X").row->handler == api_cancel_run);
+  CHECK(match("HEAD", "/api/v1/runs/X").row->handler == api_get_run);
+  CHECK(match("PUT", "/api/v1/runs").result == match_result::method_not_allowed);
+  CHECK(match("GET", "/api/v1/runs/X/other").result == match_result::not_found);
+  CHECK(match("GET", "/api/v1/runs//events").result == match_result::not_found);
+  CHECK(match("GET", "/nope").result == match_result::not_found);
+  CHECK(match("GET", "/health").row->handler == api_health);
+  CHECK(match("GET", "/health/").row->handler == api_health);
+  auto u = match("PUT", "/api/v1/users/a%2Eb/instructions");
+  CHECK(u.row->handler == api_instructions);
+  CHECK(u.param == "a.b");
+}
+
+TEST_CASE("router: the metrics listener serves /metrics only - without a key") {
+  auto m = match("GET", "/metrics", metrics_listener);
+  REQUIRE(m.row);
+  CHECK(m.row->auth == auth_kind::none);
+  CHECK(match("GET", "/metrics").row->auth == auth_kind::key);
+  for (auto path : {"/health", "/ready", "/api/v1/runs", "/dashboard", "/hooks/slack"})
+    CHECK(match("GET", path, metrics_listener).result == match_result::not_found);
+}
+
+TEST_CASE("router: every API row needs a key - every open row is named") {
+  for (const auto& r : routes()) {
+    INFO(r.method << " " << r.path);
+    if (is_api_path(r.path) || r.path == "/webhook") CHECK(r.auth == auth_kind::key);
+    if (r.path.starts_with("/dashboard/api/")) CHECK(r.auth == auth_kind::cookie);
+    if (r.path.starts_with("/hooks/")) CHECK(r.auth == auth_kind::signature);
+    if (r.auth == auth_kind::none)
+      CHECK((r.path == "/health" || r.path == "/ready" || r.path == "/metrics" || r.path.starts_with("/dashboard/login") ||
+             r.path == "/dashboard/logout" || r.path.starts_with("/dashboard/assets/")));
+    if (r.where == run_on::io) CHECK(r.auth != auth_kind::key);  // nothing behind a key is answered without the pool
+  }
+  CHECK(is_api_path("/api/v1/nothing-here"));
+  CHECK_FALSE(is_api_path("/apix"));
 }
 
 TEST_CASE("auth: keys match exactly - from either header") {

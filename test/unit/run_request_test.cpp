@@ -50,3 +50,11 @@ TEST_CASE("run request: every bad input is a clear 4xx") {
   CHECK(error_of(std::string(max_body_bytes + 1, ' ')).status == 413);
   CHECK(error_of(R"({"user":")" + std::string(65, 'a') + R"(","message":"m"})").code == "invalid_field");
 }
+
+TEST_CASE("run request: options nested 60000 deep are refused before anything copies them") {
+  std::string deep = R"({"user":"u","message":"m","options":{"x":)" + std::string(60000, '[') + std::string(60000, ']') + "}}";
+  auto e = error_of(deep);
+  CHECK(e.status == 400);
+  CHECK(e.code == "invalid_json");
+  CHECK(std::string(e.what()).find("deeper than 64") != std::string::npos);
+}

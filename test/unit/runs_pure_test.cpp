@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "common/event.hpp"
 #include "frames.hpp"
 #include "server/runs/exit_classifier.hpp"
 #include "server/runs/line_splitter.hpp"
@@ -143,4 +144,32 @@ TEST_CASE("output pump: engine credentials are redacted from every line before i
   std::string text = "a short word";
   berth::runs::redact(text, {"short"});
   CHECK(text == "a short word");
+}
+
+TEST_CASE("output pump: a key written with JSON escapes is redacted once decoded") {
+  const std::string key = "sk-ant-api03-abcdefghijklmnop";
+  output_pump p(1 << 20, 4096, fresh(), {key});
+  std::vector<draft> d;
+  // "\u0073" is "s": the raw line does not contain the key, its decoded text does.
+  p.feed(out_line(R"({"type":"text","text":"key: \u0073k-ant-api03-abcdefghijklmnop"})") +
+             out_line(R"({"type":"tool_use","id":"t","name":"Bash","input":{"sk-ant-api03-abcdefghijklmnop":["\u0073k-ant-api03-abcdefghijklmnop"]}})"),
+         d);
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].fields["text"] == "key: [REDACTED]");
+  CHECK(d[1].fields.dump().find(key) == std::string::npos);
+  CHECK(d[1].fields["input"].contains("[REDACTED]"));
+}
+
+TEST_CASE("output pump: a line nested deeper than the bound becomes a log note - never a tree") {
+  output_pump p(1 << 20, 1 << 20, fresh());
+  std::vector<draft> d;
+  const int depth = 100000;
+  std::string deep = R"({"type":"text","text":"x","extra":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  REQUIRE(p.feed(out_line(deep) + out_line(R"({"type":"text","text":"after"})"), d));
+  REQUIRE(d.size() == 2);
+  CHECK(d[0].type == "log");
+  CHECK(d[0].fields["problem"].get<std::string>().find("nested deeper") != std::string::npos);
+  CHECK(d[1].type == "text");
+  auto data = berth::event_data("R", d[0].fields);  // what the journal stores: copying and dumping must not recurse deeply
+  CHECK(data.size() > static_cast<std::size_t>(2 * depth));
 }

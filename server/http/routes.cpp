@@ -1,0 +1,96 @@
+#include "server/http/routes.hpp"
+
+#include <array>
+
+#include "common/log.hpp"
+#include "server/http/dashboard_handlers.hpp"
+#include "server/http/hooks_handlers.hpp"
+#include "server/http/http_error.hpp"
+#include "server/runs/run_request.hpp"
+
+namespace berth::http {
+namespace {
+
+using enum auth_kind;
+using enum run_on;
+
+reply slack(app& a, const route_match&, const request_view& req) { return slack_hook(a, req); }
+reply telegram(app& a, const route_match&, const request_view& req) { return telegram_hook(a, req); }
+
+// clang-format off
+constexpr std::array table{
+  // method    path                                  handler                  auth       where  listeners
+  route{"GET",    "/health",                         api_health,              none,      io},
+  route{"GET",    "/ready",                          api_ready,               none,      io},
+  route{"GET",    "/metrics",                        api_metrics,             key,       pool},
+  route{"GET",    "/metrics",                        api_metrics,             none,      pool,  metrics_listener},
+  route{"POST",   "/api/v1/runs",                    api_create_run,          key,       pool},
+  route{"POST",   "/webhook",                        api_create_run,          key,       pool},
+  route{"GET",    "/api/v1/runs",                    api_list_runs,           key,       pool},
+  route{"GET",    "/api/v1/runs/{id}",               api_get_run,             key,       pool},
+  route{"DELETE", "/api/v1/runs/{id}",               api_cancel_run,          key,       pool},
+  route{"GET",    "/api/v1/runs/{id}/events",        api_run_events,          key,       pool},
+  route{"GET",    "/api/v1/sessions",                api_list_sessions,       key,       pool},
+  route{"GET",    "/api/v1/deliveries",              api_list_deliveries,     key,       pool},
+  route{"GET",    "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
+  route{"POST",   "/hooks/slack",                    slack,                   signature, pool},
+  route{"POST",   "/hooks/telegram",                 telegram,                signature, pool},
+  route{"GET",    "/dashboard",                      dashboard_page,          cookie,    pool},
+  route{"GET",    "/dashboard/login",                dashboard_login_form,    none,      pool},
+  route{"POST",   "/dashboard/login",                dashboard_login,         none,      pool},
+  route{"POST",   "/dashboard/logout",               dashboard_logout,        none,      pool},
+  route{"GET",    "/dashboard/assets/{name}",        dashboard_asset,         none,      io},
+  route{"GET",    "/dashboard/api/overview",         dashboard_overview_json, cookie,    pool},
+  route{"GET",    "/dashboard/api/events",           dashboard_events,        cookie,    pool},
+  route{"GET",    "/dashboard/api/runs",             dashboard_runs,          cookie,    pool},
+  route{"GET",    "/dashboard/api/runs/{id}",        dashboard_run,           cookie,    pool},
+  route{"DELETE", "/dashboard/api/runs/{id}",        dashboard_run_cancel,    cookie,    pool},
+  route{"GET",    "/dashboard/api/runs/{id}/events", dashboard_run_events,    cookie,    pool},
+};
+// clang-format on
+
+reply unauthorized() {
+  auto r = error_reply(401, "unauthorized", "missing or invalid API key (send X-API-Key or Authorization: Bearer)");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+}  // namespace
+
+std::span<const route> routes() { return table; }
+
+std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req) {
+  auto kind = m.row ? m.row->auth : (is_api_path(m.path) ? key : none);
+  switch (kind) {
+    case key:
+      if (a.keys.matches(presented_key(req.api_key, req.authorization))) return std::nullopt;
+      return unauthorized();
+    case cookie:
+      if (dashboard_cookie_valid(a, req)) return std::nullopt;
+      return dashboard_denied(m);
+    case signature:
+    case none: return std::nullopt;
+  }
+  return unauthorized();
+}
+
+reply dispatch(app& a, const route_match& m, const request_view& req) {
+  if (m.result == match_result::method_not_allowed) return error_reply(405, "method_not_allowed", "method not allowed on this path");
+  if (!m.row) return error_reply(404, "not_found", "no such endpoint");
+  try {
+    return m.row->handler(a, m, req);
+  } catch (const runs::request_error& e) {
+    reply r = error_reply(e.status, e.code, e.what());
+    if (e.status == 429) r.headers.emplace_back("Retry-After", "5");
+    return r;
+  } catch (const http_error& e) {
+    return error_reply(e.status, e.code, e.what());
+  } catch (const std::exception& e) {
+    log::error("request failed", {{"path", m.path}, {"error", e.what()}});
+    return error_reply(500, "internal", "internal error; see berthd's log");
+  }
+}
+
+}  // namespace berth::http

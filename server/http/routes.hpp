@@ -1,0 +1,22 @@
+// The one route table, and the one place a request's outcome becomes an HTTP status: `authenticate` applies
+// the row's auth kind from the headers alone (before any body is read), `dispatch` runs the row's handler and
+// maps the domain errors it throws to statuses.
+#pragma once
+#include <optional>
+#include <span>
+
+#include "server/http/api_handlers.hpp"
+#include "server/http/router.hpp"
+
+namespace berth::http {
+
+std::span<const route> routes();
+
+// Why the caller may not use the matched row (or, for a path under /api/ that matched nothing, any row);
+// nullopt when it may. Headers only.
+std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req);
+
+// The row's handler, or 404/405; exceptions become statuses here and nowhere else.
+reply dispatch(app& a, const route_match& m, const request_view& req);
+
+}  // namespace berth::http
