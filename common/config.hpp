@@ -26,6 +26,8 @@ struct config {
   int io_threads = 1;
   std::string metrics_listen;       // empty: /metrics on the main listener, behind the API key
   int dashboard_session_s = 43200;  // a dashboard login lasts 12 h
+  int max_connections = 4096;             // open client connections, all listeners together
+  int max_connections_per_client = 1024;  // from one address (behind a proxy: the proxy's)
 
   int max_concurrent = 4;
   int max_per_user = 2;

@@ -1,4 +1,5 @@
 // berthd: configuration → wiring → serve until SIGTERM/SIGINT. Nothing else lives here.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -26,6 +27,7 @@
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/store/backup.hpp"
+#include "server/store/data_dir_lock.hpp"
 #include "server/store/store.hpp"
 
 namespace {
@@ -54,6 +56,16 @@ int health_check() {
   }
   return 0;
 }
+
+// Every connection is a descriptor: take the hard limit the system grants, so the connection caps
+// (BERTH_MAX_CONNECTIONS) rather than EMFILE decide when clients are turned away.
+void raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +93,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, never a dead daemon
+  raise_descriptor_limit();
   config cfg;
   try {
     cfg = parse_config(process_env());
@@ -96,6 +109,7 @@ int main(int argc, char** argv) {
 
   try {
     std::filesystem::create_directories(cfg.data_dir);
+    store::data_dir_lock lock(cfg.data_dir);
     store::store db((std::filesystem::path(cfg.data_dir) / "berth.db").string());
     std::string instance = cfg.instance;
     if (instance.empty()) instance = db.meta("instance");
@@ -121,10 +135,24 @@ int main(int argc, char** argv) {
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
     runs::instructions_service instructions(cfg, docker, db, instance);
 
-    http::app a{cfg, db, docker, bus, manager, exec, instructions, outbox, instance, http::key_matcher(cfg.api_keys), health.state(), now_ms(), {}, {}};
+    http::app a{.cfg = cfg,
+                .db = db,
+                .docker = docker,
+                .bus = bus,
+                .manager = manager,
+                .exec = exec,
+                .instructions = instructions,
+                .outbox = outbox,
+                .instance = instance,
+                .keys = http::key_matcher(cfg.api_keys),
+                .health = health.state(),
+                .started_ms = now_ms(),
+                .dash = {}};
     boost::asio::io_context ioc(cfg.io_threads);
     boost::asio::thread_pool pool(blocking_threads);
-    http::listener front(a, ioc, pool);
+    http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),
+                                  static_cast<std::size_t>(cfg.max_connections_per_client));
+    http::listener front(a, ioc, pool, conns);
     auto ep = front.bind(cfg.listen_host, cfg.listen_port);
     manager.start();
     reconcile.start();
@@ -135,7 +163,7 @@ int main(int argc, char** argv) {
     std::optional<http::listener> metrics_front;
     if (!cfg.metrics_listen.empty()) {
       auto colon = cfg.metrics_listen.rfind(':');
-      metrics_front.emplace(a, ioc, pool, true);
+      metrics_front.emplace(a, ioc, pool, conns, true);
       auto mep = metrics_front->bind(cfg.metrics_listen.substr(0, colon),
                                      static_cast<unsigned short>(std::stoi(cfg.metrics_listen.substr(colon + 1))));
       metrics_front->start();

@@ -63,6 +63,17 @@ inbound parse_slack(std::string_view body) {
   return in;
 }
 
+namespace {
+// Telegram's ids fit in 53 bits; an unsigned 2^64-1 would otherwise wrap to user tg.-1.
+bool valid_chat_id(const json& id) {
+  constexpr std::int64_t max_chat_id = std::int64_t{1} << 53;
+  if (!id.is_number_integer()) return false;
+  if (id.is_number_unsigned()) return id.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_chat_id);
+  auto v = id.get<std::int64_t>();
+  return v >= -max_chat_id && v <= max_chat_id;
+}
+}  // namespace
+
 inbound parse_telegram(std::string_view body) {
   auto j = parse_json(body);
   if (!j.is_object() || !j.contains("update_id") || !j["update_id"].is_number_integer())
@@ -70,10 +81,14 @@ inbound parse_telegram(std::string_view body) {
   auto m = j.find("message");
   if (m == j.end() || !m->is_object()) return reject(inbound::ignore, "not a new message (edits and others are ignored)");
   auto from = m->find("from");
-  if (from != m->end() && from->is_object() && from->value("is_bot", false)) return reject(inbound::ignore, "a bot's message");
+  if (from != m->end() && from->is_object()) {
+    auto bot = from->find("is_bot");
+    if (bot != from->end() && !bot->is_boolean()) return reject(inbound::invalid, "from.is_bot is not a boolean");
+    if (bot != from->end() && bot->get<bool>()) return reject(inbound::ignore, "a bot's message");
+  }
   auto chat = m->find("chat");
-  if (chat == m->end() || !chat->is_object() || !chat->contains("id") || !(*chat)["id"].is_number_integer())
-    return reject(inbound::invalid, "message without chat.id");
+  if (chat == m->end() || !chat->is_object() || !chat->contains("id") || !valid_chat_id((*chat)["id"]))
+    return reject(inbound::invalid, "message without a valid chat.id");
   auto text = str(*m, "text");
   if (text.empty()) return reject(inbound::ignore, "not a text message");
   auto chat_id = (*chat)["id"].get<std::int64_t>();

@@ -90,13 +90,30 @@ std::string_view host_part(std::string_view v) {
   if (!v.empty() && v.front() == '[') return v.substr(0, v.find(']') + 1);
   return v.substr(0, v.find(':'));
 }
+
+// The explicit port of "host:port" / "scheme://host:port"; for an origin without one, its scheme's default.
+std::string_view port_part(std::string_view v, bool is_origin) {
+  std::string_view scheme;
+  if (auto s = v.find("://"); s != std::string_view::npos) {
+    scheme = v.substr(0, s);
+    v.remove_prefix(s + 3);
+  }
+  v = v.substr(0, v.find('/'));
+  auto host = host_part(v);
+  if (v.size() > host.size() + 1 && v[host.size()] == ':') return v.substr(host.size() + 1);
+  if (!is_origin) return {};
+  return scheme == "https" ? "443" : "80";
+}
 }  // namespace
 
 bool same_site_request(std::string_view origin, std::string_view host, std::string_view sec_fetch_site) {
   if (sec_fetch_site == "cross-site" || sec_fetch_site == "same-site") return false;
   if (origin.empty()) return true;  // not a browser's cross-origin request (browsers send Origin on those)
   if (origin == "null") return sec_fetch_site == "same-origin";  // privacy modes hide the origin
-  return ascii_lower(host_part(origin)) == ascii_lower(host_part(host));
+  if (ascii_lower(host_part(origin)) != ascii_lower(host_part(host))) return false;
+  // Another port is another origin. A Host without a port (a proxy that forwards only $host) says nothing of it.
+  auto host_port = port_part(host, false);
+  return host_port.empty() || host_port == port_part(origin, true);
 }
 
 }  // namespace berth::http

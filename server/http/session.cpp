@@ -255,7 +255,9 @@ bool is_malformed(const beast::error_code& ec) {
 }
 }  // namespace
 
-net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only) {
+net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only,
+                                 connection_limits::slot slot) {
+  [[maybe_unused]] auto held = std::move(slot);
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buffer;
   std::string client_storage;

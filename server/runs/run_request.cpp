@@ -43,7 +43,11 @@ void check_options(run_request& r, const request_limits& limits) {
     else if (k == "idle_timeout_s") r.idle_timeout_s = get_int(r.options, "idle_timeout_s", 1, limits.max_idle_timeout_s);
     else if (k == "max_turns") get_int(r.options, "max_turns", 1, 1000);
     else if (k == "count") get_int(r.options, "count", 1, max_burst_count);
-    else if (k == "scenario" || k == "permission_mode") {
+    else if (k == "permission_mode") {
+      static constexpr std::string_view modes[] = {"default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"};
+      if (!it->is_string() || std::find(std::begin(modes), std::end(modes), it->get<std::string>()) == std::end(modes))
+        bad("invalid_field", "options.permission_mode must be one of default, acceptEdits, bypassPermissions, plan, dontAsk");
+    } else if (k == "scenario") {
       if (!it->is_string() || !all_of_set(it->get<std::string>(), 64, "_-:"))
         bad("invalid_field", "options." + k + " must be a short word");
     } else if (k == "allowed_tools") {
@@ -58,7 +62,8 @@ void check_options(run_request& r, const request_limits& limits) {
 }
 }  // namespace
 
-bool valid_user(std::string_view u) { return all_of_set(u, 64, "_.-"); }
+// "." and ".." would name paths and volumes (berth-ws-..) that mean something else.
+bool valid_user(std::string_view u) { return all_of_set(u, 64, "_.-") && u != "." && u != ".."; }
 bool valid_session(std::string_view s) { return all_of_set(s, 128, "_.:-"); }
 
 run_request parse_run_request(std::string_view body, const request_limits& limits) {

@@ -3,6 +3,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace berth::runs {
@@ -17,6 +18,41 @@ std::string session_uuid(std::string_view user, std::string_view session) {
   std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
                 d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
   return out;
+}
+
+namespace {
+// How much a permission mode lets the agent do without asking; a request may only stay at or below the
+// operator's. Unknown names (refused at submission) rank above everything, so they never win.
+int permissiveness(std::string_view mode) {
+  if (mode == "plan") return 0;
+  if (mode == "default" || mode == "dontAsk") return 1;
+  if (mode == "acceptEdits") return 2;
+  if (mode == "bypassPermissions") return 3;
+  return 4;
+}
+
+// A requested tool is kept when the operator allows it exactly, or allows its bare name ("Bash" covers "Bash(git *)").
+bool operator_allows(const std::vector<std::string>& allowed, const std::string& tool) {
+  auto bare = tool.substr(0, tool.find('('));
+  return std::find(allowed.begin(), allowed.end(), tool) != allowed.end() ||
+         std::find(allowed.begin(), allowed.end(), bare) != allowed.end();
+}
+}  // namespace
+
+std::string narrowed_permission_mode(const std::string& operator_mode, const nlohmann::json& requested) {
+  if (!requested.is_string()) return operator_mode;
+  const auto& mode = requested.get_ref<const std::string&>();
+  return permissiveness(mode) <= permissiveness(operator_mode) ? mode : operator_mode;
+}
+
+std::vector<std::string> narrowed_tools(const std::vector<std::string>& operator_tools, const nlohmann::json& requested) {
+  if (!requested.is_array() || requested.empty()) return operator_tools;
+  std::vector<std::string> out;
+  for (const auto& t : requested)
+    if (t.is_string() && (operator_tools.empty() || operator_allows(operator_tools, t.get<std::string>())))
+      out.push_back(t.get<std::string>());
+  // Nothing of the request is allowed: the operator's list, never an empty one (which would mean every tool).
+  return out.empty() ? operator_tools : out;
 }
 
 std::string workspace_volume(std::string_view user) { return "berth-ws-" + std::string(user); }
@@ -64,8 +100,11 @@ task build_task(const config& c, const store::run_record& r) {
 
   if (t.model.empty()) t.model = c.claude_model;
   auto& o = t.options;
-  if (!o.contains("permission_mode")) o["permission_mode"] = c.claude_permission_mode;
-  if (!o.contains("allowed_tools") && !c.claude_allowed_tools.empty()) o["allowed_tools"] = c.claude_allowed_tools;
+  // A request narrows the operator's tool policy, never widens it.
+  o["permission_mode"] = narrowed_permission_mode(c.claude_permission_mode, o.value("permission_mode", nlohmann::json()));
+  auto tools = narrowed_tools(c.claude_allowed_tools, o.value("allowed_tools", nlohmann::json()));
+  if (tools.empty()) o.erase("allowed_tools");
+  else o["allowed_tools"] = tools;
   if (!o.contains("max_turns") || o["max_turns"].get<int>() > c.claude_max_turns) o["max_turns"] = c.claude_max_turns;
   o["max_retries"] = c.claude_max_retries;
   if (!r.session.empty()) t.session_id = session_uuid(r.user, r.session);

@@ -16,6 +16,9 @@ namespace berth::runs {
 task build_task(const config& c, const store::run_record& r);
 // A stable UUID for (user, session): the engine's conversation id, so the same session resumes the same
 // conversation and two users can never share one.
+// The tool policy a run gets: the request's when it is narrower than the operator's, else the operator's.
+std::string narrowed_permission_mode(const std::string& operator_mode, const nlohmann::json& requested);
+std::vector<std::string> narrowed_tools(const std::vector<std::string>& operator_tools, const nlohmann::json& requested);
 std::string session_uuid(std::string_view user, std::string_view session);
 std::string workspace_volume(std::string_view user);
 std::string instructions_volume(std::string_view user);

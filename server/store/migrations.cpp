@@ -1,6 +1,7 @@
 // Schema history. Append a new entry to change the schema; never edit an applied one. The index of an entry
 // + 1 is the PRAGMA user_version it leads to.
 #include <array>
+#include <stdexcept>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -83,6 +84,10 @@ int latest_schema_version() { return static_cast<int>(migrations.size()); }
 
 void migrate(SQLite::Database& db) {
   int version = db.execAndGet("PRAGMA user_version").getInt();
+  if (version > latest_schema_version())
+    throw std::runtime_error("the database's schema version " + std::to_string(version) + " is newer than this berthd's (" +
+                             std::to_string(latest_schema_version()) +
+                             "): it was written by a later berth; run that version, or restore a backup made for this one");
   for (int v = version; v < latest_schema_version(); ++v) {
     SQLite::Transaction tx(db);
     db.exec(migrations[static_cast<std::size_t>(v)]);

@@ -10,6 +10,10 @@ namespace {
 constexpr const char* run_columns =
     "id, user, engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
     "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated";
+// Lists show a preview of each message: reading 500 whole 256 KiB messages per page would cost 128 MB.
+constexpr const char* list_columns =
+    "id, user, engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
+    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated";
 
 run_record read_run(SQLite::Statement& q) {
   run_record r;
@@ -54,6 +58,9 @@ void configure(SQLite::Database& db) {
   // power loss may drop the last ones. FULL would cost an fsync per batch of events.
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
+  // After each checkpoint that resets the WAL, the file shrinks back to this; without it a burst (a flood of
+  // events while a reader held a snapshot) leaves a WAL many times the database's size for good.
+  db.exec("PRAGMA journal_size_limit = 67108864");
   db.setBusyTimeout(5000);
 }
 
@@ -185,7 +192,7 @@ std::optional<run_record> store::run_by_container(const std::string& container_i
 
 std::vector<run_record> store::list_runs(const run_filter& f) {
   std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  std::string sql = std::string("SELECT ") + run_columns + " FROM runs WHERE 1";
+  std::string sql = std::string("SELECT ") + list_columns + " FROM runs WHERE 1";
   if (!f.user.empty()) sql += " AND user = :user";
   if (!f.status.empty()) sql += " AND status = :status";
   if (!f.before.empty()) sql += " AND id < :before";

@@ -163,5 +163,9 @@ TEST_CASE("/metrics on BERTH_METRICS_LISTEN needs no key - that listener serves 
   scrape(metrics, &status);
   CHECK(status == 200);
   CHECK(metrics.get("/api/v1/runs").status == 404);
+  // Its docs say /metrics only: no liveness facts (instance id, Docker version, free disk) without a key.
+  CHECK(metrics.get("/health").status == 404);
+  CHECK(metrics.get("/ready").status == 404);
+  CHECK(metrics.get("/dashboard/login").status == 404);
   CHECK(api_client(d.port()).get("/metrics").status == 401);
 }

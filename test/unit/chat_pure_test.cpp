@@ -70,6 +70,9 @@ TEST_CASE("telegram updates: text messages - bots - edits - non-text") {
   CHECK(parse_telegram(R"({"update_id":43,"edited_message":{"chat":{"id":1},"text":"x"}})").kind == inbound::ignore);
   CHECK(parse_telegram(R"({"update_id":44,"message":{"from":{"is_bot":true},"chat":{"id":1},"text":"x"}})").kind == inbound::ignore);
   CHECK(parse_telegram(R"({"update_id":45,"message":{"chat":{"id":1},"photo":[]}})").kind == inbound::ignore);
+  CHECK(parse_telegram(R"({"update_id":46,"message":{"from":{"is_bot":"yes"},"chat":{"id":1},"text":"x"}})").kind == inbound::invalid);
+  CHECK(parse_telegram(R"({"update_id":47,"message":{"chat":{"id":18446744073709551615},"text":"x"}})").kind == inbound::invalid);
+  CHECK(parse_telegram(R"({"update_id":48,"message":{"chat":{"id":-1001234567890},"text":"x"}})").msg.user == "tg.-1001234567890");
   CHECK(parse_telegram(R"({"message":{}})").kind == inbound::invalid);
 }
 

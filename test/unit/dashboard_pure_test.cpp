@@ -64,7 +64,10 @@ TEST_CASE("cookies: value lookup and Set-Cookie flags") {
 TEST_CASE("cross-site requests are told apart from same-site ones") {
   CHECK(same_site_request("", "berth.example", ""));  // curl, or a browser's same-origin GET
   CHECK(same_site_request("http://127.0.0.1:3000", "127.0.0.1:3000", "same-origin"));
-  CHECK(same_site_request("https://berth.example", "berth.example:8080", ""));  // a proxy dropped the port
+  CHECK_FALSE(same_site_request("https://berth.example", "berth.example:8080", ""));  // another port, another origin
+  CHECK_FALSE(same_site_request("http://127.0.0.1:3001", "127.0.0.1:3000", ""));
+  CHECK(same_site_request("http://127.0.0.1", "127.0.0.1:80", ""));
+  CHECK(same_site_request("https://berth.example:8443", "berth.example", ""));  // a proxy forwarded only $host
   CHECK(same_site_request("https://BERTH.example", "berth.example", ""));
   CHECK_FALSE(same_site_request("https://evil.example", "berth.example", ""));
   CHECK_FALSE(same_site_request("null", "berth.example", ""));

@@ -89,4 +89,7 @@ TEST_CASE("auth: keys match exactly - from either header") {
   CHECK(presented_key("abc", "") == "abc");
   CHECK(presented_key("", "Bearer xyz") == "xyz");
   CHECK(presented_key("", "Basic xyz").empty());
+  CHECK(presented_key("", "bearer xyz") == "xyz");  // RFC 7235: the scheme is case-insensitive
+  CHECK(presented_key("", "BEARER   xyz") == "xyz");
+  CHECK(presented_key("", "Bearerxyz").empty());
 }

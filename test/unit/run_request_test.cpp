@@ -36,6 +36,9 @@ TEST_CASE("run request: every bad input is a clear 4xx") {
   CHECK(error_of(R"({"user":"u"})").code == "missing_field");
   CHECK(error_of(R"({"user":"bad user","message":"m"})").code == "invalid_field");
   CHECK(error_of(R"({"user":"","message":"m"})").code == "invalid_field");
+  CHECK(error_of(R"({"user":".","message":"m"})").code == "invalid_field");
+  CHECK(error_of(R"({"user":"..","message":"m"})").code == "invalid_field");
+  CHECK(error_of(R"({"user":"u","message":"m","options":{"permission_mode":"yolo"}})").code == "invalid_field");
   CHECK(error_of(R"({"user":7,"message":"m"})").code == "invalid_field");
   CHECK(error_of(R"({"user":"u","message":""})").code == "invalid_field");
   CHECK(error_of(R"({"user":"u","message":"m","extra":1})").code == "unknown_field");

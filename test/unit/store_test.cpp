@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
 
 using namespace berth;
@@ -124,4 +125,35 @@ TEST_CASE("store: an online backup holds every committed run while the store sta
                       Catch::Contains("backup of"));
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("store: a database from a newer berth is refused - not silently used") {
+  auto dir = std::filesystem::temp_directory_path() / ("berth-store-" + new_run_id());
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "berth.db").string();
+  { berth::store::store s(path); }
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = 99");
+  }
+  try {
+    berth::store::store s(path);
+    FAIL("a schema from the future was accepted");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("newer than this berthd") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("store: lists carry a message preview - not the whole message") {
+  berth::store::store s(":memory:");
+  auto r = make_run(new_run_id(), "alice");
+  r.message = std::string(200000, 'm');
+  s.insert_run(r, event{r.id, 1, "status", "{}", 1000});
+  run_filter f;
+  f.limit = 10;
+  auto rows = s.list_runs(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].message.size() == 256);
+  CHECK(s.get_run(r.id)->message.size() == 200000);
 }

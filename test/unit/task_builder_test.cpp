@@ -48,6 +48,23 @@ TEST_CASE("the claude task carries config defaults - capped options and credenti
   CHECK_FALSE(e.options.contains("max_turns"));
 }
 
+TEST_CASE("a request narrows the operator's tool policy - never widens it") {
+  config c;
+  c.anthropic_api_key = "sk-secret-value";
+  c.claude_permission_mode = "default";
+  c.claude_allowed_tools = {"Read", "Bash"};
+  auto wide = runs::build_task(c, run_of("claude", R"({"permission_mode": "bypassPermissions", "allowed_tools": ["Write", "WebFetch"]})"));
+  CHECK(wide.options["permission_mode"] == "default");
+  CHECK(wide.options["allowed_tools"] == nlohmann::json({"Read", "Bash"}));
+  auto narrow = runs::build_task(c, run_of("claude", R"j({"permission_mode": "plan", "allowed_tools": ["Read", "Bash(git *)", "Write"]})j"));
+  CHECK(narrow.options["permission_mode"] == "plan");
+  CHECK(narrow.options["allowed_tools"] == nlohmann::json({"Read", "Bash(git *)"}));
+  c.claude_allowed_tools.clear();  // the operator allows every tool: the request's list narrows that
+  auto any = runs::build_task(c, run_of("claude", R"({"allowed_tools": ["Read"]})"));
+  CHECK(any.options["allowed_tools"] == nlohmann::json({"Read"}));
+  CHECK_FALSE(runs::build_task(c, run_of("claude")).options.contains("allowed_tools"));
+}
+
 TEST_CASE("missing credentials are named") {
   config c;
   CHECK(runs::missing_credentials(c, "claude").find("ANTHROPIC_API_KEY") != std::string::npos);
