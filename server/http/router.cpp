@@ -66,6 +66,7 @@ route_match match_route(std::span<const route> table, std::string_view method, s
   if (qpos != std::string_view::npos) m.query = parse_query(target.substr(qpos + 1));
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   m.path = std::string(path);
+  m.listener = listener;
   std::string_view as = method == "HEAD" ? std::string_view("GET") : method;
   for (const auto& r : table) {
     if (!(r.listeners & listener)) continue;

@@ -43,6 +43,7 @@ struct route_match {
   std::string param;  // the {segment} of the row's pattern (url-decoded), if it has one
   std::map<std::string, std::string> query;
   std::string path;   // without the query, trailing slash removed
+  unsigned listener = main_listener;
 };
 
 route_match match_route(std::span<const route> table, std::string_view method, std::string_view target,

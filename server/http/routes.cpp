@@ -62,7 +62,8 @@ reply unauthorized() {
 std::span<const route> routes() { return table; }
 
 std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req) {
-  auto kind = m.row ? m.row->auth : (is_api_path(m.path) ? key : none);
+  // The metrics listener answers 404 to everything but /metrics; nothing on it is behind a key.
+  auto kind = m.row ? m.row->auth : (is_api_path(m.path) && m.listener == main_listener ? key : none);
   switch (kind) {
     case key:
       if (a.keys.matches(presented_key(req.api_key, req.authorization))) return std::nullopt;
