@@ -69,17 +69,18 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release);
     how = flow.run();
   } catch (const std::exception& e) {
-    // Only the store can fail here (the flow reports everything else); the run stays active in the store
-    // and is picked up again by the next start.
-    log::error("run thread failed; run left for recovery", {{"run", rec.id}, {"error", e.what()}});
-    how = run_flow::ending::detached;
+    // Only the store can fail here (the flow reports everything else). The run stays active in the store and
+    // the reconciler adopts it again; its slot under the caps is given back now, or every such failure would
+    // keep one slot taken for good and the queue would stall.
+    log::error("run thread failed; the reconciler will adopt the run again", {{"run", rec.id}, {"error", e.what()}});
+    how = run_flow::ending::abandoned;
   }
   {
     std::lock_guard lock(m_);
     active_.erase(rec.id);
   }
   idle_cv_.notify_all();
-  if (how == run_flow::ending::finished) release();
+  if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) release();
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
 }
 

@@ -361,6 +361,7 @@ run_flow::ending run_flow::run() {
     }
     finish_without_worker("failed", std::string("docker: ") + e.what());
   } catch (const std::exception& e) {
+    if (store::is_store_error(e)) throw;  // the database failed, not the run: leave it active for recovery
     std::string what = e.what();
     if (starts_with(what, "lost: ")) finish_without_worker("lost", what.substr(6));
     else finish_without_worker("failed", "berthd: " + what);

@@ -45,7 +45,10 @@ class run_flow {
            docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
            std::function<void()> release);
 
-  enum class ending { finished, requeued, detached };
+  // finished: the run has its terminal status. requeued: back to the queue (engine down before the worker
+  // got its task). detached: shutdown, the worker keeps running. abandoned: the store failed mid-run; the
+  // run stays active in the store for the reconciler to adopt, its slot is given back.
+  enum class ending { finished, requeued, detached, abandoned };
   ending run();
 
  private:

@@ -66,6 +66,8 @@ void configure(SQLite::Database& db) {
 
 }  // namespace
 
+bool is_store_error(const std::exception& e) { return dynamic_cast<const SQLite::Exception*>(&e) != nullptr; }
+
 store::store(const std::string& path) {
   shared_ = path == ":memory:";
   writer_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -256,12 +258,23 @@ std::int64_t store::count_events() {
 }
 
 bool store::ping() {
+  // Readable is not enough: a database that cannot take a write (locked by another process, a full or
+  // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms.
+  std::lock_guard lock(write_mutex_);
+  bool ok = false;
   try {
-    std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-    return reader_db_->execAndGet("SELECT 1").getInt() == 1;
+    writer_->setBusyTimeout(250);
+    writer_->exec("BEGIN IMMEDIATE");
+    writer_->exec("ROLLBACK");
+    ok = true;
   } catch (const std::exception&) {
-    return false;
+    ok = false;
   }
+  try {
+    writer_->setBusyTimeout(5000);
+  } catch (const std::exception&) {
+  }
+  return ok;
 }
 
 void store::set_instructions(const std::string& user, const std::string& text, std::int64_t now) {

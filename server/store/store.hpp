@@ -96,6 +96,10 @@ struct run_filter {
   int limit = 50;
 };
 
+// True for a failure of the database itself (locked, I/O, full disk) as opposed to a caller's mistake: the
+// runs layer leaves a run active for recovery on these instead of failing it.
+bool is_store_error(const std::exception& e);
+
 class store {
  public:
   explicit store(const std::string& path);  // ":memory:" for tests

@@ -2,8 +2,18 @@
 // send before it has a key. Each case failed (or hung, or crashed berthd) before its fix.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "api_client.hpp"
 #include "berthd_process.hpp"
+#include "docker_helpers.hpp"
 #include "raw_http.hpp"
 #include "run_helpers.hpp"
 
@@ -117,4 +127,110 @@ TEST_CASE("a resume at or past a finished run's last event ends at once", "[inte
     CHECK(closed);
     CHECK(raw.find("event:") == std::string::npos);
   }
+}
+
+TEST_CASE("a second berthd on the same data dir refuses to start", "[integration][hostile]") {
+  berthd_process d;
+  std::string out = d.data_dir() + "/second.out";
+  std::string cmd = "env -i PATH=/usr/bin:/bin BERTH_API_KEYS=" + test_key + " BERTH_DATA_DIR=" + d.data_dir() +
+                    " BERTH_LISTEN=127.0.0.1:0 BERTH_ENGINES=echo BERTH_DEFAULT_ENGINE=echo timeout 20 " BERTHD_PATH " >" +
+                    out + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(rc) == 1);  // 124 would mean it kept running beside the first
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("another berthd (pid " + std::to_string(d.pid()) + ")") != std::string::npos);
+  CHECK(api_client(d.port(), test_key).get("/health").status == 200);
+}
+
+TEST_CASE("connections over the per-client cap get a 503 - a freed slot is usable again", "[integration][hostile]") {
+  berthd_process d({{"BERTH_MAX_CONNECTIONS_PER_CLIENT", "4"}});
+  std::vector<std::unique_ptr<raw_connection>> held;
+  for (int i = 0; i < 4; ++i) held.push_back(std::make_unique<raw_connection>(d.port()));
+  {
+    raw_connection over(d.port());
+    bool closed = false;
+    auto raw = over.read_all(5s, &closed);
+    CHECK(status_of(raw) == 503);
+    CHECK(raw.find("too_many_connections") != std::string::npos);
+    CHECK(closed);
+  }
+  held.pop_back();
+  CHECK(eventually([&] { return api_client(d.port(), test_key).get("/health").status == 200; }));
+}
+
+TEST_CASE("at the descriptor limit accept backs off - logs once - and serves again after", "[integration][hostile]") {
+  berthd_process d;
+  std::string cmd = "prlimit --pid " + std::to_string(d.pid()) + " --nofile=96:96";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto cpu_ticks = [&] {
+    std::ifstream in("/proc/" + std::to_string(d.pid()) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(s.substr(s.rfind(')') + 2));
+    std::string f;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14) utime = std::stol(f);
+      if (i == 15) stime = std::stol(f);
+    }
+    return utime + stime;
+  };
+  std::vector<std::unique_ptr<raw_connection>> held;
+  for (int i = 0; i < 150; ++i) held.push_back(std::make_unique<raw_connection>(d.port()));  // the backlog takes the rest
+  CHECK(eventually([&] { return d.log().find("accept failed; backing off") != std::string::npos; }));
+  auto t0 = cpu_ticks();
+  auto w0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - w0 < 3s) std::this_thread::sleep_for(100ms);  // measuring, not syncing
+  auto busy = cpu_ticks() - t0;  // clock ticks (100/s): a spinning accept loop burns ~300 in 3 s
+  CHECK(busy < 60);
+  std::size_t lines = 0;
+  for (auto log = d.log(), needle = std::string("accept failed"); auto p = log.find(needle);) {
+    if (p == std::string::npos) break;
+    ++lines;
+    log.erase(0, p + needle.size());
+  }
+  CHECK(lines <= 2);
+  held.clear();
+  CHECK(eventually([&] { return api_client(d.port(), test_key).get("/health").status == 200; }));
+}
+
+TEST_CASE("a dashboard run stream ends at logout", "[integration][hostile][dashboard]") {
+  berthd_process d;
+  api_client api(d.port(), test_key);
+  auto id = api.start_run({{"user", "u"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+  api_client anon(d.port());
+  auto cookie = anon.dashboard_login(test_key);
+  auto page = anon.get("/dashboard", {{"Cookie", cookie}});
+  const std::string marker = "name=\"csrf-token\" content=\"";
+  auto csrf = page.body.substr(page.body.find(marker) + marker.size(), 64);
+  raw_connection c(d.port());
+  c.send("GET /dashboard/api/runs/" + id + "/events HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\n\r\n");
+  CHECK(eventually([&] { return c.read_all(200ms).find(": connected") != std::string::npos; }));
+  auto out = anon.post("/dashboard/logout", "csrf=" + csrf,
+                       {{"Cookie", cookie}, {"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(out.status == 303);
+  bool closed = false;
+  c.read_all(5s, &closed);  // keepalives every 15 s; the stream must end now, not at the run's end
+  CHECK(closed);
+  api.del("/api/v1/runs/" + id);
+}
+
+TEST_CASE("a store locked for 8 s mid-run wedges nothing - /ready says so meanwhile", "[integration][hostile]") {
+  berthd_process d({{"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_RECONCILE_S", "2"}});
+  api_client api(d.port(), test_key);
+  auto first = api.start_run({{"user", "u"}, {"message", words(60)}, {"options", {{"delay_ms", 200}}}});
+  CHECK(eventually([&] { return api.get("/api/v1/runs/" + first).json()["status"] == "running"; }));
+  {
+    SQLite::Database other(d.data_dir() + "/berth.db", SQLite::OPEN_READWRITE);
+    other.exec("BEGIN EXCLUSIVE");  // as another process holding the write lock would
+    CHECK(eventually([&] { return api.get("/ready").status == 503; }));
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 8s) std::this_thread::sleep_for(100ms);  // the outage itself
+    other.exec("ROLLBACK");
+  }
+  CHECK(eventually([&] { return api.get("/ready").status == 200; }));
+  auto second = api.start_run({{"user", "v"}, {"message", "after the outage"}});
+  CHECK(api.wait_done(second)["status"] == "succeeded");
+  CHECK(api.wait_done(first)["status"] == "succeeded");
+  CHECK(ids_contiguous(stored_events(api, first)));
 }
