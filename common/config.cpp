@@ -105,6 +105,9 @@ config parse_config(const env_lookup& env) {
   r.integer("BERTH_IO_THREADS", c.io_threads, 1, 64);
   r.integer("BERTH_MAX_CONNECTIONS", c.max_connections, 16, 1 << 20);
   r.integer("BERTH_MAX_CONNECTIONS_PER_CLIENT", c.max_connections_per_client, 1, 1 << 20);
+  if (auto v = r.get("BERTH_TRUSTED_PROXIES")) c.trusted_proxies = split_list(*v);
+  r.integer("BERTH_AUTH_FAILURES_PER_CLIENT", c.auth_failures_per_client, 1, 1 << 20);
+  r.integer("BERTH_AUTH_FAILURES_GLOBAL", c.auth_failures_global, 1, 1 << 24);
   r.string("BERTH_METRICS_LISTEN", c.metrics_listen);
   if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos)
     r.problems.push_back("BERTH_METRICS_LISTEN must be host:port");
@@ -209,6 +212,9 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"docker", "unix://" + c.docker_socket},
       {"io_threads", std::to_string(c.io_threads)},
       {"connections", "max " + std::to_string(c.max_connections) + ", per client " + std::to_string(c.max_connections_per_client)},
+      {"trusted_proxies", c.trusted_proxies.empty() ? "(none: X-Forwarded-For ignored)" : join(c.trusted_proxies)},
+      {"auth_failures", std::to_string(c.auth_failures_per_client) + "/min per client, " +
+                            std::to_string(c.auth_failures_global) + "/min in all"},
       {"metrics_listen", c.metrics_listen.empty() ? "(main listener, API key)" : c.metrics_listen},
       {"max_concurrent", std::to_string(c.max_concurrent)},
       {"max_per_user", std::to_string(c.max_per_user)},

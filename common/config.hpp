@@ -28,6 +28,9 @@ struct config {
   int dashboard_session_s = 43200;  // a dashboard login lasts 12 h
   int max_connections = 4096;             // open client connections, all listeners together
   int max_connections_per_client = 1024;  // from one address (behind a proxy: the proxy's)
+  std::vector<std::string> trusted_proxies;  // whose X-Forwarded-For names the client (addresses or CIDR)
+  int auth_failures_per_client = 20;         // wrong keys / logins per client per minute, then 429
+  int auth_failures_global = 200;            // the same over all clients together
 
   int max_concurrent = 4;
   int max_per_user = 2;

@@ -147,7 +147,9 @@ int main(int argc, char** argv) {
                 .keys = http::key_matcher(cfg.api_keys),
                 .health = health.state(),
                 .started_ms = now_ms(),
-                .dash = {}};
+                .dash = {},
+                .auth_failures = http::failure_limiter({.per_client = cfg.auth_failures_per_client,
+                                                        .global = cfg.auth_failures_global})};
     boost::asio::io_context ioc(cfg.io_threads);
     boost::asio::thread_pool pool(blocking_threads);
     http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),

@@ -34,7 +34,7 @@ struct request_view {
   std::string_view slack_timestamp;  // X-Slack-Request-Timestamp
   std::string_view slack_signature;  // X-Slack-Signature
   std::string_view telegram_secret;  // X-Telegram-Bot-Api-Secret-Token
-  std::string_view client;           // the client's address (the peer's, or X-Forwarded-For's behind a trusted proxy)
+  std::string_view client;  // the client's address (the peer's, or X-Forwarded-For's behind a trusted proxy)
 };
 
 struct sse_plan {

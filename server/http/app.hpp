@@ -12,6 +12,7 @@
 #include "server/chat/outbox.hpp"
 #include "server/http/auth.hpp"
 #include "server/http/dashboard_auth.hpp"
+#include "server/http/failure_limiter.hpp"
 #include "server/runs/event_bus.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/health_monitor.hpp"
@@ -45,6 +46,7 @@ struct app {
   std::int64_t started_ms = 0;
   std::atomic<bool> stopping{false};
   dashboard_state dash;
+  failure_limiter auth_failures;  // wrong API keys and dashboard logins, per client and in all
 };
 
 }  // namespace berth::http

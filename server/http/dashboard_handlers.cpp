@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "server/http/routes.hpp"
 #include "server/http/static_assets.hpp"
 #include "server/runs/host_facts.hpp"
 
@@ -78,9 +79,14 @@ bool csrf_ok(const dashboard_session& s, const request_view& req) {
 reply login(app& a, const request_view& req) {
   if (!is_form(req.content_type))
     return error_reply(415, "unsupported_media_type", "send the login form as application/x-www-form-urlencoded");
+  if (auto refused = too_many_failures(a, req)) {
+    auto page = login_page(429, "Too many failed logins from here; wait a minute and try again.");
+    page.headers.insert(page.headers.end(), refused->headers.begin(), refused->headers.end());
+    return page;
+  }
   auto form = parse_query(req.body);
   if (!a.keys.matches(form["key"])) {
-    log::warn("dashboard login refused: wrong key");
+    record_failure(a, req, "dashboard login refused: wrong key");
     return login_page(401, "That key is not valid.");
   }
   auto ttl_s = static_cast<std::int64_t>(a.cfg.dashboard_session_s);

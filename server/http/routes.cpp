@@ -3,6 +3,8 @@
 #include <array>
 
 #include "common/log.hpp"
+#include "common/strings.hpp"
+#include "server/runs/metrics.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/hooks_handlers.hpp"
 #include "server/http/http_error.hpp"
@@ -61,12 +63,31 @@ reply unauthorized() {
 
 std::span<const route> routes() { return table; }
 
+std::optional<reply> too_many_failures(app& a, const request_view& req) {
+  int wait = a.auth_failures.retry_after_s(std::string(req.client), now_ms());
+  if (wait == 0) return std::nullopt;
+  runs::global_metrics().auth_refused.fetch_add(1, std::memory_order_relaxed);
+  auto r = error_reply(429, "too_many_failures", "too many failed keys or logins from this client; retry in " +
+                                                     std::to_string(wait) + " s");
+  r.headers.emplace_back("Retry-After", std::to_string(wait));
+  return r;
+}
+
+void record_failure(app& a, const request_view& req, std::string_view what) {
+  a.auth_failures.record_failure(std::string(req.client), now_ms());
+  runs::global_metrics().auth_failures.fetch_add(1, std::memory_order_relaxed);
+  log::warn(what, {{"client", std::string(req.client)}});
+}
+
 std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req) {
   // The metrics listener answers 404 to everything but /metrics; nothing on it is behind a key.
   auto kind = m.row ? m.row->auth : (is_api_path(m.path) && m.listener == main_listener ? key : none);
   switch (kind) {
     case key:
+      // A client past its failure limit is refused before its key is compared: guessing stays capped.
+      if (auto refused = too_many_failures(a, req)) return refused;
       if (a.keys.matches(presented_key(req.api_key, req.authorization))) return std::nullopt;
+      record_failure(a, req, "request refused: missing or wrong API key");
       return unauthorized();
     case cookie:
       if (dashboard_cookie_valid(a, req)) return std::nullopt;

@@ -16,6 +16,11 @@ std::span<const route> routes();
 // nullopt when it may. Headers only.
 std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req);
 
+// 429 + Retry-After while the client is past its failed-credential limit; record_failure counts one more
+// (wrong key, wrong dashboard login), logs it and exports it in /metrics.
+std::optional<reply> too_many_failures(app& a, const request_view& req);
+void record_failure(app& a, const request_view& req, std::string_view what);
+
 // The row's handler, or 404/405; exceptions become statuses here and nowhere else.
 reply dispatch(app& a, const route_match& m, const request_view& req);
 

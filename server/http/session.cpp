@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/http/api_handlers.hpp"
+#include "server/http/client_address.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/offload.hpp"
 #include "server/http/routes.hpp"
@@ -260,8 +261,8 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
   [[maybe_unused]] auto held = std::move(slot);
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buffer;
-  std::string client_storage;
-  const std::string_view client = peer_address(stream, client_storage);
+  std::string peer_storage;
+  const std::string_view peer = peer_address(stream, peer_storage);
   const unsigned listener = metrics_only ? metrics_listener : main_listener;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -285,6 +286,7 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     if (ec) break;  // end of stream, timeout, reset: nothing to answer
 
     // Route and authenticate from the headers alone: a caller without a valid key never gets a body read.
+    const std::string client = client_address(peer, field(parser.get(), "X-Forwarded-For"), a.cfg.trusted_proxies);
     const request_view headers = view_of(parser.get(), client);
     auto m = match_route(routes(), headers.method, headers.target, listener);
     if (auto denied = authenticate(a, m, headers)) {

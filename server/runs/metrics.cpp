@@ -98,6 +98,10 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
   out += "berth_events_stored_total " + std::to_string(m.events_stored.load()) + "\n";
   header(out, "berth_spares_taken_total", "counter", "Runs started on a warm spare container.");
   out += "berth_spares_taken_total " + std::to_string(m.spares_taken.load()) + "\n";
+  header(out, "berth_auth_failures_total", "counter", "Requests and dashboard logins with a missing or wrong key.");
+  out += "berth_auth_failures_total " + std::to_string(m.auth_failures.load()) + "\n";
+  header(out, "berth_auth_refused_total", "counter", "Requests refused (429) after too many failed keys or logins.");
+  out += "berth_auth_refused_total " + std::to_string(m.auth_refused.load()) + "\n";
   header(out, "berth_docker_api_errors_total", "counter", "Failed Docker Engine API calls (unreachable or error status).");
   out += "berth_docker_api_errors_total " + std::to_string(g.docker_api_errors) + "\n";
   gauge(out, "berth_queue_depth", "Runs waiting in the queue.", static_cast<double>(g.queue_depth));

@@ -41,6 +41,8 @@ struct metrics {
   std::atomic<std::uint64_t> events_stored{0};
   std::atomic<std::uint64_t> runs_submitted{0};
   std::atomic<std::uint64_t> spares_taken{0};
+  std::atomic<std::uint64_t> auth_failures{0};  // wrong API keys and dashboard logins
+  std::atomic<std::uint64_t> auth_refused{0};   // requests refused with 429 for too many failures
 
  private:
   mutable std::mutex m_;

@@ -234,3 +234,24 @@ TEST_CASE("a store locked for 8 s mid-run wedges nothing - /ready says so meanwh
   CHECK(api.wait_done(first)["status"] == "succeeded");
   CHECK(ids_contiguous(stored_events(api, first)));
 }
+
+TEST_CASE("wrong keys are rate limited per client - 429 with Retry-After - counted in /metrics", "[integration][hostile]") {
+  berthd_process d({{"BERTH_AUTH_FAILURES_PER_CLIENT", "5"}, {"BERTH_TRUSTED_PROXIES", "127.0.0.1"}});
+  api_client wrong(d.port(), "not-the-key-0123456789");
+  for (int i = 0; i < 5; ++i) CHECK(wrong.get("/api/v1/runs").status == 401);
+  auto refused = wrong.get("/api/v1/runs");
+  CHECK(refused.status == 429);
+  CHECK(std::stoi(refused.header("Retry-After")) > 0);
+  CHECK(refused.json()["error"]["code"] == "too_many_failures");
+  // The same address is refused even with the right key: its guesses are capped, not just answered differently.
+  CHECK(api_client(d.port(), test_key).get("/api/v1/runs").status == 429);
+  // Behind the trusted proxy (127.0.0.1 here) another client, named by X-Forwarded-For, is not locked out.
+  CHECK(api_client(d.port(), test_key).get("/api/v1/runs", {{"X-Forwarded-For", "198.51.100.7"}}).status == 200);
+  // Dashboard logins count too.
+  api_client anon(d.port());
+  auto login = anon.post("/dashboard/login", "key=wrong", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(login.status == 429);
+  auto metrics = api_client(d.port(), test_key).get("/metrics", {{"X-Forwarded-For", "198.51.100.7"}}).body;
+  CHECK(metrics.find("berth_auth_failures_total 5") != std::string::npos);
+  CHECK(metrics.find("berth_auth_refused_total 3") != std::string::npos);
+}

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "server/http/auth.hpp"
+#include "server/http/client_address.hpp"
+#include "server/http/failure_limiter.hpp"
 #include "server/http/router.hpp"
 #include "server/http/routes.hpp"
 #include "server/http/sse.hpp"
@@ -92,4 +94,33 @@ TEST_CASE("auth: keys match exactly - from either header") {
   CHECK(presented_key("", "bearer xyz") == "xyz");  // RFC 7235: the scheme is case-insensitive
   CHECK(presented_key("", "BEARER   xyz") == "xyz");
   CHECK(presented_key("", "Bearerxyz").empty());
+}
+
+TEST_CASE("failure limiter: per client - then in all - windows reset") {
+  failure_limiter f({.per_client = 3, .global = 5, .window_ms = 60000});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(f.retry_after_s("a", 1000) == 0);
+    f.record_failure("a", 1000);
+  }
+  CHECK(f.retry_after_s("a", 1000) == 60);
+  CHECK(f.retry_after_s("a", 31000) == 30);
+  CHECK(f.retry_after_s("b", 1000) == 0);  // another client is not locked out by a's failures
+  f.record_failure("b", 2000);
+  f.record_failure("c", 2000);
+  CHECK(f.retry_after_s("d", 2000) > 0);  // 5 failures in all: the global bound holds for everyone
+  CHECK(f.retry_after_s("a", 61000) == 0);  // a new window
+  CHECK(f.refused() == 3);
+}
+
+TEST_CASE("client address: X-Forwarded-For counts only from a trusted proxy") {
+  std::vector<std::string> trusted = {"10.0.0.0/8", "::1"};
+  CHECK(client_address("203.0.113.9", "1.2.3.4", trusted) == "203.0.113.9");  // not a proxy: header ignored
+  CHECK(client_address("10.1.2.3", "1.2.3.4", trusted) == "1.2.3.4");
+  CHECK(client_address("10.1.2.3", "6.6.6.6, 1.2.3.4, 10.9.9.9", trusted) == "1.2.3.4");  // spoofed head ignored
+  CHECK(client_address("::1", "", trusted) == "::1");
+  CHECK(is_trusted_proxy("::ffff:10.0.0.1", trusted));
+  CHECK_FALSE(is_trusted_proxy("11.0.0.1", trusted));
+  CHECK(is_trusted_proxy("172.20.0.5", {"172.16.0.0/12"}));
+  CHECK_FALSE(is_trusted_proxy("172.32.0.5", {"172.16.0.0/12"}));
+  CHECK_FALSE(is_trusted_proxy("not an address", trusted));
 }
