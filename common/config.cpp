@@ -135,8 +135,10 @@ config parse_config(const env_lookup& env) {
   r.string("BERTH_TELEGRAM_BOT_TOKEN", c.telegram_bot_token);
   r.string("BERTH_TELEGRAM_SECRET_TOKEN", c.telegram_secret_token);
   r.string("BERTH_TELEGRAM_API_BASE", c.telegram_api_base);
-  for (auto [name, base] : {std::pair{"BERTH_SLACK_API_BASE", &c.slack_api_base},
-                             std::pair{"BERTH_TELEGRAM_API_BASE", &c.telegram_api_base}}) {
+  // A named array, not a braced list in the for: gcc 12's -fsanitize=thread build read a wild pointer from that.
+  const std::pair<const char*, std::string*> api_bases[] = {{"BERTH_SLACK_API_BASE", &c.slack_api_base},
+                                                           {"BERTH_TELEGRAM_API_BASE", &c.telegram_api_base}};
+  for (auto [name, base] : api_bases) {
     if (!starts_with(*base, "http://") && !starts_with(*base, "https://"))
       r.problems.push_back(std::string(name) + " must start with http:// or https://");
     while (!base->empty() && base->back() == '/') base->pop_back();

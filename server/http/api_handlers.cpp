@@ -204,7 +204,9 @@ reply list_runs(app& a, const route_match& m) {
     return error_reply(400, "invalid_query", "status must be one of queued, starting, running, succeeded, failed, timed_out, cancelled, oom, lost");
   f.before = q("before");
   if (!f.before.empty() && !is_valid_run_id(f.before)) return error_reply(400, "invalid_query", "before must be a run id");
-  for (auto [key, bound] : {std::pair{"since", &f.since_ms}, std::pair{"until", &f.until_ms}}) {
+  // A named array, not a braced list: gcc 12's -fsanitize=thread build miscompiled the latter (config.cpp).
+  const std::pair<const char*, std::int64_t*> bounds[] = {{"since", &f.since_ms}, {"until", &f.until_ms}};
+  for (auto [key, bound] : bounds) {
     auto v = q(key);
     if (v.empty()) continue;
     auto t = parse_time_ms(v);

@@ -146,8 +146,15 @@ cancel_result run_manager::cancel(const std::string& id) {
   auto rec = journal_.db().get_run(id);
   if (!rec) return cancel_result::not_found;
   if (is_terminal_status(rec->status)) return cancel_result::already_finished;
-  exec_.cancel(id);
-  return cancel_result::stopping;
+  if (exec_.cancel(id)) return cancel_result::stopping;
+  // Active in the store but followed by no thread (its thread gave up on a store failure and the reconciler
+  // has not come by yet): follow it now, and stop it as soon as it is followed.
+  log::info("cancel: the run had no thread following it; adopting it to stop it", {{"run", id}});
+  adopt(id);
+  if (exec_.cancel(id)) return cancel_result::stopping;
+  log::warn("cancel: the run could not be adopted to be stopped", {{"run", id}});
+  throw request_error(503, "not_cancellable_now", "the run could not be stopped now (berthd is shutting down or the "
+                                                  "run just changed state); retry");
 }
 
 void run_manager::adopt(const std::string& id) {

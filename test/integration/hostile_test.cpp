@@ -255,3 +255,22 @@ TEST_CASE("wrong keys are rate limited per client - 429 with Retry-After - count
   CHECK(metrics.find("berth_auth_failures_total 5") != std::string::npos);
   CHECK(metrics.find("berth_auth_refused_total 3") != std::string::npos);
 }
+
+TEST_CASE("cancelling an active run that no thread follows stops it", "[integration][hostile]") {
+  // A store outage makes the run's thread give up; with the reconciler far away nothing follows the run.
+  berthd_process d({{"BERTH_RECONCILE_S", "3600"}});
+  api_client api(d.port(), test_key);
+  auto id = api.start_run({{"user", "u"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+  CHECK(eventually([&] { return api.get("/api/v1/runs/" + id).json()["status"] == "running"; }));
+  {
+    SQLite::Database other(d.data_dir() + "/berth.db", SQLite::OPEN_READWRITE);
+    other.exec("BEGIN EXCLUSIVE");
+    // The run's next write (its idle deadline is far; a cancel request makes it write) fails after 5 s busy.
+    CHECK(api.del("/api/v1/runs/" + id).status == 202);
+    CHECK(eventually([&] { return d.log().find("the reconciler will adopt the run again") != std::string::npos; }, 20s));
+    other.exec("ROLLBACK");
+  }
+  CHECK(api.get("/api/v1/runs/" + id).json()["status"] == "running");  // active, and nobody follows it
+  CHECK(api.del("/api/v1/runs/" + id).status == 202);
+  CHECK(api.wait_done(id)["status"] == "cancelled");
+}
