@@ -20,6 +20,7 @@ using clock = std::chrono::steady_clock;
 constexpr auto engine_retry_interval = std::chrono::seconds(1);
 constexpr auto engine_wait_max = std::chrono::minutes(10);
 constexpr int after_stop_drain_ms = 10000;
+constexpr int stopped_wait_margin_s = 20;  // past stop_grace_s, before a stopped worker is removed by force
 
 // Thrown inside a run thread when berthd shuts down: stop following, leave the worker running.
 struct detach_signal {};
@@ -63,7 +64,7 @@ auto run_flow::with_engine(F f) -> decltype(f()) {
 
 // How the container ended. With the wait registered before start the exit code is already there; only an
 // exit code that may mean the OOM killer (137 = SIGKILL) costs an inspect. Otherwise (a resumed run, a lost
-// waiter) ask the engine, waiting out an outage.
+// waiter) ask the engine, waiting out an outage; a stopped run's wait is bounded (stopped_state).
 std::optional<docker::container_state> run_flow::exit_state() {
   if (exit_waiter_) {
     auto code = docker::docker_client::read_wait(*exit_waiter_, 5000);
@@ -75,6 +76,7 @@ std::optional<docker::container_state> run_flow::exit_state() {
       return st;
     }
   }
+  if (stop_ != stop_request::none) return stopped_state();
   return with_engine([&] {
     try {
       docker_.wait_exit(cid_);
@@ -221,8 +223,45 @@ void run_flow::request_stop(stop_request why, int limit_s) {
     docker_.stop(cid_, cfg_.stop_grace_s);
   } catch (const docker::docker_error& e) {
     log::warn("stop failed, killing", {{"run", rec_.id}, {"error", e.what()}});
-    try { docker_.kill(cid_); } catch (const docker::docker_error&) {}
+    try {
+      docker_.kill(cid_);
+    } catch (const docker::docker_error& k) {
+      stop_error_ = k.what();
+      log::error("could not stop or kill the worker; its end is awaited for a bounded time",
+                 {{"run", rec_.id}, {"stop_error", e.what()}, {"kill_error", k.what()}});
+    }
   }
+}
+
+std::optional<docker::container_state> run_flow::stopped_state() {
+  const auto give_up = clock::now() + std::chrono::seconds(cfg_.stop_grace_s + stopped_wait_margin_s);
+  bool killed = false;
+  for (;;) {
+    try {
+      auto st = docker_.inspect(cid_);
+      if (!st || !st->running) return st;
+      if (!killed && clock::now() > give_up - std::chrono::seconds(stopped_wait_margin_s / 2)) {
+        killed = true;
+        docker_.kill(cid_);
+      }
+    } catch (const docker::docker_error& e) {
+      stop_error_ = e.what();
+    }
+    if (clock::now() > give_up) break;
+    std::this_thread::sleep_for(engine_retry_interval);  // polling a rare failure path, once a second
+  }
+  log::error("the worker did not end after being stopped; removing it by force",
+             {{"run", rec_.id}, {"error", stop_error_}});
+  try {
+    docker_.remove(cid_);
+  } catch (const docker::docker_error& e) {
+    log::error("could not remove the worker either; the reconciler will retry", {{"run", rec_.id}, {"error", e.what()}});
+  }
+  docker::container_state st;
+  st.id = cid_;
+  st.exit_code = 137;
+  if (stop_error_.empty()) stop_error_ = "the engine did not stop it";
+  return st;
 }
 
 void run_flow::pump(docker::unix_stream& s, output_pump& p) {
@@ -301,6 +340,7 @@ void run_flow::finalize(output_pump& p) {
     o = classify_exit(f);
     if (engine_lost_ && o.status == "failed" && stop_ == stop_request::none)
       o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
+    if (!stop_error_.empty()) o.reason += (o.reason.empty() ? "" : "; ") + std::string("stopping the worker failed: ") + stop_error_;
   }
   store::run_update u;
   u.status = o.status;

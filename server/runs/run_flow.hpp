@@ -67,6 +67,9 @@ class run_flow {
   docker::container_spec spec() const;
   std::optional<docker::unix_stream> take_spare();
   std::optional<docker::container_state> exit_state();
+  // After a stop request: the container's end within stop_grace_s + a margin, killing and finally removing
+  // it by force when the engine does not stop it. Never an unbounded wait.
+  std::optional<docker::container_state> stopped_state();
 
   const config& cfg_;
   docker::docker_client& docker_;
@@ -81,6 +84,7 @@ class run_flow {
   stop_request stop_ = stop_request::none;
   int stop_limit_s_ = 0;
   bool engine_lost_ = false;
+  std::string stop_error_;  // why stopping the worker failed, for the log and the run's reason
   spare_pool& spares_;
   volume_registry& volumes_;
   std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
