@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -26,9 +27,11 @@ namespace berth::http {
 // many pages are open).
 struct dashboard_state {
   session_table sessions;
-  std::mutex overview_m;
-  std::string overview;         // JSON, guarded by overview_m
-  std::int64_t overview_ms = 0;  // when it was built
+  std::mutex overview_m;          // guards the three below; never held across the build itself
+  std::string overview;           // JSON
+  std::int64_t overview_ms = 0;   // when it was built
+  bool overview_building = false;  // one build at a time; others take the last snapshot meanwhile
+  std::condition_variable overview_built;
 };
 
 struct app {

@@ -198,13 +198,36 @@ reply unauthenticated() { return error_reply(401, "unauthorized", "log in at /da
 }  // namespace
 
 std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
-  std::lock_guard lock(a.dash.overview_m);  // one build at a time; the others wait and take its result
-  auto now = now_ms();
-  if (a.dash.overview.empty() || a.dash.overview_ms < fresh_after_ms || now - a.dash.overview_ms >= overview_max_age_ms) {
-    a.dash.overview = build_overview(a).dump(-1, ' ', false, json::error_handler_t::replace);
-    a.dash.overview_ms = now;
+  // The build asks Docker (seconds, with a slow engine) and the store: it runs outside the lock, one at a time.
+  // While one runs, others return the last snapshot at once rather than occupy pool threads waiting on the
+  // engine; only the very first snapshot is waited for.
+  auto& d = a.dash;
+  {
+    std::unique_lock lock(d.overview_m);
+    auto now = now_ms();
+    bool fresh = !d.overview.empty() && d.overview_ms >= fresh_after_ms && now - d.overview_ms < overview_max_age_ms;
+    if (fresh || (d.overview_building && !d.overview.empty())) return d.overview;
+    if (d.overview_building) {
+      d.overview_built.wait(lock, [&] { return !d.overview_building; });
+      return d.overview;
+    }
+    d.overview_building = true;
   }
-  return a.dash.overview;
+  std::string built;
+  try {
+    built = build_overview(a).dump(-1, ' ', false, json::error_handler_t::replace);
+  } catch (...) {
+    std::lock_guard lock(d.overview_m);
+    d.overview_building = false;
+    d.overview_built.notify_all();
+    throw;
+  }
+  std::lock_guard lock(d.overview_m);
+  d.overview = std::move(built);
+  d.overview_ms = now_ms();
+  d.overview_building = false;
+  d.overview_built.notify_all();
+  return d.overview;
 }
 
 bool dashboard_session_alive(app& a, const std::string& token) { return a.dash.sessions.find(token, now_ms()).has_value(); }

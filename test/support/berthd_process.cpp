@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -61,6 +62,9 @@ void berthd_process::start() {
       {"BERTH_ORPHAN_GRACE_S", "3600"},
       {"PATH", "/usr/bin:/bin"},
   };
+  // Sanitizer builds: berthd reports where the test run says (scripts/test points them at a directory it checks).
+  for (const char* k : {"TSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+    if (const char* v = std::getenv(k)) env[k] = v;
   for (const auto& [k, v] : env_) env[k] = v;
   std::vector<std::string> kv;
   for (const auto& [k, v] : env) kv.push_back(k + "=" + v);
