@@ -76,7 +76,31 @@ config parse_config(const env_lookup& env) {
     }
   }
   r.string("BERTH_DATA_DIR", c.data_dir);
-  if (auto v = r.get("BERTH_API_KEYS")) c.api_keys = split_list(*v);
+  if (auto v = r.get("BERTH_API_KEYS")) {
+    for (auto& entry : split_list(*v)) {
+      // `key=alice|team-*` scopes a key; a key may itself end in '=' (base64), so only a valid user list counts.
+      auto eq = entry.rfind('=');
+      auto users = eq == std::string::npos ? std::string() : entry.substr(eq + 1);
+      bool scoped = !users.empty() && users.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-|*") == std::string::npos;
+      std::string key = scoped ? entry.substr(0, eq) : entry;
+      if (scoped) {
+        std::vector<std::string> patterns;
+        for (std::size_t from = 0; from <= users.size();) {
+          auto bar = users.find('|', from);
+          auto p = users.substr(from, bar == std::string::npos ? std::string::npos : bar - from);
+          if (p.empty() || p.find('*') < p.size() - 1)
+            r.problems.push_back("BERTH_API_KEYS: user patterns are names or prefixes ending in *, separated by |");
+          else
+            patterns.push_back(p);
+          if (bar == std::string::npos) break;
+          from = bar + 1;
+        }
+        c.key_users[key] = patterns;
+      }
+      c.api_keys.push_back(key);
+    }
+  }
   if (c.api_keys.empty())
     r.problems.push_back("BERTH_API_KEYS must name at least one API key (comma-separated); berthd never runs open");
   for (const auto& k : c.api_keys)
@@ -206,7 +230,8 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
   return {
       {"listen", c.listen_host + ":" + std::to_string(c.listen_port)},
       {"data_dir", c.data_dir},
-      {"api_keys", std::to_string(c.api_keys.size()) + " configured"},
+      {"api_keys", std::to_string(c.api_keys.size()) + " configured, " + std::to_string(c.key_users.size()) +
+                       " limited to some users"},
       {"worker_image", c.worker_image},
       {"worker_network", c.worker_network},
       {"engines", join(c.engines)},

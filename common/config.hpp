@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,9 @@ struct config {
   std::uint16_t listen_port = 3000;
   std::string data_dir = "./data";
   std::vector<std::string> api_keys;  // secret
+  // Keys limited to some users (BERTH_API_KEYS entry `key=alice|team-*`): key → user patterns, a trailing
+  // `*` matching any suffix. Keys absent here act for every user.
+  std::map<std::string, std::vector<std::string>> key_users;
   std::string worker_image = "berth-worker:latest";
   std::string worker_network = "bridge";
   std::string default_engine = "claude";

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
                 .instructions = instructions,
                 .outbox = outbox,
                 .instance = instance,
-                .keys = http::key_matcher(cfg.api_keys),
+                .keys = http::key_matcher(cfg.api_keys, cfg.key_users),
                 .health = health.state(),
                 .started_ms = now_ms(),
                 .dash = {},

@@ -42,12 +42,17 @@ bool is_json(std::string_view ct) {
 
 bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
 
+reply forbidden_user(const std::string& user) {
+  return error_reply(403, "forbidden_user", "this key may not see or act for user " + user);
+}
+
 }  // namespace
 
 reply api_create_run(app& a, const route_match&, const request_view& req) {
   if (!is_json(req.content_type))
     return error_reply(415, "unsupported_media_type", "send the run as Content-Type: application/json");
   auto r = runs::parse_run_request(req.body, a.manager.limits());
+  if (!scope_allows(req.users, r.user)) return forbidden_user(r.user);
   if (!r.callback_url.empty()) {
     if (auto why = chat::check_callback_url(r.callback_url, a.cfg.callback_allow); !why.empty()) {
       log::warn("callback_url refused", {{"why", why}});
@@ -68,19 +73,31 @@ reply api_create_run(app& a, const route_match&, const request_view& req) {
   return out;
 }
 
-reply api_list_deliveries(app& a, const route_match& m, const request_view&) {
+reply api_list_deliveries(app& a, const route_match& m, const request_view& req) {
   auto state = m.query.count("state") ? m.query.at("state") : std::string();
   if (!state.empty() && std::find(store::delivery_states.begin(), store::delivery_states.end(), state) == store::delivery_states.end())
     return error_reply(400, "invalid_query", "state must be one of waiting, pending, delivered, failed");
   json list = json::array();
-  for (const auto& d : a.db.list_deliveries(state, max_list_limit)) list.push_back(delivery_json(d));
+  std::map<std::string, bool> visible;  // run → in the caller's scope
+  for (const auto& d : a.db.list_deliveries(state, max_list_limit)) {
+    if (req.users) {
+      auto [it, fresh] = visible.try_emplace(d.run, false);
+      if (fresh) {
+        auto r = a.db.get_run(d.run);
+        it->second = r && scope_allows(req.users, r->user);
+      }
+      if (!it->second) continue;
+    }
+    list.push_back(delivery_json(d));
+  }
   return json_reply(200, {{"deliveries", list}});
 }
 
-reply api_list_sessions(app& a, const route_match& m, const request_view&) {
+reply api_list_sessions(app& a, const route_match& m, const request_view& req) {
   auto it = m.query.find("user");
   if (it == m.query.end() || !runs::valid_user(it->second))
     return error_reply(400, "invalid_query", "user is required and must match [A-Za-z0-9_.-]{1,64}");
+  if (!scope_allows(req.users, it->second)) return forbidden_user(it->second);
   constexpr int max_runs = 1000;
   auto rows = a.db.session_runs(it->second, max_runs);  // newest first
   json sessions = json::array();
@@ -98,6 +115,7 @@ reply api_list_sessions(app& a, const route_match& m, const request_view&) {
 reply api_instructions(app& a, const route_match& m, const request_view& req) {
   const std::string& user = m.param;
   if (!runs::valid_user(user)) return error_reply(400, "invalid_field", "user must match [A-Za-z0-9_.-]{1,64}");
+  if (!scope_allows(req.users, user)) return forbidden_user(user);
   if (req.method == "GET" || req.method == "HEAD") {
     auto text = a.instructions.get(user);
     if (!text) return error_reply(404, "not_found", "no instructions for " + user);
@@ -128,7 +146,8 @@ reply api_instructions(app& a, const route_match& m, const request_view& req) {
   return json_reply(200, {{"user", user}, {"bytes", text.size()}});
 }
 
-reply api_metrics(app& a, const route_match&, const request_view&) {
+reply api_metrics(app& a, const route_match&, const request_view& req) {
+  if (req.users) return error_reply(403, "forbidden", "/metrics covers every user; a key limited to some users may not read it");
   auto q = a.manager.stats();
   runs::gauges g;
   g.queue_depth = q.queued;
@@ -193,12 +212,14 @@ json run_json(const store::run_record& r, bool full) {
   return j;
 }
 
-reply list_runs(app& a, const route_match& m) {
+reply list_runs(app& a, const route_match& m, const user_scope& users) {
   store::run_filter f;
   auto q = [&](const char* k) { auto it = m.query.find(k); return it == m.query.end() ? std::string() : it->second; };
   f.user = q("user");
   if (!f.user.empty() && !runs::valid_user(f.user))
     return error_reply(400, "invalid_query", "user must match [A-Za-z0-9_.-]{1,64}");
+  if (!f.user.empty() && !scope_allows(users, f.user)) return forbidden_user(f.user);
+  if (users) f.user_patterns = *users;
   f.status = q("status");
   if (!f.status.empty() && !is_valid_status(f.status))
     return error_reply(400, "invalid_query", "status must be one of queued, starting, running, succeeded, failed, timed_out, cancelled, oom, lost");
@@ -229,9 +250,9 @@ reply list_runs(app& a, const route_match& m) {
   return json_reply(200, out);
 }
 
-reply get_run(app& a, const std::string& id) {
+reply get_run(app& a, const std::string& id, const user_scope& users) {
   auto rec = is_valid_run_id(id) ? a.db.get_run(id) : std::nullopt;
-  if (!rec) return error_reply(404, "not_found", "no run " + id);
+  if (!rec || !scope_allows(users, rec->user)) return error_reply(404, "not_found", "no run " + id);
   auto j = run_json(*rec, true);
   j["deliveries"] = json::array();
   for (const auto& d : a.db.deliveries_of_run(id)) j["deliveries"].push_back(delivery_json(d));
@@ -240,7 +261,7 @@ reply get_run(app& a, const std::string& id) {
 
 reply run_events(app& a, const route_match& m, const request_view& req) {
   auto rec = is_valid_run_id(m.param) ? a.db.get_run(m.param) : std::nullopt;
-  if (!rec) return error_reply(404, "not_found", "no run " + m.param);
+  if (!rec || !scope_allows(req.users, rec->user)) return error_reply(404, "not_found", "no run " + m.param);
   std::int64_t after = 0;
   std::string_view resume = req.last_event_id;
   auto q = m.query.find("after");
@@ -255,8 +276,12 @@ reply run_events(app& a, const route_match& m, const request_view& req) {
   return out;
 }
 
-reply cancel_run(app& a, const std::string& id) {
+reply cancel_run(app& a, const std::string& id, const user_scope& users) {
   if (!is_valid_run_id(id)) return error_reply(404, "not_found", "no run " + id);
+  if (users) {
+    auto owner = a.db.get_run(id);
+    if (!owner || !scope_allows(users, owner->user)) return error_reply(404, "not_found", "no run " + id);
+  }
   switch (a.manager.cancel(id)) {
     case runs::cancel_result::not_found: return error_reply(404, "not_found", "no run " + id);
     case runs::cancel_result::cancelled: break;
@@ -282,9 +307,9 @@ reply api_ready(app& a, const route_match&, const request_view&) {
   return json_reply(ready ? 200 : 503, j);
 }
 
-reply api_list_runs(app& a, const route_match& m, const request_view&) { return list_runs(a, m); }
-reply api_get_run(app& a, const route_match& m, const request_view&) { return get_run(a, m.param); }
+reply api_list_runs(app& a, const route_match& m, const request_view& req) { return list_runs(a, m, req.users); }
+reply api_get_run(app& a, const route_match& m, const request_view& req) { return get_run(a, m.param, req.users); }
 reply api_run_events(app& a, const route_match& m, const request_view& req) { return run_events(a, m, req); }
-reply api_cancel_run(app& a, const route_match& m, const request_view&) { return cancel_run(a, m.param); }
+reply api_cancel_run(app& a, const route_match& m, const request_view& req) { return cancel_run(a, m.param, req.users); }
 
 }  // namespace berth::http

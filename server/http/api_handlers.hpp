@@ -35,6 +35,7 @@ struct request_view {
   std::string_view slack_signature;  // X-Slack-Signature
   std::string_view telegram_secret;  // X-Telegram-Bot-Api-Secret-Token
   std::string_view client;  // the client's address (the peer's, or X-Forwarded-For's behind a trusted proxy)
+  user_scope users;         // set by authenticate: the users the caller may see and act for (null: every user)
 };
 
 struct sse_plan {
@@ -60,10 +61,11 @@ nlohmann::json run_json(const store::run_record& r, bool full);
 nlohmann::json delivery_json(const store::delivery_record& d);
 
 // Shared by the API (X-API-Key) and the dashboard's data endpoints (session cookie).
-reply list_runs(app& a, const route_match& m);
-reply get_run(app& a, const std::string& id);
+// Another user's run is 404 to a caller whose scope does not cover it.
+reply list_runs(app& a, const route_match& m, const user_scope& users);
+reply get_run(app& a, const std::string& id, const user_scope& users);
 reply run_events(app& a, const route_match& m, const request_view& req);
-reply cancel_run(app& a, const std::string& id);
+reply cancel_run(app& a, const std::string& id, const user_scope& users);
 
 // Route handlers (rows of routes.cpp).
 reply api_health(app& a, const route_match& m, const request_view& req);

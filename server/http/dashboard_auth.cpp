@@ -10,9 +10,10 @@
 
 namespace berth::http {
 
-std::pair<std::string, dashboard_session> session_table::create(std::int64_t now_ms, std::int64_t ttl_ms) {
+std::pair<std::string, dashboard_session> session_table::create(std::int64_t now_ms, std::int64_t ttl_ms,
+                                                                std::shared_ptr<const std::vector<std::string>> users) {
   std::string token = random_token();
-  dashboard_session s{random_token(), now_ms + ttl_ms};
+  dashboard_session s{random_token(), now_ms + ttl_ms, std::move(users)};
   std::lock_guard lock(m_);
   std::erase_if(sessions_, [now_ms](const auto& kv) { return kv.second.expires_ms <= now_ms; });
   while (sessions_.size() >= max_ && !sessions_.empty()) {

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +22,7 @@ inline constexpr std::size_t max_dashboard_sessions = 1024;
 struct dashboard_session {
   std::string csrf;
   std::int64_t expires_ms = 0;
+  std::shared_ptr<const std::vector<std::string>> users;  // the login key's scope (null: every user)
 };
 
 class session_table {
@@ -27,7 +30,8 @@ class session_table {
   session_table() = default;
   explicit session_table(std::size_t max_sessions) : max_(max_sessions) {}
   // A new session valid for `ttl_ms`; when the table is full the session closest to expiry gives way.
-  std::pair<std::string, dashboard_session> create(std::int64_t now_ms, std::int64_t ttl_ms);
+  std::pair<std::string, dashboard_session> create(std::int64_t now_ms, std::int64_t ttl_ms,
+                                                   std::shared_ptr<const std::vector<std::string>> users = nullptr);
   std::optional<dashboard_session> find(std::string_view token, std::int64_t now_ms);
   void remove(std::string_view token);
   std::size_t size();

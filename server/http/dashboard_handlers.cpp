@@ -85,12 +85,13 @@ reply login(app& a, const request_view& req) {
     return page;
   }
   auto form = parse_query(req.body);
-  if (!a.keys.matches(form["key"])) {
+  auto scope = a.keys.match(form["key"]);
+  if (!scope) {
     record_failure(a, req, "dashboard login refused: wrong key");
     return login_page(401, "That key is not valid.");
   }
   auto ttl_s = static_cast<std::int64_t>(a.cfg.dashboard_session_s);
-  auto [token, s] = a.dash.sessions.create(now_ms(), ttl_s * 1000);
+  auto [token, s] = a.dash.sessions.create(now_ms(), ttl_s * 1000, *scope);
   log::info("dashboard login", {{"sessions", std::to_string(a.dash.sessions.size())}});
   auto r = redirect("/dashboard");
   r.headers.emplace_back("Set-Cookie", session_cookie(token, ttl_s, over_tls(req)));
@@ -116,7 +117,8 @@ reply asset(const std::string& name) {
   return {200, std::string(content_type_for(name)), std::string(a->data), {}, std::nullopt};
 }
 
-json build_overview(app& a) {
+// The overview as a session of `users` sees it (null: everyone): runs, counts and failed replies of those users.
+json build_overview(app& a, const user_scope& users) {
   auto now = now_ms();
   json j;
   j["now"] = format_time_ms(now);
@@ -157,16 +159,24 @@ json build_overview(app& a) {
   j["counts"] = json::object();
   for (auto st : active_statuses) j["counts"][std::string(st)] = 0;
   for (auto st : terminal_statuses) j["counts"][std::string(st)] = 0;
-  for (const auto& [st, n] : a.db.count_by_status()) j["counts"][st] = n;
+  for (const auto& [st, n] : users ? a.db.count_by_status(*users) : a.db.count_by_status()) j["counts"][st] = n;
   j["deliveries"] = json::object();
   for (auto st : store::delivery_states) j["deliveries"][std::string(st)] = 0;
-  for (const auto& [st, n] : a.db.count_deliveries_by_state()) j["deliveries"][st] = n;
+  for (const auto& [st, n] : users ? a.db.count_deliveries_by_state(*users) : a.db.count_deliveries_by_state())
+    j["deliveries"][st] = n;
   j["failed_deliveries"] = json::array();
-  for (const auto& d : a.db.list_deliveries("failed", failed_replies_shown)) j["failed_deliveries"].push_back(delivery_json(d));
+  for (const auto& d : a.db.list_deliveries("failed", failed_replies_shown)) {
+    if (users) {
+      auto r = a.db.get_run(d.run);
+      if (!r || !scope_allows(users, r->user)) continue;
+    }
+    j["failed_deliveries"].push_back(delivery_json(d));
+  }
 
   // Rows are the API's run summaries, plus what the overview adds (elapsed, container state, queue position).
   j["active"] = json::array();
   for (const auto& r : a.db.runs_in_status({"starting", "running"})) {
+    if (!scope_allows(users, r.user)) continue;
     auto row = run_json(r, false);
     auto it = container_state.find(r.id);
     row["elapsed_s"] = (now - r.started_at.value_or(r.created_at)) / 1000;
@@ -174,6 +184,7 @@ json build_overview(app& a) {
     j["active"].push_back(row);
   }
   auto queued = a.db.runs_in_status({"queued"});
+  std::erase_if(queued, [&](const store::run_record& r) { return !scope_allows(users, r.user); });
   j["queue"] = json::array();
   for (std::size_t i = 0; i < queued.size() && i < queue_shown; ++i) {
     auto row = run_json(queued[i], false);
@@ -185,6 +196,7 @@ json build_overview(app& a) {
 
   store::run_filter f;
   f.limit = recent_runs;
+  if (users) f.user_patterns = *users;
   j["recent"] = json::array();
   for (const auto& r : a.db.list_runs(f)) {
     auto row = run_json(r, false);
@@ -197,7 +209,9 @@ json build_overview(app& a) {
 reply unauthenticated() { return error_reply(401, "unauthorized", "log in at /dashboard/login"); }
 }  // namespace
 
-std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
+std::string dashboard_overview(app& a, std::int64_t fresh_after_ms, const user_scope& users) {
+  // A session limited to some users gets its own view, built for it (not shared, not cached).
+  if (users) return build_overview(a, users).dump(-1, ' ', false, json::error_handler_t::replace);
   // The build asks Docker (seconds, with a slow engine) and the store: it runs outside the lock, one at a time.
   // While one runs, others return the last snapshot at once rather than occupy pool threads waiting on the
   // engine; only the very first snapshot is waited for.
@@ -215,7 +229,7 @@ std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
   }
   std::string built;
   try {
-    built = build_overview(a).dump(-1, ' ', false, json::error_handler_t::replace);
+    built = build_overview(a, nullptr).dump(-1, ' ', false, json::error_handler_t::replace);
   } catch (...) {
     std::lock_guard lock(d.overview_m);
     d.overview_building = false;
@@ -232,6 +246,12 @@ std::string dashboard_overview(app& a, std::int64_t fresh_after_ms) {
 
 bool dashboard_session_alive(app& a, const std::string& token) { return a.dash.sessions.find(token, now_ms()).has_value(); }
 
+std::optional<user_scope> dashboard_session_scope(app& a, const std::string& token) {
+  auto s = a.dash.sessions.find(token, now_ms());
+  if (!s) return std::nullopt;
+  return s->users;
+}
+
 namespace {
 // Each state-changing dashboard request must come from the dashboard's own pages.
 std::optional<reply> refuse_cross_site(const request_view& req) {
@@ -241,7 +261,11 @@ std::optional<reply> refuse_cross_site(const request_view& req) {
 }
 }  // namespace
 
-bool dashboard_cookie_valid(app& a, const request_view& req) { return current_session(a, req).has_value(); }
+std::optional<user_scope> dashboard_cookie_scope(app& a, const request_view& req) {
+  auto s = current_session(a, req);
+  if (!s) return std::nullopt;
+  return s->users;
+}
 
 reply dashboard_denied(const route_match& m) {
   if (m.path == "/dashboard") return redirect("/dashboard/login");
@@ -271,8 +295,8 @@ reply dashboard_logout(app& a, const route_match&, const request_view& req) {
   return logout(a, req);
 }
 
-reply dashboard_overview_json(app& a, const route_match&, const request_view&) {
-  return {200, "application/json", dashboard_overview(a, 0), {}, std::nullopt};
+reply dashboard_overview_json(app& a, const route_match&, const request_view& req) {
+  return {200, "application/json", dashboard_overview(a, 0, req.users), {}, std::nullopt};
 }
 
 reply dashboard_events(app&, const route_match&, const request_view& req) {
@@ -281,8 +305,8 @@ reply dashboard_events(app&, const route_match&, const request_view& req) {
   return r;
 }
 
-reply dashboard_runs(app& a, const route_match& m, const request_view&) { return list_runs(a, m); }
-reply dashboard_run(app& a, const route_match& m, const request_view&) { return get_run(a, m.param); }
+reply dashboard_runs(app& a, const route_match& m, const request_view& req) { return list_runs(a, m, req.users); }
+reply dashboard_run(app& a, const route_match& m, const request_view& req) { return get_run(a, m.param, req.users); }
 
 reply dashboard_run_events(app& a, const route_match& m, const request_view& req) {
   auto r = run_events(a, m, req);
@@ -296,7 +320,7 @@ reply dashboard_run_cancel(app& a, const route_match& m, const request_view& req
   if (!s) return unauthenticated();
   if (!csrf_ok(*s, req)) return error_reply(403, "csrf", "missing or wrong CSRF token");
   log::info("run cancelled from the dashboard", {{"run", m.param}});
-  return cancel_run(a, m.param);
+  return cancel_run(a, m.param, req.users);
 }
 
 }  // namespace berth::http

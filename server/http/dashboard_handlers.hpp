@@ -10,7 +10,8 @@
 namespace berth::http {
 
 // The check behind `auth_kind::cookie` rows, and what such a row answers without a valid session.
-bool dashboard_cookie_valid(app& a, const request_view& req);
+// The session's scope when the cookie names a live session (null inside: every user), else nullopt.
+std::optional<user_scope> dashboard_cookie_scope(app& a, const request_view& req);
 reply dashboard_denied(const route_match& m);
 
 // Route handlers (rows of routes.cpp).
@@ -27,8 +28,10 @@ reply dashboard_run_events(app& a, const route_match& m, const request_view& req
 reply dashboard_run_cancel(app& a, const route_match& m, const request_view& req);
 // The overview snapshot as JSON text, rebuilt unless the shared one was built at or after `fresh_after_ms`
 // and is younger than a second.
-std::string dashboard_overview(app& a, std::int64_t fresh_after_ms);
+std::string dashboard_overview(app& a, std::int64_t fresh_after_ms, const user_scope& users);
 // True while the session behind a cookie-opened event stream is still valid.
 bool dashboard_session_alive(app& a, const std::string& token);
+// A live session's scope (null inside: every user); nullopt once it has ended.
+std::optional<user_scope> dashboard_session_scope(app& a, const std::string& token);
 
 }  // namespace berth::http

@@ -79,18 +79,24 @@ void record_failure(app& a, const request_view& req, std::string_view what) {
   log::warn(what, {{"client", std::string(req.client)}});
 }
 
-std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req) {
+std::optional<reply> authenticate(app& a, const route_match& m, request_view& req) {
   // The metrics listener answers 404 to everything but /metrics; nothing on it is behind a key.
   auto kind = m.row ? m.row->auth : (is_api_path(m.path) && m.listener == main_listener ? key : none);
   switch (kind) {
     case key:
       // A client past its failure limit is refused before its key is compared: guessing stays capped.
       if (auto refused = too_many_failures(a, req)) return refused;
-      if (a.keys.matches(presented_key(req.api_key, req.authorization))) return std::nullopt;
+      if (auto scope = a.keys.match(presented_key(req.api_key, req.authorization))) {
+        req.users = *scope;
+        return std::nullopt;
+      }
       record_failure(a, req, "request refused: missing or wrong API key");
       return unauthorized();
     case cookie:
-      if (dashboard_cookie_valid(a, req)) return std::nullopt;
+      if (auto scope = dashboard_cookie_scope(a, req)) {
+        req.users = *scope;
+        return std::nullopt;
+      }
       return dashboard_denied(m);
     case signature:
     case none: return std::nullopt;

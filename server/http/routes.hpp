@@ -14,7 +14,8 @@ std::span<const route> routes();
 
 // Why the caller may not use the matched row (or, for a path under /api/ that matched nothing, any row);
 // nullopt when it may. Headers only.
-std::optional<reply> authenticate(app& a, const route_match& m, const request_view& req);
+// On success it sets req.users to the caller's scope.
+std::optional<reply> authenticate(app& a, const route_match& m, request_view& req);
 
 // 429 + Retry-After while the client is past its failed-credential limit; record_failure counts one more
 // (wrong key, wrong dashboard login), logs it and exports it in /metrics.

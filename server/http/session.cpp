@@ -122,8 +122,9 @@ net::awaitable<void> serve_overview(beast::tcp_stream& stream, app& a, net::thre
   std::vector<runs::event_ptr> changes;
   while (!a.stopping) {
     auto snapshot = co_await offload(pool, [&a, &plan, fresh_after]() -> std::optional<std::string> {
-      if (!dashboard_session_alive(a, plan.dashboard_session)) return std::nullopt;
-      return dashboard_overview(a, fresh_after);
+      auto scope = dashboard_session_scope(a, plan.dashboard_session);
+      if (!scope) return std::nullopt;
+      return dashboard_overview(a, fresh_after, *scope);
     });
     if (!snapshot) {
       co_await send(stream, sse_frame(++id, "logout", "{}"));
@@ -246,6 +247,7 @@ request_view view_of(const bhttp::request<bhttp::string_body>& req, std::string_
       .slack_signature = field(req, "X-Slack-Signature"),
       .telegram_secret = field(req, "X-Telegram-Bot-Api-Secret-Token"),
       .client = client,
+      .users = nullptr,
   };
 }
 
@@ -287,7 +289,7 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
 
     // Route and authenticate from the headers alone: a caller without a valid key never gets a body read.
     const std::string client = client_address(peer, field(parser.get(), "X-Forwarded-For"), a.cfg.trusted_proxies);
-    const request_view headers = view_of(parser.get(), client);
+    request_view headers = view_of(parser.get(), client);
     auto m = match_route(routes(), headers.method, headers.target, listener);
     if (auto denied = authenticate(a, m, headers)) {
       bool body_pending = !parser.is_done();
@@ -311,7 +313,8 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     }
 
     const auto& req = parser.get();
-    const request_view v = view_of(req, client);
+    request_view v = view_of(req, client);
+    v.users = headers.users;
     const bool head = req.method() == bhttp::verb::head;
     reply r;
     if (m.row && m.row->where == run_on::io) r = dispatch(a, m, v);

@@ -20,11 +20,17 @@ docker_executor::~docker_executor() { detach_all(); }
 void docker_executor::launch(const store::run_record& rec) {
   auto a = std::make_shared<active_run>();
   a->id = rec.id;
+  std::vector<std::jthread> ended;
   {
     std::lock_guard lock(m_);
-    active_[rec.id] = a;
+    ended.swap(finished_);
+    auto& slot = active_[rec.id];
+    if (slot && slot->thread.joinable()) ended.push_back(std::move(slot->thread));  // its last steps: join it
+    slot = a;
+    a->thread = std::jthread([this, a, rec] { run_thread(a, rec); });  // under the lock: the thread's own
+                                                                       // hand-over at its end waits for it
   }
-  std::thread([this, a, rec] { run_thread(a, rec); }).detach();
+  ended.clear();  // joins threads that have already returned: immediate
 }
 
 bool docker_executor::cancel(const std::string& id) {
@@ -37,13 +43,21 @@ bool docker_executor::cancel(const std::string& id) {
 }
 
 void docker_executor::detach_all() {
-  std::unique_lock lock(m_);
-  for (auto& [id, a] : active_) {
-    a->detach = true;
-    a->wake();
+  for (;;) {
+    std::vector<std::jthread> threads;
+    {
+      std::lock_guard lock(m_);
+      for (auto& [id, a] : active_) {
+        a->detach = true;
+        a->wake();
+        if (a->thread.joinable()) threads.push_back(std::move(a->thread));
+      }
+      for (auto& t : finished_) threads.push_back(std::move(t));
+      finished_.clear();
+      if (threads.empty() && active_.empty()) break;
+    }
+    threads.clear();  // joins: each run thread detaches from its worker and returns
   }
-  idle_cv_.wait(lock, [&] { return active_.empty(); });
-  lock.unlock();
   spares_.stop();
 }
 
@@ -75,13 +89,15 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     log::error("run thread failed; the reconciler will adopt the run again", {{"run", rec.id}, {"error", e.what()}});
     how = run_flow::ending::abandoned;
   }
-  {
-    std::lock_guard lock(m_);
-    active_.erase(rec.id);
-  }
-  idle_cv_.notify_all();
+  // The callbacks take the manager's lock, so they run outside ours (the manager calls launch under its
+  // own). A shutdown joins this thread, so it never races them.
   if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) release();
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
+  std::lock_guard lock(m_);
+  if (auto it = active_.find(rec.id); it != active_.end() && it->second == a) {
+    if (a->thread.joinable()) finished_.push_back(std::move(a->thread));
+    active_.erase(it);
+  }
 }
 
 }  // namespace berth::runs

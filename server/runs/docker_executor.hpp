@@ -6,11 +6,12 @@
 // (run_flow.hpp); this class owns the threads, cancel/detach, and the spare pool.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
@@ -44,9 +45,12 @@ class docker_executor : public executor {
   journal& journal_;
   std::string instance_;
   executor_callbacks cb_;
+  // Every run thread is owned: its handle sits in its active_run while it runs and in finished_ once it
+  // has ended (joined at the next launch, or at shutdown). detach_all joins them all, so no thread can touch
+  // the executor, the manager's callbacks or the store after the executor is gone.
   mutable std::mutex m_;
-  std::condition_variable idle_cv_;
   std::map<std::string, std::shared_ptr<active_run>> active_;
+  std::vector<std::jthread> finished_;
   volume_registry volumes_;
   spare_pool spares_;
 };

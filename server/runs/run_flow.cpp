@@ -123,14 +123,13 @@ docker::unix_stream run_flow::begin_fresh() {
     running.started_at = now_ms();
     rec_.started_at = running.started_at;
     emit({{"status", {{"status", "running"}}}}, running);
-    // Operators find it by its run's name, as any run; off the hot path, the worker already has its task.
-    std::thread([&docker = docker_, cid = cid_, name = container_name(rec_.id), run = rec_.id] {
-      try {
-        docker.rename(cid, name);
-      } catch (const docker::docker_error& e) {
-        log::warn("could not rename spare", {{"run", run}, {"error", e.what()}});
-      }
-    }).detach();
+    // Operators find it by its run's name, as any run. After `running`: the worker already has its task, and
+    // its output waits in the attach stream meanwhile.
+    try {
+      docker_.rename(cid_, container_name(rec_.id));
+    } catch (const docker::docker_error& e) {
+      log::warn("could not rename spare", {{"run", rec_.id}, {"error", e.what()}});
+    }
     return std::move(*warm);
   }
   const std::string name = container_name(rec_.id);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/config.hpp"
 #include "server/docker/container_spec.hpp"
@@ -31,6 +32,7 @@ struct docker_executor::active_run {
   int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::atomic<bool> cancel{false};
   std::atomic<bool> detach{false};
+  std::jthread thread;  // guarded by the executor's mutex
   ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }
   void wake() const {
     std::uint64_t one = 1;

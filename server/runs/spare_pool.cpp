@@ -74,9 +74,7 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
   }
   bool fresh = std::chrono::steady_clock::now() - s->created < std::chrono::seconds(cfg_.spare_idle_s);
   if (fresh && s->instructions == instructions) return s;
-  std::thread([this, s = std::shared_ptr<spare>(std::move(s))]() mutable {
-    discard(std::make_unique<spare>(std::move(*s)), "no longer fits");
-  }).detach();
+  discard(std::move(s), "no longer fits");  // on the run's own thread: rare, and no thread left uncounted
   return nullptr;
 }
 

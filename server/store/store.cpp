@@ -64,6 +64,33 @@ void configure(SQLite::Database& db) {
   db.setBusyTimeout(5000);
 }
 
+// " AND (column = :p0 OR column LIKE :p1 …)" for a scope's user patterns (a trailing '*' is a prefix match);
+// empty for no restriction. bind_users binds the same names.
+std::string users_clause(const std::vector<std::string>& patterns, const char* column) {
+  if (patterns.empty()) return {};
+  std::string sql = " AND (0";
+  for (std::size_t i = 0; i < patterns.size(); ++i)
+    sql += std::string(" OR ") + column + (patterns[i].ends_with('*') ? " LIKE :p" + std::to_string(i) + " ESCAPE '\\'"
+                                                                        : " = :p" + std::to_string(i));
+  return sql + ")";
+}
+
+void bind_users(SQLite::Statement& q, const std::vector<std::string>& patterns) {
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    const auto& p = patterns[i];
+    if (!p.ends_with('*')) {
+      q.bind(":p" + std::to_string(i), p);
+      continue;
+    }
+    std::string like;
+    for (char c : std::string_view(p).substr(0, p.size() - 1)) {
+      if (c == '%' || c == '_' || c == '\\') like += '\\';
+      like += c;
+    }
+    q.bind(":p" + std::to_string(i), like + "%");
+  }
+}
+
 }  // namespace
 
 bool is_store_error(const std::exception& e) { return dynamic_cast<const SQLite::Exception*>(&e) != nullptr; }
@@ -196,6 +223,7 @@ std::vector<run_record> store::list_runs(const run_filter& f) {
   std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
   std::string sql = std::string("SELECT ") + list_columns + " FROM runs WHERE 1";
   if (!f.user.empty()) sql += " AND user = :user";
+  sql += users_clause(f.user_patterns, "user");
   if (!f.status.empty()) sql += " AND status = :status";
   if (!f.before.empty()) sql += " AND id < :before";
   if (f.since_ms > 0) sql += " AND created_at >= :since";
@@ -203,6 +231,7 @@ std::vector<run_record> store::list_runs(const run_filter& f) {
   sql += " ORDER BY id DESC LIMIT :limit";
   SQLite::Statement q(*reader_db_, sql);
   if (!f.user.empty()) q.bind(":user", f.user);
+  bind_users(q, f.user_patterns);
   if (!f.status.empty()) q.bind(":status", f.status);
   if (!f.before.empty()) q.bind(":before", f.before);
   if (f.since_ms > 0) q.bind(":since", f.since_ms);
@@ -210,6 +239,25 @@ std::vector<run_record> store::list_runs(const run_filter& f) {
   q.bind(":limit", f.limit);
   std::vector<run_record> out;
   while (q.executeStep()) out.push_back(read_run(q));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> store::count_by_status(const std::vector<std::string>& users) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT status, COUNT(*) FROM runs WHERE 1" + users_clause(users, "user") + " GROUP BY status");
+  bind_users(q, users);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> store::count_deliveries_by_state(const std::vector<std::string>& users) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT d.state, COUNT(*) FROM deliveries d JOIN runs r ON r.id = d.run_id WHERE 1" +
+                                       users_clause(users, "r.user") + " GROUP BY d.state");
+  bind_users(q, users);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
   return out;
 }
 

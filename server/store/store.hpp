@@ -88,9 +88,10 @@ struct delivery_update {
 inline constexpr std::int64_t abandoned_claim_ms = 30000;
 
 struct run_filter {
-  std::string user;
-  std::string status;
-  std::string before;  // run id cursor: runs strictly older
+  std::string user{};
+  std::vector<std::string> user_patterns{};  // only these users (names, or prefixes ending in '*'); empty: all
+  std::string status{};
+  std::string before{};  // run id cursor: runs strictly older
   std::int64_t since_ms = 0;  // created at or after (0: no bound)
   std::int64_t until_ms = 0;  // created before (0: no bound)
   int limit = 50;
@@ -124,6 +125,8 @@ class store {
   std::int64_t count_events();
   // Number of runs in each status that has any (the dashboard's counts).
   std::vector<std::pair<std::string, std::int64_t>> count_by_status() { return group_counts("runs", "status"); }
+  // The same for some users only (names, or prefixes ending in '*').
+  std::vector<std::pair<std::string, std::int64_t>> count_by_status(const std::vector<std::string>& users);
 
   // Per-user instructions (the workspace's CLAUDE.md). Empty text: none.
   void set_instructions(const std::string& user, const std::string& text, std::int64_t now);
@@ -141,6 +144,7 @@ class store {
   std::vector<delivery_record> deliveries_of_run(const std::string& run);
   std::vector<delivery_record> list_deliveries(const std::string& state, int limit);
   std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state() { return group_counts("deliveries", "state"); }
+  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state(const std::vector<std::string>& users);
   // Chat event de-duplication: true when (source, id) is new and now claimed, or when an earlier claim never
   // got its run linked within abandoned_claim_ms (its berthd died in between): a retry must not be lost.
   bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);

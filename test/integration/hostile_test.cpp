@@ -274,3 +274,36 @@ TEST_CASE("cancelling an active run that no thread follows stops it", "[integrat
   CHECK(api.del("/api/v1/runs/" + id).status == 202);
   CHECK(api.wait_done(id)["status"] == "cancelled");
 }
+
+TEST_CASE("a key scoped to some users sees and acts for them only - API and dashboard", "[integration][hostile]") {
+  const std::string alice_key = "alice-only-key-0123456789";
+  berthd_process d({{"BERTH_API_KEYS", test_key + "," + alice_key + "=alice|team-*"}});
+  api_client admin(d.port(), test_key), alice(d.port(), alice_key);
+  auto bobs = admin.start_run({{"user", "bob"}, {"message", "a b"}});
+  auto mine = alice.start_run({{"user", "team-red"}, {"message", "c d"}});
+  admin.wait_done(bobs);
+  alice.wait_done(mine);
+  // Another user's run does not exist for this key: 404 everywhere, never in a list.
+  CHECK(alice.get("/api/v1/runs/" + bobs).status == 404);
+  CHECK(alice.get("/api/v1/runs/" + bobs + "/events").status == 404);
+  CHECK(alice.del("/api/v1/runs/" + bobs).status == 404);
+  auto list = alice.get("/api/v1/runs").json()["runs"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["id"] == mine);
+  CHECK(alice.get("/api/v1/runs?user=bob").status == 403);
+  CHECK(alice.get("/api/v1/sessions?user=bob").status == 403);
+  CHECK(alice.put("/api/v1/users/bob/instructions", R"({"instructions":"x"})").status == 403);
+  CHECK(alice.get("/metrics").status == 403);
+  auto as_bob = alice.post("/api/v1/runs", R"({"user":"bob","message":"m"})", {{"Content-Type", "application/json"}});
+  CHECK(as_bob.status == 403);
+  CHECK(as_bob.json()["error"]["code"] == "forbidden_user");
+  CHECK(admin.get("/api/v1/runs").json()["runs"].size() == 2);  // the unscoped key sees everyone
+  // The dashboard, logged in with the scoped key, shows the same.
+  api_client anon(d.port());
+  auto cookie = anon.dashboard_login(alice_key);
+  CHECK(anon.get("/dashboard/api/runs/" + bobs, {{"Cookie", cookie}}).status == 404);
+  auto overview = anon.get("/dashboard/api/overview", {{"Cookie", cookie}}).json();
+  CHECK(overview["recent"].size() == 1);
+  CHECK(overview["counts"]["succeeded"] == 1);
+  CHECK(anon.get("/dashboard/api/runs", {{"Cookie", cookie}}).json()["runs"].size() == 1);
+}

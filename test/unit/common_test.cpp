@@ -126,3 +126,13 @@ TEST_CASE("bounded JSON: depth counted outside strings - over the bound is disca
   CHECK(berth::parse_json(std::string(64, '[') + std::string(64, ']')).is_array());
   CHECK(berth::parse_json("{nope").is_discarded());
 }
+
+TEST_CASE("config: BERTH_API_KEYS entries may be scoped to users - a base64 key keeps its padding") {
+  auto c = parse_config(env_of({{"BERTH_API_KEYS", "plainkey0123456789, scopedkey0123456789=alice|team-*, b64key0123456789abc=="}}));
+  REQUIRE(c.api_keys.size() == 3);
+  CHECK(c.api_keys[1] == "scopedkey0123456789");
+  CHECK(c.key_users.at("scopedkey0123456789") == std::vector<std::string>{"alice", "team-*"});
+  CHECK(c.api_keys[2] == "b64key0123456789abc==");
+  CHECK(c.key_users.count("b64key0123456789abc==") == 0);
+  CHECK_THROWS_AS(parse_config(env_of({{"BERTH_API_KEYS", "scopedkey0123456789=al*ce"}})), config_error);
+}

@@ -124,3 +124,19 @@ TEST_CASE("client address: X-Forwarded-For counts only from a trusted proxy") {
   CHECK_FALSE(is_trusted_proxy("172.32.0.5", {"172.16.0.0/12"}));
   CHECK_FALSE(is_trusted_proxy("not an address", trusted));
 }
+
+TEST_CASE("auth: a scoped key names its users - prefixes with a trailing star") {
+  key_matcher k({"all-users-key-0123456789", "alice-key-0123456789"}, {{"alice-key-0123456789", {"alice", "team-*"}}});
+  auto all = k.match("all-users-key-0123456789");
+  REQUIRE(all);
+  CHECK(*all == nullptr);
+  auto alice = k.match("alice-key-0123456789");
+  REQUIRE(alice);
+  CHECK(scope_allows(*alice, "alice"));
+  CHECK(scope_allows(*alice, "team-x"));
+  CHECK_FALSE(scope_allows(*alice, "team"));
+  CHECK_FALSE(scope_allows(*alice, "alicex"));
+  CHECK_FALSE(scope_allows(*alice, "bob"));
+  CHECK(scope_allows(nullptr, "anyone"));
+  CHECK_FALSE(k.match("nope-0123456789012345"));
+}

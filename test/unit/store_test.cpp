@@ -78,12 +78,12 @@ TEST_CASE("store: listing filters by user and status - newest first - pages with
   auto all = s.list_runs({});
   REQUIRE(all.size() == 5);
   CHECK(all.front().id == ids[4]);
-  auto alice = s.list_runs({"alice", "", "", 50});
+  auto alice = s.list_runs({.user = "alice", .limit = 50});
   CHECK(alice.size() == 3);
-  auto page = s.list_runs({"", "", ids[2], 50});
+  auto page = s.list_runs({.before = ids[2], .limit = 50});
   REQUIRE(page.size() == 2);
   CHECK(page[0].id == ids[1]);
-  CHECK(s.list_runs({"", "running", "", 50}).empty());
+  CHECK(s.list_runs({.status = "running", .limit = 50}).empty());
   CHECK(s.runs_in_status({"queued"}).front().id == ids[0]);
 }
 
