@@ -190,6 +190,10 @@ config parse_config(const env_lookup& env) {
     else c.worker_cpus = *d;
   }
   r.integer("BERTH_WORKER_PIDS", c.worker_pids, 8, 1 << 22);
+  if (r.get("BERTH_WORKSPACE_MAX_BYTES") && r.get("BERTH_WORKSPACE_MAX_BYTES") != "0")
+    r.bytes("BERTH_WORKSPACE_MAX_BYTES", c.workspace_max_bytes, 1 << 20, 1LL << 50);
+  r.integer("BERTH_WORKSPACE_IDLE_S", c.workspace_idle_s, 0, 10 * 365 * 86400);
+  r.integer("BERTH_WORKSPACE_CHECK_S", c.workspace_check_s, 1, 3600);
   r.bytes("BERTH_MAX_OUTPUT_BYTES", c.max_output_bytes, 1024, 1LL << 34);
   r.bytes("BERTH_MAX_LINE_BYTES", c.max_line_bytes, 256, 64LL << 20);
 
@@ -253,6 +257,9 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"worker_memory", std::to_string(c.worker_memory)},
       {"worker_cpus", std::to_string(c.worker_cpus)},
       {"worker_pids", std::to_string(c.worker_pids)},
+      {"workspaces", "max " + (c.workspace_max_bytes ? std::to_string(c.workspace_max_bytes) + " bytes" : std::string("unbounded")) +
+                         ", expire after " + (c.workspace_idle_s ? std::to_string(c.workspace_idle_s) + " s idle" : std::string("never")) +
+                         ", checked every " + std::to_string(c.workspace_check_s) + " s"},
       {"max_output_bytes", std::to_string(c.max_output_bytes)},
       {"max_line_bytes", std::to_string(c.max_line_bytes)},
       {"log", c.log_level + "/" + c.log_format},

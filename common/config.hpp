@@ -52,6 +52,9 @@ struct config {
   std::int64_t worker_memory = 1LL << 30;
   double worker_cpus = 1.0;
   int worker_pids = 256;
+  std::int64_t workspace_max_bytes = 0;  // a workspace volume over this stops its user's runs (0: no limit)
+  int workspace_idle_s = 0;              // workspaces of users idle this long are removed (0: never)
+  int workspace_check_s = 10;
   std::int64_t max_output_bytes = 16LL << 20;
   std::int64_t max_line_bytes = 1LL << 20;
 

@@ -26,6 +26,7 @@
 #include "server/runs/journal.hpp"
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
+#include "server/runs/workspace_guard.hpp"
 #include "server/store/backup.hpp"
 #include "server/store/data_dir_lock.hpp"
 #include "server/store/store.hpp"
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
     runs::instructions_service instructions(cfg, docker, db, instance);
+    runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
 
     http::app a{.cfg = cfg,
                 .db = db,
@@ -159,6 +161,7 @@ int main(int argc, char** argv) {
     manager.start();
     reconcile.start();
     health.start();
+    workspaces.start();
     outbox.start();
     front.start();
     log::info("listening", {{"address", ep.address().to_string() + ":" + std::to_string(ep.port())}});
@@ -184,6 +187,7 @@ int main(int argc, char** argv) {
       if (metrics_front) metrics_front->stop();
       stopper = std::thread([&] {
         reconcile.stop();
+        workspaces.stop();
         exec.detach_all();
         health.stop();
         outbox.stop();

@@ -1,5 +1,6 @@
 // Fixed scenarios for exercising berthd's limits against a real container. The request only picks one by
 // name; nothing from the request is ever executed.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +115,23 @@ int raw(const task& t) {
   return 0;
 }
 
+// Writes `count` MiB into the workspace, then waits: what an agent filling the host's disk looks like.
+int fill(long mib) {
+  emit({{"type", "started"}, {"engine", "script"}});
+  int fd = ::open("/workspace/fill.bin", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    emit_error("engine", "cannot write /workspace/fill.bin");
+    return 1;
+  }
+  std::string mb(1 << 20, 'f');
+  for (long i = 0; i < mib; ++i)
+    if (::write(fd, mb.data(), mb.size()) < 0) break;
+  ::close(fd);
+  emit({{"type", "text"}, {"text", "wrote " + std::to_string(mib) + " MiB"}});
+  std::this_thread::sleep_for(std::chrono::hours(1));
+  return 0;
+}
+
 }  // namespace
 
 int run_script(const task& t) {
@@ -126,6 +144,7 @@ int run_script(const task& t) {
   if (s == "garbage") return garbage();
   if (s == "tools") return tools();
   if (s == "raw") return raw(t);
+  if (s == "fill") return fill(t.options.value("count", 64L));
   if (s == "burst") return burst(t.options.value("count", 1000L));
   emit_error("input", "unknown scenario \"" + s + "\"");
   return 2;

@@ -168,6 +168,25 @@ void docker_client::ensure_volume(const std::string& name, const std::map<std::s
   transaction("POST", "/volumes/create", &body, call_timeout_s);  // idempotent: an existing volume is returned
 }
 
+std::vector<volume_usage> docker_client::volumes_with_usage() {
+  auto j = transaction("GET", "/system/df", nullptr, call_timeout_s);
+  std::vector<volume_usage> out;
+  if (!j.is_object() || !j.contains("Volumes") || !j["Volumes"].is_array()) return out;
+  for (const auto& v : j["Volumes"]) {
+    volume_usage u;
+    u.name = v.value("Name", "");
+    if (v.contains("Labels") && v["Labels"].is_object())
+      for (auto it = v["Labels"].begin(); it != v["Labels"].end(); ++it)
+        if (it.value().is_string()) u.labels[it.key()] = it.value().get<std::string>();
+    if (v.contains("UsageData") && v["UsageData"].is_object()) {
+      u.size = v["UsageData"].value("Size", std::int64_t{-1});
+      u.ref_count = v["UsageData"].value("RefCount", std::int64_t{0});
+    }
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
 void docker_client::remove_volume(const std::string& name) {
   transaction("DELETE", "/volumes/" + url_escape(name) + "?force=1", nullptr, call_timeout_s, true);
 }

@@ -37,6 +37,13 @@ struct container_summary {
   std::map<std::string, std::string> labels;
 };
 
+struct volume_usage {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::int64_t size = -1;  // bytes; -1 when the engine could not say
+  std::int64_t ref_count = 0;
+};
+
 class docker_client {
  public:
   explicit docker_client(std::string socket_path);
@@ -64,6 +71,8 @@ class docker_client {
   void rename(const std::string& id, const std::string& name);
   void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
   void remove_volume(const std::string& name);  // a missing volume is fine
+  // Every volume with its size and how many containers use it (GET /system/df: dockerd walks them, ~50 ms here).
+  std::vector<volume_usage> volumes_with_usage();
   // Extracts a tar archive into `dir` of a (created, not necessarily started) container; works for
   // volumes even when the root filesystem is read-only.
   void put_archive(const std::string& id, const std::string& dir, const std::string& tar);

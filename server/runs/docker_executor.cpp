@@ -33,11 +33,11 @@ void docker_executor::launch(const store::run_record& rec) {
   ended.clear();  // joins threads that have already returned: immediate
 }
 
-bool docker_executor::cancel(const std::string& id) {
+bool docker_executor::stop(const std::string& id, stop_request why) {
   std::lock_guard lock(m_);
   auto it = active_.find(id);
   if (it == active_.end()) return false;
-  it->second->cancel = true;
+  it->second->stop_why = why;
   it->second->wake();
   return true;
 }

@@ -28,7 +28,7 @@ class docker_executor : public executor {
   ~docker_executor() override;
   void set_callbacks(executor_callbacks cb) override { cb_ = std::move(cb); }
   void launch(const store::run_record& rec) override;
-  bool cancel(const std::string& id) override;
+  bool stop(const std::string& id, stop_request why) override;
   void detach_all() override;
   std::size_t active_count() const override;
   bool is_active(const std::string& id) const override;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "server/runs/exit_classifier.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::runs {
@@ -22,8 +23,9 @@ class executor {
   virtual void set_callbacks(executor_callbacks cb) = 0;
   // Takes over a run: a queued one is started; a starting/running one (after a restart) is re-attached.
   virtual void launch(const store::run_record& rec) = 0;
-  // True when the run was active here and is now being stopped.
-  virtual bool cancel(const std::string& id) = 0;
+  // True when the run was active here and is now being stopped; `why` names the stop in the run's outcome.
+  virtual bool stop(const std::string& id, stop_request why) = 0;
+  bool cancel(const std::string& id) { return stop(id, stop_request::cancel); }
   // Shutdown: stop following runs, leave their workers running, return when every run thread has let go.
   virtual void detach_all() = 0;
   virtual std::size_t active_count() const = 0;

@@ -24,6 +24,8 @@ outcome classify_exit(const exit_facts& f) {
       return {"timed_out", "run exceeded its time limit of " + std::to_string(f.timeout_s) + " s"};
     case stop_request::idle_timeout:
       return {"timed_out", "no output for " + std::to_string(f.timeout_s) + " s"};
+    case stop_request::disk_limit:
+      return {"failed", "workspace exceeded its limit of " + std::to_string(f.limit_bytes) + " bytes (BERTH_WORKSPACE_MAX_BYTES)"};
     case stop_request::none: break;
   }
   if (f.oom_killed) return {"oom", "worker exceeded its memory limit and was killed"};

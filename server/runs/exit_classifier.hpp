@@ -1,15 +1,17 @@
 // How a finished worker's run is named: pure, from what berthd asked for and what Docker and the worker said.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 
 namespace berth::runs {
 
-enum class stop_request { none, cancel, run_timeout, idle_timeout };
+enum class stop_request { none, cancel, run_timeout, idle_timeout, disk_limit };
 
 struct exit_facts {
   stop_request requested = stop_request::none;
   int timeout_s = 0;            // the limit that fired, for the reason text
+  std::int64_t limit_bytes = 0;  // disk_limit: the workspace limit
   int exit_code = 0;
   bool oom_killed = false;
   bool saw_result = false;

@@ -14,8 +14,8 @@ instructions_service::instructions_service(const config& c, docker::docker_clien
 void instructions_service::put(const std::string& user, const std::string& text) {
   // The volume is written through a container that is created, filled with the archive API and removed,
   // never started: nothing runs, and no host path is involved (berthd may itself run in a container).
-  const std::string volume = instructions_volume(user);
-  docker_.ensure_volume(volume, {{"berth.user", user}, {"berth.kind", "instructions"}});
+  const std::string volume = instructions_volume(instance_, user);
+  docker_.ensure_volume(volume, {{"berth.instance", instance_}, {"berth.user", user}, {"berth.kind", "instructions"}});
   nlohmann::json body = {
       {"Image", cfg_.worker_image},
       {"Labels", {{"berth.instance", instance_}, {"berth.helper", "instructions"}}},

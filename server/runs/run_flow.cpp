@@ -133,7 +133,7 @@ docker::unix_stream run_flow::begin_fresh() {
     return std::move(*warm);
   }
   const std::string name = container_name(rec_.id);
-  volumes_.ensure(workspace_volume(rec_.user), {{"berth.user", rec_.user}, {"berth.kind", "workspace"}});
+  volumes_.ensure(workspace_volume(instance_, rec_.user), workspace_labels(instance_, rec_.user));
   auto body = docker::container_create_body(spec());
   try {
     cid_ = docker_.create_container(name, body);
@@ -217,7 +217,10 @@ void run_flow::request_stop(stop_request why, int limit_s) {
   stop_ = why;
   stop_limit_s_ = limit_s;
   log::info("stopping worker", {{"run", rec_.id},
-                                {"why", why == stop_request::cancel ? "cancel" : why == stop_request::run_timeout ? "run timeout" : "idle timeout"}});
+                                {"why", why == stop_request::cancel        ? "cancel"
+                                        : why == stop_request::run_timeout ? "run timeout"
+                                        : why == stop_request::disk_limit  ? "workspace over its limit"
+                                                                           : "idle timeout"}});
   try {
     docker_.stop(cid_, cfg_.stop_grace_s);
   } catch (const docker::docker_error& e) {
@@ -285,8 +288,8 @@ void run_flow::pump(docker::unix_stream& s, output_pump& p) {
         std::uint64_t n;
         [[maybe_unused]] auto rd = ::read(a_.wake_fd, &n, sizeof n);
         if (a_.detach) continue;
-        if (a_.cancel && stop_ == stop_request::none) {
-          request_stop(stop_request::cancel, 0);
+        if (auto why = a_.stop_why.load(); why != stop_request::none && stop_ == stop_request::none) {
+          request_stop(why, 0);
           stopped_at = clock::now();
         }
         continue;
@@ -333,6 +336,7 @@ void run_flow::finalize(output_pump& p) {
     auto& f = p.facts();
     f.requested = stop_;
     f.timeout_s = stop_limit_s_;
+    f.limit_bytes = cfg_.workspace_max_bytes;
     f.exit_code = st->exit_code;
     f.oom_killed = st->oom_killed;
     code = st->exit_code;
@@ -381,7 +385,7 @@ run_flow::ending run_flow::run() {
     started = true;
     output_pump p(cfg_.max_output_bytes, static_cast<std::size_t>(cfg_.max_line_bytes), rec_, engine_secrets(cfg_));
     restore_facts(p);
-    if (a_.cancel) request_stop(stop_request::cancel, 0);
+    if (auto why = a_.stop_why.load(); why != stop_request::none) request_stop(why, 0);
     pump(s, p);
     finalize(p);
     return ending::finished;

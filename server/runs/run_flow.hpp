@@ -30,7 +30,7 @@ namespace berth::runs {
 struct docker_executor::active_run {
   std::string id;
   int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  std::atomic<bool> cancel{false};
+  std::atomic<stop_request> stop_why{stop_request::none};  // asked from outside: cancel, disk limit
   std::atomic<bool> detach{false};
   std::jthread thread;  // guarded by the executor's mutex
   ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }

@@ -40,7 +40,7 @@ void spare_pool::create(const std::string& user) {
   s->user = user;
   s->instructions = store_.instructions(user).has_value();
   try {
-    volumes_.ensure(workspace_volume(user), {{"berth.user", user}, {"berth.kind", "workspace"}});
+    volumes_.ensure(workspace_volume(instance_, user), workspace_labels(instance_, user));
     auto spec = worker_container(cfg_, instance_, user, s->instructions);
     spec.labels["berth.spare"] = user;
     s->container_id = docker_.create_container("berth-spare-" + new_run_id().substr(14), docker::container_create_body(spec));

@@ -55,8 +55,15 @@ std::vector<std::string> narrowed_tools(const std::vector<std::string>& operator
   return out.empty() ? operator_tools : out;
 }
 
-std::string workspace_volume(std::string_view user) { return "berth-ws-" + std::string(user); }
-std::string instructions_volume(std::string_view user) { return "berth-cfg-" + std::string(user); }
+std::string workspace_volume(std::string_view instance, std::string_view user) {
+  return "berth-ws-" + std::string(instance) + "-" + std::string(user);
+}
+std::string instructions_volume(std::string_view instance, std::string_view user) {
+  return "berth-cfg-" + std::string(instance) + "-" + std::string(user);
+}
+std::map<std::string, std::string> workspace_labels(std::string_view instance, std::string_view user) {
+  return {{"berth.instance", std::string(instance)}, {"berth.user", std::string(user)}, {"berth.kind", "workspace"}};
+}
 
 std::string missing_credentials(const config& c, std::string_view engine) {
   if (engine != "claude") return {};
@@ -81,8 +88,8 @@ docker::container_spec worker_container(const config& c, const std::string& inst
   s.memory = c.worker_memory;
   s.cpus = c.worker_cpus;
   s.pids = c.worker_pids;
-  s.workspace_volume = workspace_volume(user);
-  if (instructions) s.instructions_volume = instructions_volume(user);
+  s.workspace_volume = workspace_volume(instance, user);
+  if (instructions) s.instructions_volume = instructions_volume(instance, user);
   return s;
 }
 

@@ -2,6 +2,7 @@
 // Engine defaults come from the config and a request's options override them within the validated bounds;
 // credentials are attached only for the engine that needs them.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -20,8 +21,11 @@ task build_task(const config& c, const store::run_record& r);
 std::string narrowed_permission_mode(const std::string& operator_mode, const nlohmann::json& requested);
 std::vector<std::string> narrowed_tools(const std::vector<std::string>& operator_tools, const nlohmann::json& requested);
 std::string session_uuid(std::string_view user, std::string_view session);
-std::string workspace_volume(std::string_view user);
-std::string instructions_volume(std::string_view user);
+// Named per instance, so two deployments on one engine never share a user's files.
+std::string workspace_volume(std::string_view instance, std::string_view user);
+std::string instructions_volume(std::string_view instance, std::string_view user);
+// The labels a workspace volume is made with (the workspace guard finds them by these).
+std::map<std::string, std::string> workspace_labels(std::string_view instance, std::string_view user);
 // The hardened worker container for `user` (labels berth.instance and berth.user; the caller adds
 // berth.run or berth.spare).
 docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,

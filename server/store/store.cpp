@@ -305,6 +305,14 @@ std::int64_t store::count_events() {
   return reader_db_->execAndGet("SELECT count(*) FROM events").getInt64();
 }
 
+std::optional<std::int64_t> store::last_run_ms(const std::string& user) {
+  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
+  SQLite::Statement q(*reader_db_, "SELECT MAX(created_at) FROM runs WHERE user = ?");
+  q.bind(1, user);
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
 bool store::ping() {
   // Readable is not enough: a database that cannot take a write (locked by another process, a full or
   // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms.

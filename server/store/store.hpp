@@ -121,6 +121,7 @@ class store {
   std::optional<run_record> run_by_container(const std::string& container_id);
   std::vector<run_record> list_runs(const run_filter& f);  // message: its first 256 characters only
   std::vector<run_record> runs_in_status(const std::vector<std::string>& statuses);  // oldest first
+  std::optional<std::int64_t> last_run_ms(const std::string& user);  // creation time of the user's newest run
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
   std::int64_t count_events();
   // Number of runs in each status that has any (the dashboard's counts).

@@ -27,7 +27,7 @@ BERTH_HTTP_BIND=127.0.0.1
 ENV
 cleanup() {
   compose down -v --remove-orphans >/dev/null 2>&1 || true
-  docker volume rm -f "berth-ws-$user" >/dev/null 2>&1 || true
+  docker volume ls -q --filter "label=berth.user=$user" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -31,16 +31,7 @@ struct users {
   std::string add(const std::string& base) { return names.emplace_back(unique(base)); }
   // berthd removes a finished run's container just after its `done`; a volume in use waits for that.
   ~users() {
-    for (const auto& u : names)
-      for (const auto& v : {"berth-ws-" + u, "berth-cfg-" + u})
-        eventually([&] {
-          try {
-            engine().remove_volume(v);
-            return true;
-          } catch (const std::exception&) {
-            return false;
-          }
-        });
+    for (const auto& u : names) remove_user_volumes(u);
   }
 };
 

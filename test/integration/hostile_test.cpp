@@ -307,3 +307,16 @@ TEST_CASE("a key scoped to some users sees and acts for them only - API and dash
   CHECK(overview["counts"]["succeeded"] == 1);
   CHECK(anon.get("/dashboard/api/runs", {{"Cookie", cookie}}).json()["runs"].size() == 1);
 }
+
+TEST_CASE("a workspace over its limit ends the run failed - idle workspaces expire", "[integration][hostile]") {
+  berthd_process d({{"BERTH_WORKSPACE_MAX_BYTES", "16m"}, {"BERTH_WORKSPACE_CHECK_S", "1"}, {"BERTH_WORKSPACE_IDLE_S", "3"}});
+  api_client api(d.port(), test_key);
+  auto id = api.start_run({{"user", "filler"}, {"message", "x"}, {"engine", "script"},
+                           {"options", {{"scenario", "fill"}, {"count", 40}}}});
+  auto done = api.wait_done(id);  // the scenario would sleep for an hour after writing
+  CHECK(done["status"] == "failed");
+  CHECK(done["reason"].get<std::string>().find("BERTH_WORKSPACE_MAX_BYTES") != std::string::npos);
+  // No run of that user for 3 s, nothing mounting the volume: the guard removes it.
+  CHECK(eventually([&] { return user_volumes("filler").empty(); }, 20s));
+  CHECK(d.log().find("removed an idle workspace") != std::string::npos);
+}

@@ -103,7 +103,7 @@ TEST_CASE("spares: a spare is as hardened as any worker - mounts its user's work
   CHECK(j["Config"]["User"] == "1000:1000");
   CHECK(j["Config"]["Labels"].count("berth.run") == 0);
   bool workspace = false;
-  for (const auto& m : j["Mounts"]) workspace = workspace || (m["Name"] == "berth-ws-cat" && m["Destination"] == "/workspace");
+  for (const auto& m : j["Mounts"]) workspace = workspace || (m["Name"] == "berth-ws-" + d.instance() + "-cat" && m["Destination"] == "/workspace");
   CHECK(workspace);
   CHECK(j["Config"]["Env"].dump().find("hello") == std::string::npos);
 }

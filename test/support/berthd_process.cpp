@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/docker/docker_client.hpp"
+
 namespace berth::test {
 namespace fs = std::filesystem;
 
@@ -44,6 +46,7 @@ berthd_process::~berthd_process() {
     ::kill(pid_, SIGTERM);
     wait_exit();
   }
+  remove_instance_volumes();
   if (own_dir_) {
     std::error_code ec;
     fs::remove_all(data_dir_, ec);
@@ -107,6 +110,20 @@ void berthd_process::start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   throw std::runtime_error("berthd did not start listening:\n" + log());
+}
+
+// Workspace and instructions volumes are named per instance: each test's berthd makes its own, removed here
+// (with any container of the instance still holding one).
+void berthd_process::remove_instance_volumes() {
+  if (instance_.empty()) return;
+  try {
+    docker::docker_client engine("/var/run/docker.sock");
+    for (const auto& c : engine.list("berth.instance=" + instance_, true)) engine.remove(c.id);
+    for (const auto& v : engine.volumes_with_usage())
+      if (v.labels.count("berth.instance") && v.labels.at("berth.instance") == instance_) engine.remove_volume(v.name);
+  } catch (const std::exception&) {
+    // a test without an engine (or one that stopped it) has nothing to clean here
+  }
 }
 
 void berthd_process::wait_exit() {

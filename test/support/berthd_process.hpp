@@ -39,6 +39,7 @@ class berthd_process {
 
  private:
   void wait_exit();
+  void remove_instance_volumes();
   std::map<std::string, std::string> env_;
   std::string data_dir_;
   bool own_dir_ = false;

@@ -39,4 +39,25 @@ inline bool no_workers_left(const std::string& instance) {
   return eventually([&] { return worker_containers(instance).empty(); });
 }
 
+// Names of the volumes berthd made for `user` (workspace and instructions, whatever the instance).
+inline std::vector<std::string> user_volumes(const std::string& user) {
+  std::vector<std::string> out;
+  for (const auto& v : engine().volumes_with_usage())
+    if (v.labels.count("berth.user") && v.labels.at("berth.user") == user) out.push_back(v.name);
+  return out;
+}
+
+// Removes them; berthd removes a finished run's container just after its `done`, and a volume in use waits for that.
+inline void remove_user_volumes(const std::string& user) {
+  for (const auto& v : user_volumes(user))
+    eventually([&] {
+      try {
+        engine().remove_volume(v);
+        return true;
+      } catch (const std::exception&) {
+        return false;
+      }
+    });
+}
+
 }  // namespace berth::test

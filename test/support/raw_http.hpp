@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace berth::test {
 
@@ -15,6 +16,8 @@ class raw_connection {
   bool send(const std::string& bytes);
   // Everything received until the peer closes or `limit` passes; `closed` says which.
   std::string read_all(std::chrono::milliseconds limit, bool* closed = nullptr);
+  // What arrives until `marker` has been received (or the peer closes, or `limit` passes).
+  std::string read_until(std::string_view marker, std::chrono::milliseconds limit);
   int fd() const { return fd_; }
 
  private:

@@ -5,6 +5,7 @@
 #include "server/runs/exit_classifier.hpp"
 #include "server/runs/line_splitter.hpp"
 #include "server/runs/output_pump.hpp"
+#include "server/runs/workspace_guard.hpp"
 
 using namespace berth::runs;
 
@@ -172,4 +173,27 @@ TEST_CASE("output pump: a line nested deeper than the bound becomes a log note -
   CHECK(d[1].type == "text");
   auto data = berth::event_data("R", d[0].fields);  // what the journal stores: copying and dumping must not recurse deeply
   CHECK(data.size() > static_cast<std::size_t>(2 * depth));
+}
+
+TEST_CASE("workspace guard: over the limit stops that user's runs - idle unused volumes expire") {
+  using berth::docker::volume_usage;
+  auto vol = [](std::string name, std::string user, std::int64_t size, std::int64_t refs) {
+    volume_usage v;
+    v.name = std::move(name);
+    v.labels = {{"berth.user", std::move(user)}};
+    v.size = size;
+    v.ref_count = refs;
+    return v;
+  };
+  std::vector<volume_usage> vols = {vol("ws-a", "a", 5000, 1), vol("ws-b", "b", 100, 1), vol("ws-c", "c", 9000, 0),
+                                    vol("ws-d", "d", 10, 0), vol("ws-e", "e", 10, 1)};
+  std::map<std::string, std::vector<std::string>> active = {{"a", {"R1", "R2"}}, {"b", {"R3"}}};
+  std::map<std::string, std::int64_t> last = {{"c", 1000}, {"d", 95000}, {"e", 0}};
+  auto act = decide_workspaces(vols, active, last, 100000, {.max_bytes = 1000, .idle_ms = 10000});
+  REQUIRE(act.stop_runs.size() == 2);  // a's two runs; c is over the limit but has no run to stop
+  CHECK(act.stop_runs[0] == std::pair<std::string, std::int64_t>{"R1", 5000});
+  CHECK(act.remove_volumes == std::vector<std::string>{"ws-c"});  // d ran recently; e is mounted (a spare)
+  auto none = decide_workspaces(vols, active, last, 100000, {});
+  CHECK(none.stop_runs.empty());
+  CHECK(none.remove_volumes.empty());
 }
