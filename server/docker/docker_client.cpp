@@ -187,6 +187,16 @@ std::vector<volume_usage> docker_client::volumes_with_usage() {
   return out;
 }
 
+std::vector<std::string> docker_client::list_volumes(const std::string& label) {
+  nlohmann::json filters = {{"label", {label}}};
+  auto j = transaction("GET", "/volumes?filters=" + url_escape(filters.dump()), nullptr, call_timeout_s);
+  std::vector<std::string> out;
+  if (j.is_object() && j.contains("Volumes") && j["Volumes"].is_array())
+    for (const auto& v : j["Volumes"])
+      if (v.is_object()) out.push_back(v.value("Name", ""));
+  return out;
+}
+
 void docker_client::remove_volume(const std::string& name) {
   transaction("DELETE", "/volumes/" + url_escape(name) + "?force=1", nullptr, call_timeout_s, true);
 }

@@ -72,7 +72,10 @@ class docker_client {
   void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
   void remove_volume(const std::string& name);  // a missing volume is fine
   // Every volume with its size and how many containers use it (GET /system/df: dockerd walks them, ~50 ms here).
+  // dockerd runs one such walk at a time: a concurrent call is refused (500 "already running").
   std::vector<volume_usage> volumes_with_usage();
+  // Names of the volumes carrying `label` ("key=value"): a cheap listing, no sizes.
+  std::vector<std::string> list_volumes(const std::string& label);
   // Extracts a tar archive into `dir` of a (created, not necessarily started) container; works for
   // volumes even when the root filesystem is read-only.
   void put_archive(const std::string& id, const std::string& dir, const std::string& tar);

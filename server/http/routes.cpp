@@ -63,6 +63,16 @@ reply unauthorized() {
 
 std::span<const route> routes() { return table; }
 
+int http_status_of(runs::refusal r) {
+  switch (r) {
+    case runs::refusal::invalid: return 400;
+    case runs::refusal::too_large: return 413;
+    case runs::refusal::busy: return 429;
+    case runs::refusal::unavailable: return 503;
+  }
+  return 500;
+}
+
 std::optional<reply> too_many_failures(app& a, const request_view& req) {
   int wait = a.auth_failures.retry_after_s(std::string(req.client), now_ms());
   if (wait == 0) return std::nullopt;
@@ -110,8 +120,8 @@ reply dispatch(app& a, const route_match& m, const request_view& req) {
   try {
     return m.row->handler(a, m, req);
   } catch (const runs::request_error& e) {
-    reply r = error_reply(e.status, e.code, e.what());
-    if (e.status == 429) r.headers.emplace_back("Retry-After", "5");
+    reply r = error_reply(http_status_of(e.kind), e.code, e.what());
+    if (e.kind == runs::refusal::busy) r.headers.emplace_back("Retry-After", "5");
     return r;
   } catch (const http_error& e) {
     return error_reply(e.status, e.code, e.what());

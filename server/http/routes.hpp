@@ -7,6 +7,7 @@
 
 #include "server/http/api_handlers.hpp"
 #include "server/http/router.hpp"
+#include "server/runs/run_request.hpp"
 
 namespace berth::http {
 
@@ -21,6 +22,9 @@ std::optional<reply> authenticate(app& a, const route_match& m, request_view& re
 // (wrong key, wrong dashboard login), logs it and exports it in /metrics.
 std::optional<reply> too_many_failures(app& a, const request_view& req);
 void record_failure(app& a, const request_view& req, std::string_view what);
+
+// The status of a refusal from the runs layer: the one mapping from domain errors to HTTP.
+int http_status_of(runs::refusal r);
 
 // The row's handler, or 404/405; exceptions become statuses here and nowhere else.
 reply dispatch(app& a, const route_match& m, const request_view& req);

@@ -25,6 +25,11 @@ constexpr int stopped_wait_margin_s = 20;  // past stop_grace_s, before a stoppe
 // Thrown inside a run thread when berthd shuts down: stop following, leave the worker running.
 struct detach_signal {};
 
+// The worker's fate cannot be known (the engine gone for good, the container vanished): the run ends `lost`.
+struct run_lost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 int option_int(const nlohmann::json& o, const char* k, int fallback) {
   auto it = o.find(k);
   return it != o.end() && it->is_number_integer() ? it->get<int>() : fallback;
@@ -56,7 +61,7 @@ auto run_flow::with_engine(F f) -> decltype(f()) {
       if (!e.unreachable()) throw;
       engine_lost_ = true;
       if (a_.detach) throw detach_signal{};
-      if (clock::now() > give_up) throw std::runtime_error("lost: docker engine unreachable for 10 minutes");
+      if (clock::now() > give_up) throw run_lost("docker engine unreachable for 10 minutes");
       std::this_thread::sleep_for(engine_retry_interval);
     }
   }
@@ -118,11 +123,7 @@ docker::unix_stream run_flow::begin_fresh() {
     global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
     warm->write_all(serialize_task(build_task(cfg_, rec_)));
     warm->shutdown_write();
-    store::run_update running;
-    running.status = "running";
-    running.started_at = now_ms();
-    rec_.started_at = running.started_at;
-    emit({{"status", {{"status", "running"}}}}, running);
+    mark_running();
     // Operators find it by its run's name, as any run. After `running`: the worker already has its task, and
     // its output waits in the attach stream meanwhile.
     try {
@@ -159,13 +160,20 @@ docker::unix_stream run_flow::begin_fresh() {
                                             {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
   s.write_all(serialize_task(build_task(cfg_, rec_)));
   s.shutdown_write();
-  store::run_update running;
-  running.status = "running";
-  running.started_at = now_ms();
-  rec_.started_at = running.started_at;
-  emit({{"status", {{"status", "running"}}}}, running);
+  mark_running();
   log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
   return s;
+}
+
+// `running` is stored and published here and nowhere else: with its start time (the run timeout counts from
+// it) and the container that runs it.
+void run_flow::mark_running() {
+  store::run_update u;
+  u.status = "running";
+  u.container_id = cid_;
+  u.started_at = now_ms();
+  rec_.started_at = u.started_at;
+  emit({{"status", {{"status", "running"}}}}, u);
 }
 
 docker::unix_stream run_flow::resume() {
@@ -173,21 +181,14 @@ docker::unix_stream run_flow::resume() {
   auto st = with_engine([&] { return docker_.inspect(ref); });
   if (!st) {
     if (rec_.status == "starting") return begin_fresh();  // created nothing yet, or it was removed
-    throw std::runtime_error("lost: the worker container vanished while berthd was not following it");
+    throw run_lost("the worker container vanished while berthd was not following it");
   }
   cid_ = st->id;
   if (st->status == "created") {  // never started, so it never received its task: start over
     docker_.remove(cid_);
     return begin_fresh();
   }
-  if (rec_.status == "starting") {
-    store::run_update u;
-    u.status = "running";
-    u.container_id = cid_;
-    u.started_at = now_ms();
-    rec_.started_at = u.started_at;
-    emit({{"status", {{"status", "running"}}}}, u);
-  }
+  if (rec_.status == "starting") mark_running();
   log::info("following worker logs after restart",
             {{"run", rec_.id}, {"stdout_offset", std::to_string(rec_.stdout_offset)}});
   return with_engine([&] { return docker_.follow_logs(cid_); });
@@ -403,11 +404,11 @@ run_flow::ending run_flow::run() {
       return ending::requeued;
     }
     finish_without_worker("failed", std::string("docker: ") + e.what());
+  } catch (const run_lost& e) {
+    finish_without_worker("lost", e.what());
   } catch (const std::exception& e) {
     if (store::is_store_error(e)) throw;  // the database failed, not the run: leave it active for recovery
-    std::string what = e.what();
-    if (starts_with(what, "lost: ")) finish_without_worker("lost", what.substr(6));
-    else finish_without_worker("failed", "berthd: " + what);
+    finish_without_worker("failed", std::string("berthd: ") + e.what());
   }
   return ending::finished;
 }

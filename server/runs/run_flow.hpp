@@ -68,6 +68,7 @@ class run_flow {
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
   docker::container_spec spec() const;
   std::optional<docker::unix_stream> take_spare();
+  void mark_running();
   std::optional<docker::container_state> exit_state();
   // After a stop request: the container's end within stop_grace_s + a margin, killing and finally removing
   // it by force when the engine does not stop it. Never an unbounded wait.

@@ -32,23 +32,20 @@ void run_manager::start() {
   schedule_locked();
 }
 
-void run_manager::stop() {
-  std::lock_guard lock(m_);
-  stopping_ = true;
-}
+void run_manager::stop() { stopping_ = true; }  // no lock: called on an I/O thread, which must not wait
 
 store::run_record run_manager::submit(const run_request& r) {
   std::lock_guard lock(m_);
-  if (stopping_) throw request_error(503, "shutting_down", "berthd is shutting down; retry shortly");
+  if (stopping_) throw request_error(refusal::unavailable, "shutting_down", "berthd is shutting down; retry shortly");
   if (auto missing = missing_credentials(cfg_, r.engine); !missing.empty())
-    throw request_error(503, "credentials_missing", missing);
+    throw request_error(refusal::unavailable, "credentials_missing", missing);
   bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
                        per_user_[r.user] < cfg_.max_per_user && queue_.empty();
   bool engine_down = engine_ok_ && !engine_ok_();
   if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max) && engine_down)
-    throw request_error(503, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
+    throw request_error(refusal::unavailable, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
   if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max))
-    throw request_error(429, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
+    throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
                                                " waiting); retry later");
   auto rec = store_queued(r);
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
@@ -153,7 +150,7 @@ cancel_result run_manager::cancel(const std::string& id) {
   adopt(id);
   if (exec_.cancel(id)) return cancel_result::stopping;
   log::warn("cancel: the run could not be adopted to be stopped", {{"run", id}});
-  throw request_error(503, "not_cancellable_now", "the run could not be stopped now (berthd is shutting down or the "
+  throw request_error(refusal::unavailable, "not_cancellable_now", "the run could not be stopped now (berthd is shutting down or the "
                                                   "run just changed state); retry");
 }
 

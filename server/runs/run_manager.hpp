@@ -4,6 +4,7 @@
 // a full queue turns a request away (429 + Retry-After). Blocking (store): call off the I/O threads.
 #pragma once
 #include <cstddef>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -62,7 +63,7 @@ class run_manager {
   std::deque<item> queue_;
   std::map<std::string, int> per_user_;
   std::size_t running_ = 0;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};  // set from the signal handler's I/O thread without the lock
   std::function<bool()> engine_ok_;
 };
 

@@ -14,7 +14,7 @@ bool all_of_set(std::string_view s, std::size_t max, std::string_view extra) {
   });
 }
 
-[[noreturn]] void bad(const std::string& code, const std::string& msg) { throw request_error(400, code, msg); }
+[[noreturn]] void bad(const std::string& code, const std::string& msg) { throw request_error(refusal::invalid, code, msg); }
 
 std::string get_string(const json& j, const char* key, bool required) {
   auto it = j.find(key);
@@ -67,7 +67,7 @@ bool valid_user(std::string_view u) { return all_of_set(u, 64, "_.-") && u != ".
 bool valid_session(std::string_view s) { return all_of_set(s, 128, "_.:-"); }
 
 run_request parse_run_request(std::string_view body, const request_limits& limits) {
-  if (body.size() > max_body_bytes) throw request_error(413, "body_too_large", "request body exceeds 1 MiB");
+  if (body.size() > max_body_bytes) throw request_error(refusal::too_large, "body_too_large", "request body exceeds 1 MiB");
   if (json_too_deep(body)) bad("invalid_json", "request body nests deeper than " + std::to_string(max_json_depth) + " levels");
   json j = parse_json(body);
   if (j.is_discarded()) bad("invalid_json", "request body is not valid JSON");
@@ -82,7 +82,7 @@ run_request parse_run_request(std::string_view body, const request_limits& limit
   if (!valid_user(r.user)) bad("invalid_field", "field \"user\" must match [A-Za-z0-9_.-]{1,64}");
   r.message = get_string(j, "message", true);
   if (r.message.empty()) bad("invalid_field", "field \"message\" must not be empty");
-  if (r.message.size() > max_message_bytes) throw request_error(413, "message_too_large", "field \"message\" exceeds 256 KiB");
+  if (r.message.size() > max_message_bytes) throw request_error(refusal::too_large, "message_too_large", "field \"message\" exceeds 256 KiB");
   r.engine = get_string(j, "engine", false);
   if (r.engine.empty()) r.engine = limits.default_engine;
   if (std::find(limits.engines.begin(), limits.engines.end(), r.engine) == limits.engines.end())

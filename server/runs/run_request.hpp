@@ -16,11 +16,20 @@ inline constexpr int max_delay_ms = 5000;                     // echo engine's o
 inline constexpr int max_burst_count = 2000000;               // script engine's options.count
 inline constexpr std::size_t max_callback_url_bytes = 2048;
 
-// A client mistake, mapped to HTTP 400 (or the status given) with a machine-readable code.
+// Why the runs layer refuses a request. It knows no HTTP: the HTTP layer (routes.cpp, http_status_of) is
+// the one place these become statuses.
+enum class refusal {
+  invalid,      // the request itself is wrong (400)
+  too_large,    // a size limit (413)
+  busy,         // full queue: try again later (429 + Retry-After)
+  unavailable,  // berthd cannot take it now: shutting down, no engine, no credentials (503)
+};
+
+// A refused request, with a machine-readable code and a message for the caller.
 struct request_error : std::runtime_error {
-  int status;
+  refusal kind;
   std::string code;
-  request_error(int s, std::string c, const std::string& msg) : std::runtime_error(msg), status(s), code(std::move(c)) {}
+  request_error(refusal k, std::string c, const std::string& msg) : std::runtime_error(msg), kind(k), code(std::move(c)) {}
 };
 
 struct run_request {

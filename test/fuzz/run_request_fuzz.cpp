@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.user.empty() || r.user.size() > 64 || r.message.size() > berth::runs::max_message_bytes) std::abort();
     (void)r.options.dump();
   } catch (const berth::runs::request_error& e) {
-    if (e.status < 400 || e.status > 499) std::abort();
+    if (e.kind != berth::runs::refusal::invalid && e.kind != berth::runs::refusal::too_large) std::abort();
   }
   auto j = berth::parse_json(in);
   if (!j.is_discarded()) (void)j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -119,8 +119,7 @@ void berthd_process::remove_instance_volumes() {
   try {
     docker::docker_client engine("/var/run/docker.sock");
     for (const auto& c : engine.list("berth.instance=" + instance_, true)) engine.remove(c.id);
-    for (const auto& v : engine.volumes_with_usage())
-      if (v.labels.count("berth.instance") && v.labels.at("berth.instance") == instance_) engine.remove_volume(v.name);
+    for (const auto& v : engine.list_volumes("berth.instance=" + instance_)) engine.remove_volume(v);
   } catch (const std::exception&) {
     // a test without an engine (or one that stopped it) has nothing to clean here
   }

@@ -40,12 +40,7 @@ inline bool no_workers_left(const std::string& instance) {
 }
 
 // Names of the volumes berthd made for `user` (workspace and instructions, whatever the instance).
-inline std::vector<std::string> user_volumes(const std::string& user) {
-  std::vector<std::string> out;
-  for (const auto& v : engine().volumes_with_usage())
-    if (v.labels.count("berth.user") && v.labels.at("berth.user") == user) out.push_back(v.name);
-  return out;
-}
+inline std::vector<std::string> user_volumes(const std::string& user) { return engine().list_volumes("berth.user=" + user); }
 
 // Removes them; berthd removes a finished run's container just after its `done`, and a volume in use waits for that.
 inline void remove_user_volumes(const std::string& user) {

@@ -14,7 +14,7 @@ request_error error_of(const std::string& body) {
     return e;
   }
   FAIL("no error for " << body);
-  return {0, "", ""};
+  return {refusal::invalid, "", ""};
 }
 }  // namespace
 
@@ -49,15 +49,15 @@ TEST_CASE("run request: every bad input is a clear 4xx") {
   CHECK(error_of(R"({"user":"u","message":"m","options":[]})").code == "invalid_field");
   CHECK(error_of(R"({"user":"u","message":"m","session":"a b"})").code == "invalid_field");
   std::string big = R"({"user":"u","message":")" + std::string(max_message_bytes + 1, 'a') + "\"}";
-  CHECK(error_of(big).status == 413);
-  CHECK(error_of(std::string(max_body_bytes + 1, ' ')).status == 413);
+  CHECK(error_of(big).kind == refusal::too_large);
+  CHECK(error_of(std::string(max_body_bytes + 1, ' ')).kind == refusal::too_large);
   CHECK(error_of(R"({"user":")" + std::string(65, 'a') + R"(","message":"m"})").code == "invalid_field");
 }
 
 TEST_CASE("run request: options nested 60000 deep are refused before anything copies them") {
   std::string deep = R"({"user":"u","message":"m","options":{"x":)" + std::string(60000, '[') + std::string(60000, ']') + "}}";
   auto e = error_of(deep);
-  CHECK(e.status == 400);
+  CHECK(e.kind == refusal::invalid);
   CHECK(e.code == "invalid_json");
   CHECK(std::string(e.what()).find("deeper than 64") != std::string::npos);
 }
