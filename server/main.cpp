@@ -152,10 +152,11 @@ int main(int argc, char** argv) {
                 .dash = {},
                 .auth_failures = http::failure_limiter({.per_client = cfg.auth_failures_per_client,
                                                         .global = cfg.auth_failures_global})};
-    boost::asio::io_context ioc(cfg.io_threads);
-    boost::asio::thread_pool pool(blocking_threads);
+    // Before the io_context: sessions still suspended when it is destroyed give their slots back to it.
     http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),
                                   static_cast<std::size_t>(cfg.max_connections_per_client));
+    boost::asio::io_context ioc(cfg.io_threads);
+    boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool, conns);
     auto ep = front.bind(cfg.listen_host, cfg.listen_port);
     manager.start();

@@ -318,5 +318,5 @@ TEST_CASE("a workspace over its limit ends the run failed - idle workspaces expi
   CHECK(done["reason"].get<std::string>().find("BERTH_WORKSPACE_MAX_BYTES") != std::string::npos);
   // No run of that user for 3 s, nothing mounting the volume: the guard removes it.
   CHECK(eventually([&] { return user_volumes("filler").empty(); }, 20s));
-  CHECK(d.log().find("removed an idle workspace") != std::string::npos);
+  CHECK(eventually([&] { return d.log().find("removed an idle workspace") != std::string::npos; }));
 }

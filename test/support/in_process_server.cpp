@@ -1,0 +1,94 @@
+#include "in_process_server.hpp"
+
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "berthd_process.hpp"
+#include "common/strings.hpp"
+#include "server/chat/outbox.hpp"
+#include "server/docker/docker_client.hpp"
+#include "server/http/app.hpp"
+#include "server/http/listener.hpp"
+#include "server/runs/docker_executor.hpp"
+#include "server/runs/event_bus.hpp"
+#include "server/runs/health_monitor.hpp"
+#include "server/runs/instructions.hpp"
+#include "server/runs/journal.hpp"
+#include "server/runs/run_manager.hpp"
+#include "server/store/store.hpp"
+
+namespace berth::test {
+
+struct in_process_server::parts {
+  explicit parts(config c)
+      : cfg(std::move(c)),
+        db(":memory:"),
+        docker(cfg.docker_socket),
+        journal(db, bus),
+        outbox(cfg, db, bus),
+        exec(cfg, docker, journal, "inproc"),
+        manager(cfg, journal, exec),
+        health(docker, db, dir.path, [] {}),
+        instructions(cfg, docker, db, "inproc"),
+        a{.cfg = cfg,
+          .db = db,
+          .docker = docker,
+          .bus = bus,
+          .manager = manager,
+          .exec = exec,
+          .instructions = instructions,
+          .outbox = outbox,
+          .instance = "inproc",
+          .keys = http::key_matcher(cfg.api_keys, cfg.key_users),
+          .health = health.state(),
+          .started_ms = now_ms(),
+          .dash = {},
+          .auth_failures = http::failure_limiter({.per_client = cfg.auth_failures_per_client,
+                                                  .global = cfg.auth_failures_global})},
+        conns(static_cast<std::size_t>(cfg.max_connections), static_cast<std::size_t>(cfg.max_connections_per_client)),
+        front(a, ioc, pool, conns) {}
+  temp_dir dir;
+  config cfg;
+  store::store db;
+  docker::docker_client docker;
+  runs::event_bus bus;
+  runs::journal journal;
+  chat::outbox outbox;
+  runs::docker_executor exec;
+  runs::run_manager manager;
+  runs::health_monitor health;
+  runs::instructions_service instructions;
+  http::app a;
+  http::connection_limits conns;  // before the io_context: suspended sessions give their slots back at its end
+  boost::asio::io_context ioc{1};
+  boost::asio::thread_pool pool{2};
+  http::listener front;
+  int port = 0;
+  std::thread io;
+};
+
+in_process_server::in_process_server(const std::function<void(config&)>& tune) {
+  config c;
+  c.api_keys = {test_key};
+  c.docker_socket = "/nonexistent/berth-test.sock";
+  if (tune) tune(c);
+  p_ = std::make_unique<parts>(std::move(c));
+  p_->port = p_->front.bind("127.0.0.1", 0).port();
+  p_->front.start();
+  p_->io = std::thread([this] { p_->ioc.run(); });
+}
+
+in_process_server::~in_process_server() {
+  p_->a.stopping = true;
+  p_->front.stop();
+  p_->ioc.stop();
+  p_->io.join();
+  p_->pool.join();
+  p_->exec.detach_all();
+}
+
+int in_process_server::port() const { return p_->port; }
+
+}  // namespace berth::test
