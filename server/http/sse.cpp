@@ -12,15 +12,16 @@ std::string sse_frame(std::int64_t id, std::string_view type, std::string_view d
   out += "\nevent: ";
   out += type;
   out += '\n';
+  // A line ends at CRLF, LF or a lone CR (as EventSource reads it): every one of them starts a new `data:`
+  // line, so no payload can smuggle in a field of its own (found by fuzz_sse: "a\revent: done").
   for (;;) {
-    auto nl = data.find('\n');
-    auto part = data.substr(0, nl);
-    if (!part.empty() && part.back() == '\r') part.remove_suffix(1);
+    auto end = data.find_first_of("\r\n");
     out += "data: ";
-    out += part;
+    out += data.substr(0, end);
     out += '\n';
-    if (nl == std::string_view::npos) break;
-    data.remove_prefix(nl + 1);
+    if (end == std::string_view::npos) break;
+    bool crlf = data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n';
+    data.remove_prefix(end + (crlf ? 2 : 1));
   }
   out += '\n';
   return out;

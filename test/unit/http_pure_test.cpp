@@ -16,6 +16,8 @@ TEST_CASE("sse: an event is id - event - data - blank line") {
 TEST_CASE("sse: a multi-line payload becomes several data lines") {
   CHECK(sse_frame(1, "log", "a\nb\r\nc") == "id: 1\nevent: log\ndata: a\ndata: b\ndata: c\n\n");
   CHECK(sse_frame(2, "x", "") == "id: 2\nevent: x\ndata: \n\n");
+  // A lone CR ends a line for EventSource too: it may not start a field of its own (fuzz_sse found it).
+  CHECK(sse_frame(3, "x", "a\revent: done") == "id: 3\nevent: x\ndata: a\ndata: event: done\n\n");
 }
 
 TEST_CASE("sse: Last-Event-ID parsing") {
