@@ -57,12 +57,20 @@ translation stream_translator::feed(std::string_view line) {
     return out;
   }
   const std::string type = str(j, "type");
-  if (type == "system") on_system(j, out);
-  else if (type == "stream_event" && j.contains("event") && j["event"].is_object()) on_stream_event(j["event"], out);
-  else if (type == "assistant") on_assistant(j, out);
-  else if (type == "user") on_user(j, out);
-  else if (type == "result") on_result(j, out);
-  // anything else (new line types of later CLI versions) carries nothing a caller needs
+  try {
+    if (type == "system") on_system(j, out);
+    else if (type == "stream_event" && j.contains("event") && j["event"].is_object()) on_stream_event(j["event"], out);
+    else if (type == "assistant") on_assistant(j, out);
+    else if (type == "user") on_user(j, out);
+    else if (type == "result") on_result(j, out);
+    // anything else (new line types of later CLI versions) carries nothing a caller needs
+  } catch (const json::exception& e) {
+    // A field of an unexpected type ("is_error": "success", found by fuzz_stream_json): the line is reported,
+    // never fatal to the worker.
+    translation bad;
+    bad.diagnostics.push_back("claude printed a " + type + " line berth cannot read (" + e.what() + ")");
+    return bad;
+  }
   return out;
 }
 

@@ -51,6 +51,15 @@ void all_valid(const std::vector<json>& evs) {
 }
 }  // namespace
 
+TEST_CASE("stream-json: a field of the wrong type is a diagnostic - never an exception") {
+  berth::worker::stream_translator t;
+  auto out = t.feed(R"({"type":"result","subtype":"success","is_error":"success","result":"x"})");
+  CHECK(out.events.empty());
+  REQUIRE(out.diagnostics.size() == 1);
+  CHECK(out.diagnostics[0].find("cannot read") != std::string::npos);
+  CHECK(t.feed(R"({"type":"system","subtype":"api_retry","retry_delay_ms":"soon"})").events.empty());
+}
+
 TEST_CASE("stream-json: partial messages become one text event per delta and the assistant line adds none") {
   stream_translator tr;
   auto r = feed_file("text_partial.jsonl", tr);
