@@ -112,6 +112,6 @@ TEST_CASE("10000 hostile requests: no crash - no 5xx - health throughout - nothi
   REQUIRE(::kill(d.pid(), 0) == 0);  // still alive
   // Slow clients time out after 15 s of silence; then berthd holds what it held before.
   CHECK(eventually([&] { return open_fds(d.pid()) <= fds_before + 2; }, 30s));
-  CHECK(d.rss_kib() < rss_before + 64 * 1024);
+  if (!sanitized_build) CHECK(d.rss_kib() < rss_before + 64 * 1024);  // ASan's quarantine keeps freed memory
   CHECK(api_client(d.port(), test_key).get("/health").status == 200);
 }

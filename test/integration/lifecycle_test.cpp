@@ -201,7 +201,7 @@ TEST_CASE("resource limits: memory ends oom - a fork bomb is contained - a flood
     CHECK(evs.size() < 2000);  // ~1 MiB of 1 KiB lines, not 100 MB
     CHECK(api.get("/api/v1/runs/" + id).json()["output_truncated"] == true);
     INFO("berthd peak RSS " << peak_kib << " KiB");
-    CHECK(peak_kib < 64 * 1024);
+    if (!sanitized_build) CHECK(peak_kib < 64 * 1024);  // ASan's shadow and quarantine are not berthd's memory
   }
   CHECK(no_workers_left(d.instance()));
 }
