@@ -258,6 +258,17 @@ bool is_malformed(const beast::error_code& ec) {
 }
 }  // namespace
 
+// What a failed read deserves before the connection closes: 413 (then drain what is still arriving), 400 for
+// malformed bytes, nothing for an ended, reset or timed-out connection.
+net::awaitable<void> refuse_read_error(beast::tcp_stream& stream, const beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) {
+    co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
+    co_await linger_close(stream);
+  } else if (is_malformed(ec)) {
+    co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + ec.message()), false);
+  }
+}
+
 net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only,
                                  connection_limits::slot slot) {
   [[maybe_unused]] auto held = std::move(slot);
@@ -276,16 +287,11 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
       co_await write_reply(stream, 11, false, error_reply(431, "headers_too_large", "request headers exceed 16 KiB"), false);
       break;
     }
-    if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit is refused from the header
-      co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
-      co_await linger_close(stream);
+    // A Content-Length over the limit is refused from the header.
+    if (ec) {
+      co_await refuse_read_error(stream, ec);
       co_return;
     }
-    if (ec && is_malformed(ec)) {
-      co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + ec.message()), false);
-      break;
-    }
-    if (ec) break;  // end of stream, timeout, reset: nothing to answer
 
     // Route and authenticate from the headers alone: a caller without a valid key never gets a body read.
     const std::string client = client_address(peer, field(parser.get(), "X-Forwarded-For"), a.cfg.trusted_proxies);
@@ -300,16 +306,10 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     if (!parser.is_done()) {
       stream.expires_after(body_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, tuple);
-      if (bec == bhttp::error::body_limit) {
-        co_await write_reply(stream, 11, false, error_reply(413, "body_too_large", "request body exceeds 1 MiB"), false);
-        co_await linger_close(stream);
+      if (bec) {
+        co_await refuse_read_error(stream, bec);
         co_return;
       }
-      if (bec && is_malformed(bec)) {
-        co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + bec.message()), false);
-        break;
-      }
-      if (bec) break;
     }
 
     const auto& req = parser.get();
