@@ -1,7 +1,8 @@
 #include "common/task.hpp"
-#include "common/json_bounded.hpp"
 
 #include <stdexcept>
+
+#include "common/json_bounded.hpp"
 
 namespace berth {
 

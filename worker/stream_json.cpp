@@ -1,4 +1,5 @@
 #include "worker/stream_json.hpp"
+
 #include "common/json_bounded.hpp"
 
 namespace berth::worker {

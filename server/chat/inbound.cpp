@@ -1,7 +1,8 @@
 #include "server/chat/inbound.hpp"
-#include "common/json_bounded.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include "common/json_bounded.hpp"
 
 namespace berth::chat {
 namespace {

@@ -1,11 +1,11 @@
 #include "server/chat/outbox.hpp"
-#include "common/json_bounded.hpp"
 
 #include <algorithm>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounded.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/chat/inbound.hpp"

@@ -1,8 +1,8 @@
 #include "server/chat/senders.hpp"
-#include "common/json_bounded.hpp"
 
 #include <httplib.h>
 
+#include "common/json_bounded.hpp"
 #include "server/chat/callback.hpp"
 
 namespace berth::chat {

@@ -1,5 +1,4 @@
 #include "server/docker/docker_client.hpp"
-#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,6 +8,8 @@
 #include <atomic>
 
 #include <httplib.h>
+
+#include "common/json_bounded.hpp"
 
 namespace berth::docker {
 namespace {

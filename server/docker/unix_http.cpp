@@ -1,5 +1,4 @@
 #include "server/docker/unix_http.hpp"
-#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounded.hpp"
 #include "common/strings.hpp"
 
 #include "server/docker/docker_error.hpp"

@@ -1,5 +1,4 @@
 #include "server/http/api_handlers.hpp"
-#include "common/json_bounded.hpp"
 
 #include <algorithm>
 #include <map>
@@ -7,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/ids.hpp"
+#include "common/json_bounded.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/http/dashboard_handlers.hpp"

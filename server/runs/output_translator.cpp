@@ -1,7 +1,7 @@
 #include "server/runs/output_translator.hpp"
-#include "common/json_bounded.hpp"
 
 #include "common/event.hpp"
+#include "common/json_bounded.hpp"
 
 namespace berth::runs {
 namespace {

@@ -1,5 +1,4 @@
 #include "server/runs/reconciler.hpp"
-#include "common/json_bounded.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounded.hpp"
 #include "common/log.hpp"
 #include "server/runs/docker_executor.hpp"
 

@@ -1,5 +1,4 @@
 #include "server/runs/run_flow.hpp"
-#include "common/json_bounded.hpp"
 
 #include <poll.h>
 
@@ -7,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/json_bounded.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/task.hpp"

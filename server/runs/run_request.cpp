@@ -1,7 +1,8 @@
 #include "server/runs/run_request.hpp"
-#include "common/json_bounded.hpp"
 
 #include <algorithm>
+
+#include "common/json_bounded.hpp"
 
 namespace berth::runs {
 namespace {

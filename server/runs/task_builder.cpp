@@ -1,10 +1,11 @@
 #include "server/runs/task_builder.hpp"
-#include "common/json_bounded.hpp"
 
 #include <openssl/sha.h>
 
 #include <algorithm>
 #include <cstdio>
+
+#include "common/json_bounded.hpp"
 
 namespace berth::runs {
 
