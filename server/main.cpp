@@ -137,21 +137,7 @@ int main(int argc, char** argv) {
     runs::instructions_service instructions(cfg, docker, db, instance);
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
 
-    http::app a{.cfg = cfg,
-                .db = db,
-                .docker = docker,
-                .bus = bus,
-                .manager = manager,
-                .exec = exec,
-                .instructions = instructions,
-                .outbox = outbox,
-                .instance = instance,
-                .keys = http::key_matcher(cfg.api_keys, cfg.key_users),
-                .health = health.state(),
-                .started_ms = now_ms(),
-                .dash = {},
-                .auth_failures = http::failure_limiter({.per_client = cfg.auth_failures_per_client,
-                                                        .global = cfg.auth_failures_global})};
+    http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, instance, health.state());
     // Before the io_context: sessions still suspended when it is destroyed give their slots back to it.
     http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),
                                   static_cast<std::size_t>(cfg.max_connections_per_client));

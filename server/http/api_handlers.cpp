@@ -78,18 +78,8 @@ reply api_list_deliveries(app& a, const route_match& m, const request_view& req)
   if (!state.empty() && std::find(store::delivery_states.begin(), store::delivery_states.end(), state) == store::delivery_states.end())
     return error_reply(400, "invalid_query", "state must be one of waiting, pending, delivered, failed");
   json list = json::array();
-  std::map<std::string, bool> visible;  // run → in the caller's scope
-  for (const auto& d : a.db.list_deliveries(state, max_list_limit)) {
-    if (req.users) {
-      auto [it, fresh] = visible.try_emplace(d.run, false);
-      if (fresh) {
-        auto r = a.db.get_run(d.run);
-        it->second = r && scope_allows(req.users, r->user);
-      }
-      if (!it->second) continue;
-    }
+  for (const auto& d : a.db.list_deliveries(state, max_list_limit, req.users ? *req.users : std::vector<std::string>{}))
     list.push_back(delivery_json(d));
-  }
   return json_reply(200, {{"deliveries", list}});
 }
 
@@ -272,7 +262,9 @@ reply run_events(app& a, const route_match& m, const request_view& req) {
     after = *n;
   }
   reply out;
-  out.sse = sse_plan{rec->id, after, {}};
+  // A resume at or past the end of a finished run (how EventSource reconnects after `done`) gets the stream's
+  // head and its end, instead of keepalives forever.
+  out.sse = sse_plan{rec->id, after, {}, is_terminal_status(rec->status) && after >= rec->last_seq};
   return out;
 }
 

@@ -42,6 +42,7 @@ struct sse_plan {
   std::string run;  // empty: the dashboard overview
   std::int64_t after = 0;
   std::string dashboard_session;  // a stream opened with the cookie ends when its session does
+  bool nothing_left = false;      // the run has ended and `after` is at or past its last event
 };
 
 struct reply {

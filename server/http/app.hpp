@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "common/strings.hpp"
 #include "server/docker/docker_client.hpp"
 #include "server/chat/outbox.hpp"
 #include "server/http/auth.hpp"
@@ -51,5 +52,27 @@ struct app {
   dashboard_state dash;
   failure_limiter auth_failures;  // wrong API keys and dashboard logins, per client and in all
 };
+
+// The app over the services wired in main (and the in-process test server); the key table and the failure
+// limits come from the configuration here and nowhere else.
+inline app make_app(const config& cfg, store::store& db, docker::docker_client& docker, runs::event_bus& bus,
+                    runs::run_manager& manager, runs::executor& exec, runs::instructions_service& instructions,
+                    chat::outbox& outbox, std::string instance, runs::health_state& health) {
+  return app{.cfg = cfg,
+             .db = db,
+             .docker = docker,
+             .bus = bus,
+             .manager = manager,
+             .exec = exec,
+             .instructions = instructions,
+             .outbox = outbox,
+             .instance = std::move(instance),
+             .keys = key_matcher(cfg.api_keys, cfg.key_users),
+             .health = health,
+             .started_ms = now_ms(),
+             .dash = {},
+             .auth_failures = failure_limiter({.per_client = cfg.auth_failures_per_client,
+                                               .global = cfg.auth_failures_global})};
+}
 
 }  // namespace berth::http

@@ -29,8 +29,6 @@ reply dashboard_run_cancel(app& a, const route_match& m, const request_view& req
 // The overview snapshot as JSON text, rebuilt unless the shared one was built at or after `fresh_after_ms`
 // and is younger than a second.
 std::string dashboard_overview(app& a, std::int64_t fresh_after_ms, const user_scope& users);
-// True while the session behind a cookie-opened event stream is still valid.
-bool dashboard_session_alive(app& a, const std::string& token);
 // A live session's scope (null inside: every user); nullopt once it has ended.
 std::optional<user_scope> dashboard_session_scope(app& a, const std::string& token);
 

@@ -157,14 +157,7 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
 
   std::int64_t last = plan.after;
   bool done = false;
-  // A resume at or past the end of a finished run (how EventSource reconnects after `done`) has nothing left
-  // to send: the stream ends at once instead of idling on keepalives.
-  auto ended_at = co_await offload(pool, [&a, &plan]() -> std::optional<std::int64_t> {
-    auto r = a.db.get_run(plan.run);
-    if (r && is_terminal_status(r->status)) return r->last_seq;
-    return std::nullopt;
-  });
-  if (ended_at && last >= *ended_at) co_return;
+  if (plan.nothing_left) co_return;
   // Replay: everything stored after `last`. Subscribed first, so nothing published meanwhile is missed;
   // live events already replayed are skipped by sequence number below.
   for (;;) {
@@ -182,7 +175,7 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
   const bool cookie_stream = !plan.dashboard_session.empty();
   while (!done && !a.stopping) {
     w->pending = false;
-    if (cookie_stream && !dashboard_session_alive(a, plan.dashboard_session)) co_return;  // logged out
+    if (cookie_stream && !dashboard_session_scope(a, plan.dashboard_session)) co_return;  // logged out
     if (!sub->drain(live)) {
       log::info("event stream dropped: subscriber too slow", {{"run", plan.run}});
       co_return;  // the client resumes with Last-Event-ID
@@ -258,6 +251,7 @@ bool is_malformed(const beast::error_code& ec) {
 }
 }  // namespace
 
+namespace {
 // What a failed read deserves before the connection closes: 413 (then drain what is still arriving), 400 for
 // malformed bytes, nothing for an ended, reset or timed-out connection.
 net::awaitable<void> refuse_read_error(beast::tcp_stream& stream, const beast::error_code& ec) {
@@ -268,6 +262,7 @@ net::awaitable<void> refuse_read_error(beast::tcp_stream& stream, const beast::e
     co_await write_reply(stream, 11, false, error_reply(400, "bad_request", "malformed HTTP request: " + ec.message()), false);
   }
 }
+}  // namespace
 
 net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket sock, bool metrics_only,
                                  connection_limits::slot slot) {

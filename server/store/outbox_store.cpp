@@ -2,6 +2,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "server/store/store.hpp"
+#include "server/store/user_scope_sql.hpp"
 
 namespace berth::store {
 namespace {
@@ -88,12 +89,15 @@ std::vector<delivery_record> store::deliveries_of_run(const std::string& run) {
   return query_deliveries("WHERE d.run_id = ? ORDER BY d.id", [&run](SQLite::Statement& q) { q.bind(1, run); });
 }
 
-std::vector<delivery_record> store::list_deliveries(const std::string& state, int limit) {
-  if (state.empty())
-    return query_deliveries("ORDER BY d.id DESC LIMIT ?", [limit](SQLite::Statement& q) { q.bind(1, limit); });
-  return query_deliveries("WHERE d.state = ? ORDER BY d.id DESC LIMIT ?", [&](SQLite::Statement& q) {
-    q.bind(1, state);
-    q.bind(2, limit);
+std::vector<delivery_record> store::list_deliveries(const std::string& state, int limit,
+                                                    const std::vector<std::string>& users) {
+  std::string where = "JOIN runs r ON r.id = d.run_id WHERE 1";
+  if (!state.empty()) where += " AND d.state = :state";
+  where += users_clause(users, "r.user") + " ORDER BY d.id DESC LIMIT :limit";
+  return query_deliveries(where, [&](SQLite::Statement& q) {
+    if (!state.empty()) q.bind(":state", state);
+    bind_users(q, users);
+    q.bind(":limit", limit);
   });
 }
 

@@ -1,4 +1,5 @@
 #include "server/store/store.hpp"
+#include "server/store/user_scope_sql.hpp"
 
 #include <stdexcept>
 
@@ -64,6 +65,8 @@ void configure(SQLite::Database& db) {
   db.setBusyTimeout(5000);
 }
 
+}  // namespace
+
 // " AND (column = :p0 OR column LIKE :p1 …)" for a scope's user patterns (a trailing '*' is a prefix match);
 // empty for no restriction. bind_users binds the same names.
 std::string users_clause(const std::vector<std::string>& patterns, const char* column) {
@@ -90,8 +93,6 @@ void bind_users(SQLite::Statement& q, const std::vector<std::string>& patterns) 
     q.bind(":p" + std::to_string(i), like + "%");
   }
 }
-
-}  // namespace
 
 bool is_store_error(const std::exception& e) { return dynamic_cast<const SQLite::Exception*>(&e) != nullptr; }
 

@@ -143,7 +143,9 @@ class store {
   std::optional<std::int64_t> next_delivery_at();
   void update_delivery(std::int64_t id, const delivery_update& u);
   std::vector<delivery_record> deliveries_of_run(const std::string& run);
-  std::vector<delivery_record> list_deliveries(const std::string& state, int limit);
+  // Newest first; `users` (names, or prefixes ending in '*') limits them to those users' runs.
+  std::vector<delivery_record> list_deliveries(const std::string& state, int limit,
+                                               const std::vector<std::string>& users = {});
   std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state() { return group_counts("deliveries", "state"); }
   std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state(const std::vector<std::string>& users);
   // Chat event de-duplication: true when (source, id) is new and now claimed, or when an earlier claim never
