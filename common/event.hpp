@@ -32,4 +32,8 @@ inline constexpr std::array<std::string_view, 6> terminal_statuses = {"succeeded
 bool is_terminal_status(std::string_view s);
 bool is_valid_status(std::string_view s);
 
+// How a run ended, as code sees it; the store, the API and events carry its name (`terminal_statuses`).
+enum class run_end { succeeded, failed, timed_out, cancelled, oom, lost };
+constexpr std::string_view name_of(run_end e) { return terminal_statuses[static_cast<std::size_t>(e)]; }
+
 }  // namespace berth

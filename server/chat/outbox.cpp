@@ -106,7 +106,7 @@ send_result say(const config& c, const std::string& kind, const json& target, co
 send_result send_chat(const config& c, store::store& s, const store::delivery_record& d) {
   auto target = parse_json(d.target);
   auto payload = parse_json(d.payload);
-  if (!target.is_object() || !payload.is_object()) return {false, true, "corrupt delivery row", 0, {}};
+  if (!target.is_object() || !payload.is_object()) return {.permanent = true, .error = "corrupt delivery row"};
   auto chunks = payload.value("chunks", std::vector<std::string>{});
   for (std::size_t i = payload.value("sent", std::size_t{0}); i < chunks.size(); ++i) {
     auto r = say(c, d.kind, target, chunks[i], i == 0, i == 0);
@@ -116,17 +116,17 @@ send_result send_chat(const config& c, store::store& s, const store::delivery_re
     u.payload = dump(payload);
     s.update_delivery(d.id, u);
   }
-  return {true, false, "", 0, {}};
+  return {.ok = true};
 }
 
 send_result send_callback(const config& c, const store::delivery_record& d) {
   auto target = parse_json(d.target);
   auto payload = parse_json(d.payload);
-  if (!target.is_object() || !payload.is_object()) return {false, true, "corrupt delivery row", 0, {}};
+  if (!target.is_object() || !payload.is_object()) return {.permanent = true, .error = "corrupt delivery row"};
   std::string key;
   for (const auto& k : c.api_keys)
     if (key_id(k) == target.value("key_id", "")) key = k;
-  if (key.empty()) return {false, true, "the API key that started this run is no longer configured; no secret to sign with", 0, {}};
+  if (key.empty()) return {.permanent = true, .error = "the API key that started this run is no longer configured; no secret to sign with"};
   const std::int64_t now_s = now_ms() / 1000;
   auto body = payload["body"];
   body["timestamp"] = now_s;  // the same value as X-Berth-Timestamp, and covered by the signature

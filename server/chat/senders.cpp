@@ -74,20 +74,20 @@ send_result api_result(const http_answer& a, const std::string& api) {
 send_result chat_api_call(const std::string& base_url, const std::string& path_suffix, const httplib::Headers& h,
                           const json& body, const std::string& api) {
   auto u = parse_url(base_url);
-  if (!u) return {false, true, api + ": the API base is not a URL", 0, {}};
+  if (!u) return {.permanent = true, .error = api + ": the API base is not a URL"};
   std::string path = (u->path == "/" ? "" : u->path) + path_suffix;
   return api_result(post(u->origin(), path, h, body.dump(-1, ' ', false, json::error_handler_t::replace)), api);
 }
 }  // namespace
 
 send_result slack_call(const config& c, const std::string& method, const json& body) {
-  if (c.slack_bot_token.empty()) return {false, true, "BERTH_SLACK_BOT_TOKEN is not set", 0, {}};
+  if (c.slack_bot_token.empty()) return {.permanent = true, .error = "BERTH_SLACK_BOT_TOKEN is not set"};
   return chat_api_call(c.slack_api_base, "/" + method, {{"Authorization", "Bearer " + c.slack_bot_token}}, body,
                        "slack " + method);
 }
 
 send_result telegram_call(const config& c, const std::string& method, const json& body) {
-  if (c.telegram_bot_token.empty()) return {false, true, "BERTH_TELEGRAM_BOT_TOKEN is not set", 0, {}};
+  if (c.telegram_bot_token.empty()) return {.permanent = true, .error = "BERTH_TELEGRAM_BOT_TOKEN is not set"};
   // The token is part of the path; it never appears in an error (errors name the method only).
   return chat_api_call(c.telegram_api_base, "/bot" + c.telegram_bot_token + "/" + method, {}, body, "telegram " + method);
 }
@@ -96,7 +96,7 @@ send_result callback_post(const std::string& url, const std::string& body, const
                           const std::string& timestamp, std::int64_t delivery_id) {
   send_result s;
   auto u = parse_url(url);
-  if (!u) return {false, true, "callback_url is not a URL", 0, {}};
+  if (!u) return {.permanent = true, .error = "callback_url is not a URL"};
   httplib::Headers h = {{"X-Berth-Signature", signature},
                         {"X-Berth-Timestamp", timestamp},
                         {"X-Berth-Delivery", std::to_string(delivery_id)},

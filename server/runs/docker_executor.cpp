@@ -82,6 +82,7 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
   try {
     run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release);
     how = flow.run();
+    if (how == run_flow::ending::requeued) rec = flow.as_stored();
   } catch (const std::exception& e) {
     // Only the store can fail here (the flow reports everything else). The run stays active in the store and
     // the reconciler adopts it again; its slot under the caps is given back now, or every such failure would

@@ -19,21 +19,21 @@ std::string exit_reason(int code) {
 
 outcome classify_exit(const exit_facts& f) {
   switch (f.requested) {
-    case stop_request::cancel: return {"cancelled", "cancelled by request"};
+    case stop_request::cancel: return {run_end::cancelled, "cancelled by request"};
     case stop_request::run_timeout:
-      return {"timed_out", "run exceeded its time limit of " + std::to_string(f.timeout_s) + " s"};
+      return {run_end::timed_out, "run exceeded its time limit of " + std::to_string(f.timeout_s) + " s"};
     case stop_request::idle_timeout:
-      return {"timed_out", "no output for " + std::to_string(f.timeout_s) + " s"};
+      return {run_end::timed_out, "no output for " + std::to_string(f.timeout_s) + " s"};
     case stop_request::disk_limit:
-      return {"failed", "workspace exceeded its limit of " + std::to_string(f.limit_bytes) + " bytes (BERTH_WORKSPACE_MAX_BYTES)"};
+      return {run_end::failed, "workspace exceeded its limit of " + std::to_string(f.limit_bytes) + " bytes (BERTH_WORKSPACE_MAX_BYTES)"};
     case stop_request::none: break;
   }
-  if (f.oom_killed) return {"oom", "worker exceeded its memory limit and was killed"};
-  if (!f.error_kind.empty()) return {"failed", f.error_kind + ": " + f.error_message};
-  if (f.exit_code != 0) return {"failed", exit_reason(f.exit_code)};
-  if (f.saw_result && f.result_is_error) return {"failed", "engine: the agent reported an error"};
-  if (!f.saw_result) return {"failed", "engine: worker exited without a result"};
-  return {"succeeded", ""};
+  if (f.oom_killed) return {run_end::oom, "worker exceeded its memory limit and was killed"};
+  if (!f.error_kind.empty()) return {run_end::failed, f.error_kind + ": " + f.error_message};
+  if (f.exit_code != 0) return {run_end::failed, exit_reason(f.exit_code)};
+  if (f.saw_result && f.result_is_error) return {run_end::failed, "engine: the agent reported an error"};
+  if (!f.saw_result) return {run_end::failed, "engine: worker exited without a result"};
+  return {run_end::succeeded, ""};
 }
 
 }  // namespace berth::runs

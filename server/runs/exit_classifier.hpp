@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "common/event.hpp"
+
 namespace berth::runs {
 
 enum class stop_request { none, cancel, run_timeout, idle_timeout, disk_limit };
@@ -21,7 +23,7 @@ struct exit_facts {
 };
 
 struct outcome {
-  std::string status;
+  run_end end = run_end::failed;
   std::string reason;
 };
 

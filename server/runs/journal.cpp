@@ -29,6 +29,18 @@ void journal::write(const std::string& run, std::int64_t& last_seq, std::vector<
   bus_.publish(run, ptrs);
 }
 
+void journal::finish(const std::string& run, std::int64_t& last_seq, run_end end, const std::string& reason,
+                     std::optional<int> exit_code) {
+  const std::string status(name_of(end));
+  store::run_update u;
+  u.status = status;
+  u.reason = reason;
+  u.exit_code = exit_code;
+  u.finished_at = now_ms();
+  nlohmann::json code = exit_code ? nlohmann::json(*exit_code) : nlohmann::json(nullptr);
+  write(run, last_seq, {{"done", {{"status", status}, {"exit_code", std::move(code)}, {"reason", reason}}}}, u);
+}
+
 void journal::insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies) {
   store_.insert_run(r, first, replies);
   bus_.publish(r.id, {std::make_shared<const event>(first)});

@@ -4,8 +4,10 @@
 // executor thread while active), which owns its `last_seq`.
 #pragma once
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "common/event.hpp"
 #include "server/runs/event_bus.hpp"
 #include "server/runs/output_translator.hpp"
 #include "server/store/store.hpp"
@@ -17,6 +19,9 @@ class journal {
   journal(store::store& s, event_bus& b) : store_(s), bus_(b) {}
   void write(const std::string& run, std::int64_t& last_seq, std::vector<draft> drafts,
              const store::run_update& u = {});
+  // The run's last step: its `done` event and terminal status (with its exit code, if a worker exited).
+  void finish(const std::string& run, std::int64_t& last_seq, run_end end, const std::string& reason,
+              std::optional<int> exit_code = std::nullopt);
   // Stores a new run with its first event, then publishes that event (the dashboard sees the run queued).
   void insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies = {});
   // Called (on the writer's thread) after a run's terminal status is stored: the outbox's wake-up.

@@ -332,7 +332,7 @@ void run_flow::finalize(output_pump& p) {
   outcome o;
   std::optional<int> code;
   if (!st) {
-    o = {"lost", "the worker container disappeared before its exit could be read"};
+    o = {run_end::lost, "the worker container disappeared before its exit could be read"};
   } else {
     auto& f = p.facts();
     f.requested = stop_;
@@ -342,19 +342,14 @@ void run_flow::finalize(output_pump& p) {
     f.oom_killed = st->oom_killed;
     code = st->exit_code;
     o = classify_exit(f);
-    if (engine_lost_ && o.status == "failed" && stop_ == stop_request::none)
+    if (engine_lost_ && o.end == run_end::failed && stop_ == stop_request::none)
       o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
     if (!stop_error_.empty()) o.reason += (o.reason.empty() ? "" : "; ") + std::string("stopping the worker failed: ") + stop_error_;
   }
-  store::run_update u;
-  u.status = o.status;
-  u.reason = o.reason;
-  if (code) u.exit_code = *code;
-  u.finished_at = now_ms();
-  emit({{"done", {{"status", o.status}, {"exit_code", code ? nlohmann::json(*code) : nlohmann::json(nullptr)}, {"reason", o.reason}}}}, u);
+  journal_.finish(rec_.id, seq_, o.end, o.reason, code);
   release_();
   const auto t_done = clock::now();
-  log::info("run finished", {{"run", rec_.id}, {"status", o.status}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
+  log::info("run finished", {{"run", rec_.id}, {"status", std::string(name_of(o.end))}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
   try {
     docker_.remove(cid_);
   } catch (const docker::docker_error& e) {
@@ -365,14 +360,10 @@ void run_flow::finalize(output_pump& p) {
                                        {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});
 }
 
-void run_flow::finish_without_worker(const std::string& status, const std::string& reason) {
-  store::run_update u;
-  u.status = status;
-  u.reason = reason;
-  u.finished_at = now_ms();
-  emit({{"done", {{"status", status}, {"exit_code", nullptr}, {"reason", reason}}}}, u);
+void run_flow::finish_without_worker(run_end end, const std::string& reason) {
+  journal_.finish(rec_.id, seq_, end, reason);
   release_();
-  log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", status}, {"reason", reason}});
+  log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", std::string(name_of(end))}, {"reason", reason}});
   if (!cid_.empty()) {
     try { docker_.remove(cid_); } catch (const docker::docker_error&) {}
   }
@@ -403,12 +394,12 @@ run_flow::ending run_flow::run() {
       log::warn("docker unavailable; run requeued", {{"run", rec_.id}, {"error", e.what()}});
       return ending::requeued;
     }
-    finish_without_worker("failed", std::string("docker: ") + e.what());
+    finish_without_worker(run_end::failed, std::string("docker: ") + e.what());
   } catch (const run_lost& e) {
-    finish_without_worker("lost", e.what());
+    finish_without_worker(run_end::lost, e.what());
   } catch (const std::exception& e) {
     if (store::is_store_error(e)) throw;  // the database failed, not the run: leave it active for recovery
-    finish_without_worker("failed", std::string("berthd: ") + e.what());
+    finish_without_worker(run_end::failed, std::string("berthd: ") + e.what());
   }
   return ending::finished;
 }

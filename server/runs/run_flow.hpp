@@ -52,6 +52,13 @@ class run_flow {
   // run stays active in the store for the reconciler to adopt, its slot is given back.
   enum class ending { finished, requeued, detached, abandoned };
   ending run();
+  // After `requeued`: the run as the store now holds it (queued, with its latest sequence number).
+  store::run_record as_stored() const {
+    auto r = rec_;
+    r.status = "queued";
+    r.last_seq = seq_;
+    return r;
+  }
 
  private:
   docker::unix_stream begin_fresh();
@@ -59,7 +66,7 @@ class run_flow {
   void pump(docker::unix_stream& s, output_pump& p);
   void request_stop(stop_request why, int limit_s);
   void finalize(output_pump& p);
-  void finish_without_worker(const std::string& status, const std::string& reason);
+  void finish_without_worker(run_end end, const std::string& reason);
   void restore_facts(output_pump& p);
   // Calls `f`, waiting out an engine outage (retrying every second) so a run is never guessed at while the
   // engine cannot be asked. Gives up as `lost` after engine_wait_max; a shutdown detaches instead.

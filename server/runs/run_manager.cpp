@@ -16,18 +16,22 @@ run_manager::run_manager(const config& c, journal& j, executor& e) : cfg_(c), jo
 }
 
 request_limits run_manager::limits() const {
-  return {cfg_.engines, cfg_.default_engine, cfg_.run_timeout_s, cfg_.idle_timeout_s};
+  return {.engines = cfg_.engines, .default_engine = cfg_.default_engine, .max_timeout_s = cfg_.run_timeout_s,
+          .max_idle_timeout_s = cfg_.idle_timeout_s};
 }
 
 void run_manager::start() {
+  // Read before the lock; nothing else schedules before start() returns.
+  auto active = journal_.db().runs_in_status({"starting", "running"});
+  auto queued = journal_.db().runs_in_status({"queued"});
   std::lock_guard lock(m_);
-  for (const auto& r : journal_.db().runs_in_status({"starting", "running"})) {
+  for (const auto& r : active) {
     log::info("re-attaching run after restart", {{"run", r.id}, {"status", r.status}});
     ++running_;
     ++per_user_[r.user];
     exec_.launch(r);
   }
-  for (const auto& r : journal_.db().runs_in_status({"queued"})) queue_.push_back({r.id, r.user});
+  for (auto& r : queued) queue_.push_back(std::move(r));
   if (!queue_.empty()) log::info("restored queued runs", {{"count", std::to_string(queue_.size())}});
   schedule_locked();
 }
@@ -35,22 +39,36 @@ void run_manager::start() {
 void run_manager::stop() { stopping_ = true; }  // no lock: called on an I/O thread, which must not wait
 
 store::run_record run_manager::submit(const run_request& r) {
-  std::lock_guard lock(m_);
   if (stopping_) throw request_error(refusal::unavailable, "shutting_down", "berthd is shutting down; retry shortly");
   if (auto missing = missing_credentials(cfg_, r.engine); !missing.empty())
     throw request_error(refusal::unavailable, "credentials_missing", missing);
-  bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
-                       per_user_[r.user] < cfg_.max_per_user && queue_.empty();
-  bool engine_down = engine_ok_ && !engine_ok_();
-  if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max) && engine_down)
-    throw request_error(refusal::unavailable, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
-  if (!can_start_now && queue_.size() >= static_cast<std::size_t>(cfg_.queue_max))
-    throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
-                                               " waiting); retry later");
-  auto rec = store_queued(r);
+  const bool engine_down = engine_ok_ && !engine_ok_();  // may ask the engine: before the lock
+  {
+    // Admission under the lock, counting runs being stored as queued already; the store write after it.
+    std::lock_guard lock(m_);
+    const std::size_t waiting = queue_.size() + admitting_;
+    bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
+                         per_user_[r.user] < cfg_.max_per_user && waiting == 0;
+    if (!can_start_now && waiting >= static_cast<std::size_t>(cfg_.queue_max) && engine_down)
+      throw request_error(refusal::unavailable, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
+    if (!can_start_now && waiting >= static_cast<std::size_t>(cfg_.queue_max))
+      throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
+                                                 " waiting); retry later");
+    ++admitting_;
+  }
+  store::run_record rec;
+  try {
+    rec = store_queued(r);
+  } catch (...) {
+    std::lock_guard lock(m_);
+    --admitting_;
+    throw;
+  }
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
-  queue_.push_back({rec.id, rec.user});
+  std::lock_guard lock(m_);
+  --admitting_;
+  queue_.push_back(rec);
   schedule_locked();
   return rec;
 }
@@ -80,30 +98,26 @@ store::run_record run_manager::store_queued(const run_request& r) {
 }
 
 store::run_record run_manager::record_refused(const run_request& r, const std::string& why) {
-  std::lock_guard lock(m_);
-  auto rec = store_queued(r);  // stored like any run, never scheduled: its only step left is `done`
+  // No lock: this run is never queued nor scheduled; its only step left is `done`.
+  auto rec = store_queued(r);
   std::int64_t seq = rec.last_seq;
-  store::run_update u;
-  u.status = "failed";
-  u.reason = "not started: " + why;
-  u.finished_at = now_ms();
-  journal_.write(rec.id, seq, {{"done", {{"status", "failed"}, {"exit_code", nullptr}, {"reason", *u.reason}}}}, u);
+  rec.reason = "not started: " + why;
+  journal_.finish(rec.id, seq, run_end::failed, rec.reason);
   log::warn("run refused at submission; recorded as failed so its reply says why", {{"run", rec.id}, {"reason", why}});
-  rec.status = "failed";
-  rec.reason = *u.reason;
+  rec.status = std::string(name_of(run_end::failed));
   return rec;
 }
 
+// Launching starts a thread and returns; no store or Docker I/O happens under the lock.
 void run_manager::schedule_locked() {
   if (stopping_ || (engine_ok_ && !engine_ok_())) return;
   for (auto it = queue_.begin(); it != queue_.end() && running_ < static_cast<std::size_t>(cfg_.max_concurrent);) {
     if (per_user_[it->user] >= cfg_.max_per_user) { ++it; continue; }
-    auto rec = journal_.db().get_run(it->id);
+    store::run_record rec = std::move(*it);
     it = queue_.erase(it);
-    if (!rec || rec->status != "queued") continue;
     ++running_;
-    ++per_user_[rec->user];
-    exec_.launch(*rec);
+    ++per_user_[rec.user];
+    exec_.launch(rec);
   }
 }
 
@@ -118,26 +132,25 @@ void run_manager::requeue(const store::run_record& rec) {
   std::lock_guard lock(m_);
   if (running_ > 0) --running_;
   if (auto it = per_user_.find(rec.user); it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
-  queue_.push_front({rec.id, rec.user});
+  queue_.push_front(rec);  // its status is `queued` again (stored by its thread before it handed it back)
   // Not rescheduled here: the engine is down. The health loop calls retry_queued() when it answers again.
 }
 
 cancel_result run_manager::cancel(const std::string& id) {
+  std::optional<store::run_record> queued;
   {
     std::lock_guard lock(m_);
-    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const item& i) { return i.id == id; });
+    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const store::run_record& q) { return q.id == id; });
     if (it != queue_.end()) {
+      queued = std::move(*it);
       queue_.erase(it);
-      auto rec = journal_.db().get_run(id);
-      std::int64_t seq = rec->last_seq;
-      store::run_update u;
-      u.status = "cancelled";
-      u.reason = "cancelled by request";
-      u.finished_at = now_ms();
-      journal_.write(id, seq, {{"done", {{"status", "cancelled"}, {"exit_code", nullptr}, {"reason", *u.reason}}}}, u);
-      log::info("queued run cancelled", {{"run", id}});
-      return cancel_result::cancelled;
     }
+  }
+  if (queued) {  // out of the queue, so no one else writes it: its `done` is written without the lock
+    std::int64_t seq = journal_.db().get_run(id).value_or(*queued).last_seq;
+    journal_.finish(id, seq, run_end::cancelled, "cancelled by request");
+    log::info("queued run cancelled", {{"run", id}});
+    return cancel_result::cancelled;
   }
   // Ended already (its thread may still be removing the container): cancelling again changes nothing.
   auto rec = journal_.db().get_run(id);
@@ -155,10 +168,14 @@ cancel_result run_manager::cancel(const std::string& id) {
 }
 
 void run_manager::adopt(const std::string& id) {
+  // adopt_m_ keeps two adopters from launching one run twice; the store read happens outside m_. The run is
+  // read after the is_active check: a run whose thread just ended is terminal in the store by then.
+  std::lock_guard adopting(adopt_m_);
+  if (stopping_ || exec_.is_active(id)) return;
+  auto rec = journal_.db().get_run(id);
+  if (!rec || (rec->status != "starting" && rec->status != "running")) return;
   std::lock_guard lock(m_);
   if (stopping_ || exec_.is_active(id)) return;
-  auto rec = journal_.db().get_run(id);  // read after the is_active check: a run that just ended is terminal here
-  if (!rec || (rec->status != "starting" && rec->status != "running")) return;
   log::info("adopting an active run nobody follows", {{"run", id}, {"status", rec->status}});
   ++running_;
   ++per_user_[rec->user];
@@ -172,7 +189,7 @@ void run_manager::retry() {
 
 queue_stats run_manager::stats() {
   std::lock_guard lock(m_);
-  return {queue_.size(), running_};
+  return {.queued = queue_.size(), .running = running_};
 }
 
 }  // namespace berth::runs

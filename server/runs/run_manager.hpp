@@ -52,15 +52,13 @@ class run_manager {
   void schedule_locked();
   store::run_record store_queued(const run_request& r);  // the run, its first event and its replies, atomically
 
-  struct item {
-    std::string id;
-    std::string user;
-  };
   const config& cfg_;
   journal& journal_;
   executor& exec_;
-  std::mutex m_;
-  std::deque<item> queue_;
+  std::mutex adopt_m_;  // taken before m_, never after it
+  std::mutex m_;        // the queue and the counters; never held across store or Docker I/O
+  std::deque<store::run_record> queue_;  // queued runs, whole: scheduling reads nothing from the store
+  std::size_t admitting_ = 0;            // admitted, being stored as queued: they count against the queue
   std::map<std::string, int> per_user_;
   std::size_t running_ = 0;
   std::atomic<bool> stopping_{false};  // set from the signal handler's I/O thread without the lock

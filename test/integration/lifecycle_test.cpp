@@ -9,6 +9,7 @@
 
 #include "api_client.hpp"
 #include "berthd_process.hpp"
+#include "docker_fault_proxy.hpp"
 #include "docker_helpers.hpp"
 #include "run_helpers.hpp"
 
@@ -91,6 +92,28 @@ TEST_CASE("timeouts are enforced by berthd and leave no container", "[integratio
     CHECK(done["reason"] == "no output for 2 s");
   }
   CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("an engine that refuses to stop a worker: logged, named in the run's reason, ended in bounded time",
+          "[integration][lifecycle]") {
+  temp_dir dir;
+  docker_fault_proxy engine_front(dir.path + "/docker.sock", "/var/run/docker.sock", [](std::string_view method, std::string_view target) {
+    auto q = target.find('?');
+    auto path = target.substr(0, q);
+    return method == "POST" && (path.ends_with("/stop") || path.ends_with("/kill"));
+  });
+  berthd_process d({{"BERTH_DOCKER_HOST", engine_front.host()}, {"BERTH_STOP_GRACE_S", "1"}});
+  api_client api(d.port(), test_key);
+  auto t0 = std::chrono::steady_clock::now();
+  auto id = api.start_run(script("silent", {{"idle_timeout_s", 2}}));
+  auto done = api.wait_done(id);
+  CHECK(std::chrono::steady_clock::now() - t0 < 60s);  // not the hour wait_exit would allow
+  CHECK(done["status"] == "timed_out");
+  CHECK(done["reason"].get<std::string>().find("stopping the worker failed") != std::string::npos);
+  CHECK(done["reason"].get<std::string>().find("refused by the test's fault proxy") != std::string::npos);
+  CHECK(engine_front.refused() >= 2);
+  CHECK(d.log().find("could not stop or kill the worker") != std::string::npos);
+  CHECK(no_workers_left(d.instance()));  // removed by force, which the engine still accepts
 }
 
 TEST_CASE("cancel stops queued and running runs - and is idempotent", "[integration][lifecycle]") {

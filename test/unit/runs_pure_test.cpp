@@ -105,9 +105,9 @@ TEST_CASE("output pump: output past the limit is dropped with one note - the res
 TEST_CASE("exit classification") {
   exit_facts f;
   f.saw_result = true;
-  CHECK(classify_exit(f).status == "succeeded");
+  CHECK(classify_exit(f).end == berth::run_end::succeeded);
   f.exit_code = 3;
-  CHECK(classify_exit(f).status == "failed");
+  CHECK(classify_exit(f).end == berth::run_end::failed);
   CHECK(classify_exit(f).reason == "worker exited with code 3");
   f.exit_code = 143;
   CHECK(classify_exit(f).reason == "worker exited with code 143 (SIGTERM): stopped from outside berthd, e.g. the docker engine shutting down");
@@ -117,14 +117,14 @@ TEST_CASE("exit classification") {
   f.error_message = "invalid key";
   CHECK(classify_exit(f).reason == "auth: invalid key");
   f.oom_killed = true;
-  CHECK(classify_exit(f).status == "oom");
+  CHECK(classify_exit(f).end == berth::run_end::oom);
   f.requested = stop_request::run_timeout;
   f.timeout_s = 4;
-  CHECK(classify_exit(f).status == "timed_out");
+  CHECK(classify_exit(f).end == berth::run_end::timed_out);
   f.requested = stop_request::cancel;
-  CHECK(classify_exit(f).status == "cancelled");
+  CHECK(classify_exit(f).end == berth::run_end::cancelled);
   exit_facts silent;
-  CHECK(classify_exit(silent).status == "failed");  // exit 0 without a result is not a success
+  CHECK(classify_exit(silent).end == berth::run_end::failed);  // exit 0 without a result is not a success
 }
 
 TEST_CASE("output pump: engine credentials are redacted from every line before it is an event") {

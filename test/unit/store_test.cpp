@@ -157,3 +157,34 @@ TEST_CASE("store: lists carry a message preview - not the whole message") {
   CHECK(rows[0].message.size() == 256);
   CHECK(s.get_run(r.id)->message.size() == 200000);
 }
+
+TEST_CASE("store: the WAL shrinks back to its limit once a long reader lets go") {
+  // A reader holding a snapshot (a slow SSE replay, a backup) keeps the WAL from being reset, so it grows past
+  // journal_size_limit (64 MiB); when the reader is gone the next checkpoint resets it and the file is cut back.
+  auto dir = std::filesystem::temp_directory_path() / ("berth-wal-" + new_run_id());
+  std::filesystem::create_directories(dir);
+  const auto db = (dir / "berth.db").string();
+  const auto wal_bytes = [&] { return std::filesystem::file_size(db + "-wal"); };
+  constexpr std::uintmax_t limit = 64ull << 20;
+  {
+    berth::store::store s(db);
+    auto write_runs = [&](int n) {
+      for (int i = 0; i < n; ++i) {
+        auto r = make_run(new_run_id(), "alice");
+        r.message = std::string(1 << 20, 'm');
+        s.insert_run(r, ev(r.id, 1, "status"));
+      }
+    };
+    {
+      SQLite::Database reader(db, SQLite::OPEN_READONLY);
+      SQLite::Transaction snapshot(reader);  // deferred: the first read below takes the snapshot
+      SQLite::Statement q(reader, "SELECT count(*) FROM runs");
+      REQUIRE(q.executeStep());
+      write_runs(90);
+      CHECK(wal_bytes() > limit);
+    }
+    write_runs(8);  // crosses the autocheckpoint; with no reader left the WAL is reset and truncated
+    CHECK(wal_bytes() <= limit);
+  }
+  std::filesystem::remove_all(dir);
+}
