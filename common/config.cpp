@@ -210,6 +210,20 @@ config parse_config(const env_lookup& env) {
   r.string("ANTHROPIC_BASE_URL", c.anthropic_base_url);
   if (!c.anthropic_base_url.empty() && !starts_with(c.anthropic_base_url, "http://") && !starts_with(c.anthropic_base_url, "https://"))
     r.problems.push_back("ANTHROPIC_BASE_URL must start with http:// or https://");
+  r.string("BERTH_GATEWAY_VOLUME", c.gateway_volume);
+  r.string("BERTH_GATEWAY_DIR", c.gateway_dir);
+  r.bytes("BERTH_GATEWAY_MAX_BODY_BYTES", c.gateway_max_body_bytes, 64 << 10, 1LL << 30);
+  r.integer("BERTH_GATEWAY_RELAY_PORT", c.gateway_relay_port, 1, 65535);
+  if (auto v = r.get("BERTH_EGRESS_ALLOW")) {
+    for (auto& entry : split_list(*v)) {
+      auto colon = entry.rfind(':');
+      auto port = colon == std::string::npos ? std::nullopt : parse_int(entry.substr(colon + 1));
+      if (colon == 0 || !port || *port < 1 || *port > 65535)
+        r.problems.push_back("BERTH_EGRESS_ALLOW entries are host:port or *.domain:port, got \"" + entry + "\"");
+      else
+        c.egress_allow.push_back(entry);
+    }
+  }
 
   r.string("BERTH_LOG_LEVEL", c.log_level);
   r.string("BERTH_LOG_FORMAT", c.log_format);
@@ -269,6 +283,10 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"claude_credentials", !c.anthropic_api_key.empty() ? "ANTHROPIC_API_KEY set"
                              : !c.claude_oauth_token.empty() ? "CLAUDE_CODE_OAUTH_TOKEN set" : "none"},
       {"anthropic_base_url", c.anthropic_base_url.empty() ? "(default)" : c.anthropic_base_url},
+      {"gateway", "volume " + (c.gateway_volume.empty() ? std::string("berth-gw-<instance>") : c.gateway_volume) +
+                      ", dir " + (c.gateway_dir.empty() ? std::string("(the volume's mountpoint)") : c.gateway_dir) +
+                      ", max body " + std::to_string(c.gateway_max_body_bytes) + " bytes"},
+      {"egress_allow", c.egress_allow.empty() ? "(none: the model API only)" : join(c.egress_allow)},
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
       {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
       {"callback_allow", c.callback_allow.empty() ? "(none: callback_url refused)" : join(c.callback_allow)},

@@ -22,7 +22,9 @@ struct config {
   // `*` matching any suffix. Keys absent here act for every user.
   std::map<std::string, std::vector<std::string>> key_users;
   std::string worker_image = "berth-worker:latest";
-  std::string worker_network = "bridge";
+  // `none` (the default): a worker has no route out; it reaches the model API (and BERTH_EGRESS_ALLOW) only
+  // through berthd's gateway, over a unix socket in a named volume. bridge/host/<name> are weaker choices.
+  std::string worker_network = "none";
   std::string default_engine = "claude";
   std::vector<std::string> engines = {"echo", "claude"};
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
@@ -68,7 +70,14 @@ struct config {
   // endpoint from ANTHROPIC_BASE_URL. Handed to workers on stdin only.
   std::string anthropic_api_key;
   std::string claude_oauth_token;
-  std::string anthropic_base_url;
+  std::string anthropic_base_url;  // the gateway's upstream; empty: https://api.anthropic.com
+
+  // The credential gateway (server/gateway): a unix socket in a named volume every worker mounts.
+  std::string gateway_volume;  // empty: berth-gw-<instance>
+  std::string gateway_dir;     // where berthd finds that volume; empty: its mountpoint on this engine's host
+  std::int64_t gateway_max_body_bytes = 32LL << 20;  // a model request larger than this: 413
+  int gateway_relay_port = 8119;                     // the worker's loopback port the CLI talks to
+  std::vector<std::string> egress_allow;             // host:port, *.domain:port reachable through CONNECT
 
   // Chat integrations and callbacks (issue 5). Tokens and secrets never reach logs or the store.
   std::string slack_signing_secret;  // enables POST /hooks/slack

@@ -1,5 +1,5 @@
 // The task berthd hands a worker: one JSON line on the worker's stdin (never argv, never env, so it shows in
-// no process list and no `docker inspect`). Credentials are not part of it; they come as environment.
+// no process list and no `docker inspect`). No real credential is ever part of it (see the gateway).
 #pragma once
 #include <map>
 #include <string>
@@ -19,9 +19,16 @@ struct task {
   // The engine's own conversation id for `session` (a UUID derived by berthd from user + session); the
   // worker resumes it when its transcript exists in the workspace, else starts it. Empty: no session.
   std::string session_id;
-  // Credentials and endpoints for the engine process only (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN,
-  // ANTHROPIC_BASE_URL). Carried here, on stdin, so they show in no `docker inspect`, argv, log or store.
+  // Environment for the engine process only: the run's gateway token as its API key, ANTHROPIC_BASE_URL and
+  // the proxy variables pointing at the relay. Never a real credential: those stay in berthd's gateway.
   std::map<std::string, std::string> env;
+  // The relay berth-worker runs for the engine: 127.0.0.1:<port> inside the container, each connection
+  // passed to berthd's gateway socket, opened with the line `BERTH <token>`. Port 0: no relay.
+  struct relay_spec {
+    std::string socket;
+    int port = 0;
+    std::string token;
+  } relay;
 };
 
 std::string serialize_task(const task& t);  // one line, '\n'-terminated

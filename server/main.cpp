@@ -26,6 +26,9 @@
 #include "server/runs/journal.hpp"
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
+#include "server/runs/run_tokens.hpp"
+#include "server/runs/task_builder.hpp"
+#include "server/gateway/gateway.hpp"
 #include "server/runs/workspace_guard.hpp"
 #include "server/store/backup.hpp"
 #include "server/store/data_dir_lock.hpp"
@@ -68,6 +71,27 @@ void raise_descriptor_limit() {
   }
 }
 }  // namespace
+
+// Where berthd creates its gateway socket: BERTH_GATEWAY_DIR (berthd in a container, the volume mounted
+// there), else the named volume's mountpoint on this host (berthd beside its engine).
+// Without BERTH_GATEWAY_DIR the volume's mountpoint must come from the engine: a start while it is down waits.
+static std::string gateway_dir(const berth::config& c, berth::docker::docker_client& docker, const std::string& instance) {
+  using namespace berth;
+  const auto volume = runs::gateway_volume(c, instance);
+  for (;;) {
+    try {
+      auto mountpoint = docker.ensure_volume(volume, {{"berth.instance", instance}, {"berth.kind", "gateway"}});
+      if (!c.gateway_dir.empty()) return c.gateway_dir;
+      if (mountpoint.empty()) throw std::runtime_error("the engine did not say where volume " + volume + " lives; set BERTH_GATEWAY_DIR");
+      return mountpoint;
+    } catch (const docker::docker_error& e) {
+      if (!c.gateway_dir.empty()) return c.gateway_dir;  // workers' mounts create the volume when they start
+      log::warn("waiting for the docker engine to make the gateway volume (BERTH_GATEWAY_DIR avoids the wait)",
+                {{"volume", volume}, {"error", e.what()}});
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+  }
+}
 
 int main(int argc, char** argv) {
   using namespace berth;
@@ -128,7 +152,13 @@ int main(int argc, char** argv) {
     runs::journal journal(db, bus);
     chat::outbox outbox(cfg, db, bus);  // declared before the executor, so it outlives the threads that finish runs
     journal.on_finished([&outbox](const std::string&) { outbox.notify(); });
-    runs::docker_executor exec(cfg, docker, journal, instance);
+    std::string gateway_secret = db.meta("gateway_secret");
+    if (gateway_secret.empty()) {
+      gateway_secret = runs::new_gateway_secret();
+      db.set_meta("gateway_secret", gateway_secret);
+    }
+    runs::token_registry tokens(gateway_secret);
+    runs::docker_executor exec(cfg, docker, journal, instance, tokens);
     runs::run_manager manager(cfg, journal, exec);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
     health.check_now();
@@ -145,12 +175,22 @@ int main(int argc, char** argv) {
     boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool, conns);
     auto ep = front.bind(cfg.listen_host, cfg.listen_port);
+    gateway::gateway model_gateway(ioc, cfg, tokens, [&exec](const std::string& run, const gateway::note& n) {
+      runs::run_note rn;
+      rn.used = n.used;
+      if (!n.egress.is_null()) rn.events.push_back({"egress", n.egress});
+      exec.note(run, std::move(rn));
+    });
+    const auto gateway_socket = (std::filesystem::path(gateway_dir(cfg, docker, instance)) / runs::gateway_socket_name).string();
+    model_gateway.bind(gateway_socket);
     manager.start();
     reconcile.start();
     health.start();
     workspaces.start();
     outbox.start();
     front.start();
+    model_gateway.start();
+    log::info("gateway listening", {{"socket", gateway_socket}, {"volume", runs::gateway_volume(cfg, instance)}});
     log::info("listening", {{"address", ep.address().to_string() + ":" + std::to_string(ep.port())}});
     std::optional<http::listener> metrics_front;
     if (!cfg.metrics_listen.empty()) {
@@ -171,6 +211,7 @@ int main(int argc, char** argv) {
       a.stopping = true;
       manager.stop();
       front.stop();
+      model_gateway.stop();
       if (metrics_front) metrics_front->stop();
       stopper = std::thread([&] {
         reconcile.stop();

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "common/task.hpp"
 #include "worker/emit.hpp"
 #include "worker/engines.hpp"
+#include "worker/relay.hpp"
 
 namespace {
 constexpr std::size_t max_task_bytes = 2 << 20;
@@ -43,6 +45,15 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     worker::emit_error("input", e.what());
     return 2;
+  }
+  std::optional<worker::relay> relay;
+  if (t.relay.port > 0) {
+    try {
+      relay.emplace(t.relay);
+    } catch (const std::exception& e) {
+      worker::emit_error("engine", e.what());
+      return 1;
+    }
   }
   if (t.engine == "echo") return worker::run_echo(t);
   if (t.engine == "script") return worker::run_script(t);

@@ -34,6 +34,8 @@ nlohmann::json container_create_body(const container_spec& s) {
     mounts.push_back({{"Type", "volume"}, {"Source", s.workspace_volume}, {"Target", "/workspace"}});
   if (!s.instructions_volume.empty())
     mounts.push_back({{"Type", "volume"}, {"Source", s.instructions_volume}, {"Target", s.instructions_target}, {"ReadOnly", true}});
+  if (!s.gateway_volume.empty())
+    mounts.push_back({{"Type", "volume"}, {"Source", s.gateway_volume}, {"Target", s.gateway_target}, {"ReadOnly", true}});
   if (!mounts.empty()) host["Mounts"] = mounts;
   json env = s.env;
   env.push_back("HOME=" + s.home);

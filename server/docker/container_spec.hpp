@@ -15,12 +15,14 @@ struct container_spec {
   std::string image;
   std::map<std::string, std::string> labels;
   std::vector<std::string> env;  // never secrets: Config.Env shows in `docker inspect`
-  std::string network = "bridge";
+  std::string network = "none";
   std::string user = "1000:1000";
   std::string home = "/home/worker";
   std::string workspace_volume;     // empty: no workspace mount
   std::string instructions_volume;  // empty: none; else mounted read-only at instructions_target
   std::string instructions_target = "/etc/berth/instructions";
+  std::string gateway_volume;  // empty: none; else mounted read-only at gateway_target (berthd's gateway socket)
+  std::string gateway_target = "/run/berth";
   std::int64_t memory = 1LL << 30;
   double cpus = 1.0;
   int pids = 256;

@@ -164,9 +164,10 @@ void docker_client::rename(const std::string& id, const std::string& name) {
   transaction("POST", "/containers/" + url_escape(id) + "/rename?name=" + url_escape(name), nullptr, call_timeout_s);
 }
 
-void docker_client::ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels) {
+std::string docker_client::ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels) {
   nlohmann::json body = {{"Name", name}, {"Labels", labels}};
-  transaction("POST", "/volumes/create", &body, call_timeout_s);  // idempotent: an existing volume is returned
+  auto j = transaction("POST", "/volumes/create", &body, call_timeout_s);  // idempotent: an existing volume is returned
+  return j.is_object() && j.contains("Mountpoint") && j["Mountpoint"].is_string() ? j["Mountpoint"].get<std::string>() : "";
 }
 
 std::vector<volume_usage> docker_client::volumes_with_usage() {

@@ -69,7 +69,8 @@ class docker_client {
   std::vector<container_summary> list(const std::string& label_filter, bool all = true);
   std::string image_id(const std::string& image);  // empty when the image is missing
   void rename(const std::string& id, const std::string& name);
-  void ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
+  // Returns the volume's mountpoint on the engine's host (what a berthd on that host can use).
+  std::string ensure_volume(const std::string& name, const std::map<std::string, std::string>& labels);
   void remove_volume(const std::string& name);  // a missing volume is fine
   // Every volume with its size and how many containers use it (GET /system/df: dockerd walks them, ~50 ms here).
   // dockerd runs one such walk at a time: a concurrent call is refused (500 "already running").

@@ -7,6 +7,7 @@
 
 #include "common/ids.hpp"
 #include "common/json_bounded.hpp"
+#include "common/usage.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/http/dashboard_handlers.hpp"
@@ -188,7 +189,8 @@ json run_json(const store::run_record& r, bool full) {
             {"created_at", format_time_ms(r.created_at)},
             {"started_at", time_or_null(r.started_at)},
             {"finished_at", time_or_null(r.finished_at)},
-            {"events", r.last_seq}};
+            {"events", r.last_seq},
+            {"usage", usage_from_json(parse_json(r.usage)).to_json()}};  // berthd's own count, at the gateway
   if (!r.session.empty()) j["session"] = r.session;
   if (!r.model.empty()) j["model"] = r.model;
   if (full) {

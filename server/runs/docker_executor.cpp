@@ -10,8 +10,9 @@ namespace berth::runs {
 
 std::string container_name(const std::string& run_id) { return "berth-run-" + run_id; }
 
-docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance)
-    : cfg_(c), docker_(d), journal_(j), instance_(instance), volumes_(d), spares_(c, d, j.db(), instance, volumes_) {
+docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance,
+                                 token_registry& tokens)
+    : cfg_(c), docker_(d), journal_(j), instance_(instance), tokens_(tokens), volumes_(d), spares_(c, d, j.db(), instance, volumes_) {
   spares_.start();
 }
 
@@ -61,6 +62,18 @@ void docker_executor::detach_all() {
   spares_.stop();
 }
 
+void docker_executor::note(const std::string& id, run_note n) {
+  std::lock_guard lock(m_);
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  {
+    std::lock_guard notes(it->second->notes_m);
+    for (auto& d : n.events) it->second->notes.events.push_back(std::move(d));
+    it->second->notes.used += n.used;
+  }
+  it->second->wake();
+}
+
 bool docker_executor::is_active(const std::string& id) const {
   std::lock_guard lock(m_);
   return active_.count(id) != 0;
@@ -80,7 +93,14 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     if (cb_.on_finished) cb_.on_finished(rec);
   };
   try {
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release);
+    // The run's gateway token is accepted while this thread follows the run, and no longer.
+    struct token_open {
+      token_registry& t;
+      const std::string& run;
+      token_open(token_registry& r, const std::string& id) : t(r), run(id) { t.open(run); }
+      ~token_open() { t.close(run); }
+    } open_token(tokens_, rec.id);
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_.token_of(rec.id));
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();
   } catch (const std::exception& e) {

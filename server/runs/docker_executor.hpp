@@ -17,6 +17,7 @@
 #include "server/docker/docker_client.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/run_tokens.hpp"
 #include "server/runs/spare_pool.hpp"
 #include "server/runs/volume_registry.hpp"
 
@@ -24,7 +25,7 @@ namespace berth::runs {
 
 class docker_executor : public executor {
  public:
-  docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance);
+  docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance, token_registry& tokens);
   ~docker_executor() override;
   void set_callbacks(executor_callbacks cb) override { cb_ = std::move(cb); }
   void launch(const store::run_record& rec) override;
@@ -32,6 +33,7 @@ class docker_executor : public executor {
   void detach_all() override;
   std::size_t active_count() const override;
   bool is_active(const std::string& id) const override;
+  void note(const std::string& id, run_note n) override;
   std::size_t spare_count() const override { return spares_.size(); }
   bool is_spare(const std::string& container_id) const override { return spares_.contains(container_id); }
 
@@ -44,6 +46,7 @@ class docker_executor : public executor {
   docker::docker_client& docker_;
   journal& journal_;
   std::string instance_;
+  token_registry& tokens_;
   executor_callbacks cb_;
   // Every run thread is owned: its handle sits in its active_run while it runs and in finished_ once it
   // has ended (joined at the next launch, or at shutdown). detach_all joins them all, so no thread can touch

@@ -6,11 +6,20 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "common/usage.hpp"
 #include "server/runs/exit_classifier.hpp"
+#include "server/runs/output_translator.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::runs {
+
+// What the gateway learned about a run (usage metered, egress attempts), for the run's own writer to store.
+struct run_note {
+  std::vector<draft> events;
+  usage used;
+};
 
 struct executor_callbacks {
   std::function<void(const store::run_record&)> on_finished;
@@ -30,6 +39,8 @@ class executor {
   virtual void detach_all() = 0;
   virtual std::size_t active_count() const = 0;
   virtual bool is_active(const std::string& id) const = 0;
+  // Hands a note to the run's thread (its only writer); dropped when the run is not active here.
+  virtual void note(const std::string& id, run_note n) = 0;
   // Warm spares (containers started ahead for a user's next run), where the executor has them.
   virtual std::size_t spare_count() const { return 0; }
   virtual bool is_spare(const std::string& /*container_id*/) const { return false; }

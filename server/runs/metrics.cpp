@@ -102,6 +102,18 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
   out += "berth_auth_failures_total " + std::to_string(m.auth_failures.load()) + "\n";
   header(out, "berth_auth_refused_total", "counter", "Requests refused (429) after too many failed keys or logins.");
   out += "berth_auth_refused_total " + std::to_string(m.auth_refused.load()) + "\n";
+  header(out, "berth_tokens_total", "counter", "Model tokens metered by the gateway from the API's answers, by kind.");
+  out += "berth_tokens_total{kind=\"input\"} " + std::to_string(m.tokens_input.load()) + "\n";
+  out += "berth_tokens_total{kind=\"output\"} " + std::to_string(m.tokens_output.load()) + "\n";
+  out += "berth_tokens_total{kind=\"cache_read\"} " + std::to_string(m.tokens_cache_read.load()) + "\n";
+  out += "berth_tokens_total{kind=\"cache_creation\"} " + std::to_string(m.tokens_cache_creation.load()) + "\n";
+  header(out, "berth_gateway_requests_total", "counter", "Requests workers made to the credential gateway, by outcome.");
+  out += "berth_gateway_requests_total{outcome=\"forwarded\"} " + std::to_string(m.gateway_forwarded.load()) + "\n";
+  out += "berth_gateway_requests_total{outcome=\"refused\"} " + std::to_string(m.gateway_refused.load()) + "\n";
+  out += "berth_gateway_requests_total{outcome=\"failed\"} " + std::to_string(m.gateway_failed.load()) + "\n";
+  header(out, "berth_egress_total", "counter", "CONNECT attempts through the gateway, by outcome.");
+  out += "berth_egress_total{outcome=\"allowed\"} " + std::to_string(m.egress_allowed.load()) + "\n";
+  out += "berth_egress_total{outcome=\"refused\"} " + std::to_string(m.egress_refused.load()) + "\n";
   header(out, "berth_docker_api_errors_total", "counter", "Failed Docker Engine API calls (unreachable or error status).");
   out += "berth_docker_api_errors_total " + std::to_string(g.docker_api_errors) + "\n";
   gauge(out, "berth_queue_depth", "Runs waiting in the queue.", static_cast<double>(g.queue_depth));

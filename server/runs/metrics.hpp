@@ -43,6 +43,16 @@ struct metrics {
   std::atomic<std::uint64_t> spares_taken{0};
   std::atomic<std::uint64_t> auth_failures{0};  // wrong API keys and dashboard logins
   std::atomic<std::uint64_t> auth_refused{0};   // requests refused with 429 for too many failures
+  // The credential gateway: tokens metered from model answers, requests by outcome, CONNECT attempts.
+  std::atomic<std::uint64_t> tokens_input{0};
+  std::atomic<std::uint64_t> tokens_output{0};
+  std::atomic<std::uint64_t> tokens_cache_read{0};
+  std::atomic<std::uint64_t> tokens_cache_creation{0};
+  std::atomic<std::uint64_t> gateway_forwarded{0};  // model requests passed upstream
+  std::atomic<std::uint64_t> gateway_refused{0};    // answered by the gateway itself: 4xx, never upstream
+  std::atomic<std::uint64_t> gateway_failed{0};     // upstream unreachable or broken mid-answer (502/504)
+  std::atomic<std::uint64_t> egress_allowed{0};
+  std::atomic<std::uint64_t> egress_refused{0};
 
  private:
   mutable std::mutex m_;

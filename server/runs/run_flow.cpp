@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/json_bounded.hpp"
+#include "common/usage.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/task.hpp"
@@ -42,9 +43,10 @@ long ms_between(clock::time_point a, clock::time_point b) {
 
 run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
                    docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-                   std::function<void()> release)
+                   std::function<void()> release, std::string gateway_token)
     : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
-      spares_(spares), volumes_(volumes), release_(std::move(release)) {
+      spares_(spares), volumes_(volumes), release_(std::move(release)), gateway_token_(std::move(gateway_token)),
+      used_(usage_from_json(parse_json(rec_.usage))) {
   auto opts = parse_json(rec_.options);
   if (!opts.is_object()) opts = nlohmann::json::object();
   timeout_s_ = option_int(opts, "timeout_s", cfg_.run_timeout_s);
@@ -121,7 +123,7 @@ docker::unix_stream run_flow::begin_fresh() {
   std::optional<docker::unix_stream> warm = take_spare();
   if (warm) {
     global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
-    warm->write_all(serialize_task(build_task(cfg_, rec_)));
+    warm->write_all(serialize_task(build_task(cfg_, rec_, gateway_token_)));
     warm->shutdown_write();
     mark_running();
     // Operators find it by its run's name, as any run. After `running`: the worker already has its task, and
@@ -158,7 +160,7 @@ docker::unix_stream run_flow::begin_fresh() {
     log::debug("worker container timings", {{"run", rec_.id}, {"create_ms", std::to_string(ms_between(t0, t_created))},
                                             {"attach_ms", std::to_string(ms_between(t_created, t_attached))},
                                             {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
-  s.write_all(serialize_task(build_task(cfg_, rec_)));
+  s.write_all(serialize_task(build_task(cfg_, rec_, gateway_token_)));
   s.shutdown_write();
   mark_running();
   log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
@@ -289,6 +291,7 @@ void run_flow::pump(docker::unix_stream& s, output_pump& p) {
         std::uint64_t n;
         [[maybe_unused]] auto rd = ::read(a_.wake_fd, &n, sizeof n);
         if (a_.detach) continue;
+        flush_notes();
         if (auto why = a_.stop_why.load(); why != stop_request::none && stop_ == stop_request::none) {
           request_stop(why, 0);
           stopped_at = clock::now();
@@ -346,6 +349,7 @@ void run_flow::finalize(output_pump& p) {
       o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
     if (!stop_error_.empty()) o.reason += (o.reason.empty() ? "" : "; ") + std::string("stopping the worker failed: ") + stop_error_;
   }
+  flush_notes();
   journal_.finish(rec_.id, seq_, o.end, o.reason, code);
   release_();
   const auto t_done = clock::now();
@@ -360,7 +364,23 @@ void run_flow::finalize(output_pump& p) {
                                        {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});
 }
 
+void run_flow::flush_notes() {
+  run_note n;
+  {
+    std::lock_guard lock(a_.notes_m);
+    std::swap(n, a_.notes);
+  }
+  if (n.events.empty() && n.used.empty()) return;
+  store::run_update u;
+  if (!n.used.empty()) {
+    used_ += n.used;
+    u.usage = used_.to_json().dump();
+  }
+  emit(std::move(n.events), u);
+}
+
 void run_flow::finish_without_worker(run_end end, const std::string& reason) {
+  flush_notes();
   journal_.finish(rec_.id, seq_, end, reason);
   release_();
   log::warn("run ended without a worker exit", {{"run", rec_.id}, {"status", std::string(name_of(end))}, {"reason", reason}});

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -33,6 +34,8 @@ struct docker_executor::active_run {
   std::atomic<stop_request> stop_why{stop_request::none};  // asked from outside: cancel, disk limit
   std::atomic<bool> detach{false};
   std::jthread thread;  // guarded by the executor's mutex
+  std::mutex notes_m;   // the gateway's notes for this run, taken by its thread (after the executor's mutex)
+  run_note notes;
   ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }
   void wake() const {
     std::uint64_t one = 1;
@@ -45,7 +48,7 @@ class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
            docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-           std::function<void()> release);
+           std::function<void()> release, std::string gateway_token);
 
   // finished: the run has its terminal status. requeued: back to the queue (engine down before the worker
   // got its task). detached: shutdown, the worker keeps running. abandoned: the store failed mid-run; the
@@ -73,6 +76,8 @@ class run_flow {
   template <class F>
   auto with_engine(F f) -> decltype(f());
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
+  // Stores what the gateway noted for this run (egress events, the usage total) since the last call.
+  void flush_notes();
   docker::container_spec spec() const;
   std::optional<docker::unix_stream> take_spare();
   void mark_running();
@@ -98,6 +103,8 @@ class run_flow {
   spare_pool& spares_;
   volume_registry& volumes_;
   std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
+  std::string gateway_token_;
+  usage used_;  // this run's metered usage so far (restored from the store after a restart)
   std::optional<docker::unix_stream> exit_waiter_;
 };
 

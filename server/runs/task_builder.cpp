@@ -90,11 +90,16 @@ docker::container_spec worker_container(const config& c, const std::string& inst
   s.cpus = c.worker_cpus;
   s.pids = c.worker_pids;
   s.workspace_volume = workspace_volume(instance, user);
+  s.gateway_volume = gateway_volume(c, instance);
   if (instructions) s.instructions_volume = instructions_volume(instance, user);
   return s;
 }
 
-task build_task(const config& c, const store::run_record& r) {
+std::string gateway_volume(const config& c, std::string_view instance) {
+  return c.gateway_volume.empty() ? "berth-gw-" + std::string(instance) : c.gateway_volume;
+}
+
+task build_task(const config& c, const store::run_record& r, const std::string& gateway_token) {
   task t;
   t.run = r.id;
   t.user = r.user;
@@ -104,6 +109,7 @@ task build_task(const config& c, const store::run_record& r) {
   t.model = r.model;
   t.options = parse_json(r.options);
   if (!t.options.is_object()) t.options = nlohmann::json::object();
+  t.relay = {.socket = "/run/berth/" + std::string(gateway_socket_name), .port = c.gateway_relay_port, .token = gateway_token};
   if (r.engine != "claude") return t;
 
   if (t.model.empty()) t.model = c.claude_model;
@@ -116,9 +122,14 @@ task build_task(const config& c, const store::run_record& r) {
   if (!o.contains("max_turns") || o["max_turns"].get<int>() > c.claude_max_turns) o["max_turns"] = c.claude_max_turns;
   o["max_retries"] = c.claude_max_retries;
   if (!r.session.empty()) t.session_id = session_uuid(r.user, r.session);
-  if (!c.anthropic_api_key.empty()) t.env["ANTHROPIC_API_KEY"] = c.anthropic_api_key;
-  if (!c.claude_oauth_token.empty()) t.env["CLAUDE_CODE_OAUTH_TOKEN"] = c.claude_oauth_token;
-  if (!c.anthropic_base_url.empty()) t.env["ANTHROPIC_BASE_URL"] = c.anthropic_base_url;
+  // The CLI authenticates with the run's token in the form berthd's credential takes (so an OAuth token's
+  // request headers stay those of OAuth); the gateway swaps it for the real one.
+  t.env[c.anthropic_api_key.empty() ? "CLAUDE_CODE_OAUTH_TOKEN" : "ANTHROPIC_API_KEY"] = gateway_token;
+  const std::string relay = "http://127.0.0.1:" + std::to_string(c.gateway_relay_port);
+  t.env["ANTHROPIC_BASE_URL"] = relay;
+  for (const char* k : {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"}) t.env[k] = relay;
+  // Without these a loopback base URL would itself be sent through the proxy (measured with CLI 2.1.197).
+  for (const char* k : {"NO_PROXY", "no_proxy"}) t.env[k] = "127.0.0.1,localhost";
   return t;
 }
 

@@ -9,7 +9,7 @@
 
 namespace berth::store {
 namespace {
-constexpr std::array<const char*, 3> migrations = {
+constexpr std::array<const char*, 4> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -76,6 +76,10 @@ CREATE TABLE chat_events (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (source, event_id)
 ) WITHOUT ROWID;
+)sql",
+    // 4: what a run spent at the model API, metered by berthd's gateway (JSON, common/usage.hpp).
+    R"sql(
+ALTER TABLE runs ADD COLUMN usage TEXT NOT NULL DEFAULT '';
 )sql",
 };
 }  // namespace

@@ -10,11 +10,11 @@ namespace {
 
 constexpr const char* run_columns =
     "id, user, engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
-    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated";
+    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage";
 // Lists show a preview of each message: reading 500 whole 256 KiB messages per page would cost 128 MB.
 constexpr const char* list_columns =
     "id, user, engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
-    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated";
+    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage";
 
 run_record read_run(SQLite::Statement& q) {
   run_record r;
@@ -37,6 +37,7 @@ run_record read_run(SQLite::Statement& q) {
   r.stderr_offset = q.getColumn(16).getInt64();
   r.output_bytes = q.getColumn(17).getInt64();
   r.truncated = q.getColumn(18).getInt() != 0;
+  r.usage = q.getColumn(19).getString();
   return r;
 }
 
@@ -185,6 +186,7 @@ void store::commit(const std::string& run, const std::vector<event>& events, con
   if (u.stderr_offset) sql += ", stderr_offset = ?";
   if (u.output_bytes) sql += ", output_bytes = ?";
   if (u.truncated) sql += ", truncated = ?";
+  if (u.usage) sql += ", usage = ?";
   sql += " WHERE id = ?";
   SQLite::Statement q(*writer_, sql);
   int i = 1;
@@ -199,6 +201,7 @@ void store::commit(const std::string& run, const std::vector<event>& events, con
   if (u.stderr_offset) q.bind(i++, static_cast<std::int64_t>(*u.stderr_offset));
   if (u.output_bytes) q.bind(i++, static_cast<std::int64_t>(*u.output_bytes));
   if (u.truncated) q.bind(i++, *u.truncated ? 1 : 0);
+  if (u.usage) q.bind(i++, *u.usage);
   q.bind(i, run);
   q.exec();
   tx.commit();

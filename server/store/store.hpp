@@ -39,6 +39,7 @@ struct run_record {
   std::int64_t stderr_offset = 0;
   std::int64_t output_bytes = 0;
   bool truncated = false;
+  std::string usage;  // JSON (common/usage.hpp) as the gateway metered it; empty: nothing metered
 };
 
 // Fields to change on a run together with appended events; unset fields stay as they are.
@@ -53,6 +54,7 @@ struct run_update {
   std::optional<std::int64_t> stderr_offset;
   std::optional<std::int64_t> output_bytes;
   std::optional<bool> truncated;
+  std::optional<std::string> usage;
 };
 
 // An outbound reply (Slack, Telegram, callback), written before it is sent. `waiting` until its run ends,

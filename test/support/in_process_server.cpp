@@ -28,7 +28,8 @@ struct in_process_server::parts {
         docker(cfg.docker_socket),
         journal(db, bus),
         outbox(cfg, db, bus),
-        exec(cfg, docker, journal, "inproc"),
+        tokens("in-process-secret"),
+        exec(cfg, docker, journal, "inproc", tokens),
         manager(cfg, journal, exec),
         health(docker, db, dir.path, [] {}),
         instructions(cfg, docker, db, "inproc"),
@@ -42,6 +43,7 @@ struct in_process_server::parts {
   runs::event_bus bus;
   runs::journal journal;
   chat::outbox outbox;
+  runs::token_registry tokens;
   runs::docker_executor exec;
   runs::run_manager manager;
   runs::health_monitor health;

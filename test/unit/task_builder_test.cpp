@@ -28,22 +28,37 @@ TEST_CASE("session ids are stable UUIDs - distinct per user and per session") {
   CHECK(a[14] == '5');
 }
 
-TEST_CASE("the claude task carries config defaults - capped options and credentials - echo carries none") {
+TEST_CASE("the claude task carries config defaults - capped options - the run's token, never the credential") {
   config c;
   c.anthropic_api_key = "sk-secret-value";
   c.anthropic_base_url = "http://127.0.0.1:9";
   c.claude_max_turns = 10;
   c.claude_model = "claude-x";
-  auto t = runs::build_task(c, run_of("claude", R"({"max_turns": 500, "permission_mode": "plan"})"));
-  CHECK(t.env.at("ANTHROPIC_API_KEY") == "sk-secret-value");
-  CHECK(t.env.at("ANTHROPIC_BASE_URL") == "http://127.0.0.1:9");
+  c.gateway_relay_port = 8200;
+  auto t = runs::build_task(c, run_of("claude", R"({"max_turns": 500, "permission_mode": "plan"})"), "brt-token");
+  CHECK(t.env.at("ANTHROPIC_API_KEY") == "brt-token");
+  CHECK(t.env.at("ANTHROPIC_BASE_URL") == "http://127.0.0.1:8200");
+  CHECK(t.env.at("HTTPS_PROXY") == "http://127.0.0.1:8200");
+  CHECK(t.env.at("http_proxy") == "http://127.0.0.1:8200");
+  CHECK(t.env.at("NO_PROXY") == "127.0.0.1,localhost");
+  CHECK(t.relay.port == 8200);
+  CHECK(t.relay.token == "brt-token");
+  CHECK(t.relay.socket == "/run/berth/gateway.sock");
+  CHECK(serialize_task(t).find("sk-secret-value") == std::string::npos);
+  c.anthropic_api_key.clear();
+  c.claude_oauth_token = "oauth-secret";
+  auto o = runs::build_task(c, run_of("claude"), "brt-token");
+  CHECK(o.env.at("CLAUDE_CODE_OAUTH_TOKEN") == "brt-token");
+  CHECK_FALSE(o.env.contains("ANTHROPIC_API_KEY"));
+  CHECK(serialize_task(o).find("oauth-secret") == std::string::npos);
   CHECK(t.options["max_turns"] == 10);
   CHECK(t.options["permission_mode"] == "plan");
   CHECK(t.model == "claude-x");
   CHECK(t.session_id == runs::session_uuid("alice", "thread-1"));
 
-  auto e = runs::build_task(c, run_of("echo"));
+  auto e = runs::build_task(c, run_of("echo"), "brt-token");
   CHECK(e.env.empty());
+  CHECK(e.relay.port == 8200);  // every engine gets the relay; only claude uses it today
   CHECK(e.session_id.empty());
   CHECK_FALSE(e.options.contains("max_turns"));
 }
@@ -53,16 +68,16 @@ TEST_CASE("a request narrows the operator's tool policy - never widens it") {
   c.anthropic_api_key = "sk-secret-value";
   c.claude_permission_mode = "default";
   c.claude_allowed_tools = {"Read", "Bash"};
-  auto wide = runs::build_task(c, run_of("claude", R"({"permission_mode": "bypassPermissions", "allowed_tools": ["Write", "WebFetch"]})"));
+  auto wide = runs::build_task(c, run_of("claude", R"({"permission_mode": "bypassPermissions", "allowed_tools": ["Write", "WebFetch"]})"), "t");
   CHECK(wide.options["permission_mode"] == "default");
   CHECK(wide.options["allowed_tools"] == nlohmann::json({"Read", "Bash"}));
-  auto narrow = runs::build_task(c, run_of("claude", R"j({"permission_mode": "plan", "allowed_tools": ["Read", "Bash(git *)", "Write"]})j"));
+  auto narrow = runs::build_task(c, run_of("claude", R"j({"permission_mode": "plan", "allowed_tools": ["Read", "Bash(git *)", "Write"]})j"), "t");
   CHECK(narrow.options["permission_mode"] == "plan");
   CHECK(narrow.options["allowed_tools"] == nlohmann::json({"Read", "Bash(git *)"}));
   c.claude_allowed_tools.clear();  // the operator allows every tool: the request's list narrows that
-  auto any = runs::build_task(c, run_of("claude", R"({"allowed_tools": ["Read"]})"));
+  auto any = runs::build_task(c, run_of("claude", R"({"allowed_tools": ["Read"]})"), "t");
   CHECK(any.options["allowed_tools"] == nlohmann::json({"Read"}));
-  CHECK_FALSE(runs::build_task(c, run_of("claude")).options.contains("allowed_tools"));
+  CHECK_FALSE(runs::build_task(c, run_of("claude"), "t").options.contains("allowed_tools"));
 }
 
 TEST_CASE("missing credentials are named") {

@@ -1,0 +1,469 @@
+#include "server/gateway/gateway.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "common/log.hpp"
+#include "common/strings.hpp"
+#include "server/gateway/egress_policy.hpp"
+#include "server/runs/metrics.hpp"
+
+namespace berth::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using local = net::local::stream_protocol;
+using namespace std::chrono_literals;
+using net::experimental::awaitable_operators::operator&&;
+
+namespace {
+constexpr auto preamble_timeout = 15s;
+constexpr auto idle_timeout = 10min;          // between a CLI's requests: a tool may run that long
+constexpr auto body_timeout = 60s;            // a request body, once its header arrived
+constexpr auto connect_timeout = 30s;         // to the upstream or a CONNECT target
+constexpr auto answer_timeout = 10min;        // for each piece of an answer (a long think is silent)
+constexpr std::size_t preamble_max = 256;
+constexpr std::size_t header_limit = 64 * 1024;
+constexpr std::size_t max_connections = 2048;  // open worker connections, all runs together
+constexpr auto tuple = net::as_tuple(net::use_awaitable);
+
+using client_stream = beast::basic_stream<local, net::any_io_executor>;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// Anthropic's error shape, so the CLI shows the gateway's reason as it would the API's.
+std::string error_json(std::string_view type, std::string_view message) {
+  return nlohmann::json{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}}.dump();
+}
+
+std::string_view error_type(unsigned status) {
+  switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 413: return "request_too_large";
+    case 431: return "invalid_request_error";
+    case 503: return "overloaded_error";
+    default: return "api_error";
+  }
+}
+
+net::awaitable<void> refuse(client_stream& c, unsigned status, std::string_view message) {
+  runs::global_metrics().gateway_refused.fetch_add(1, std::memory_order_relaxed);
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = error_json(error_type(status), message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  c.expires_after(5s);
+  co_await http::async_write(c, res, tuple);
+  beast::error_code ec;
+  c.socket().shutdown(local::socket::shutdown_send, ec);
+}
+
+// At most one log line per second for refusals a misbehaving worker can repeat at will.
+struct throttled {
+  std::atomic<std::int64_t> last_ms{0};
+  std::atomic<std::uint64_t> quiet{0};
+  void warn(std::string_view what, const std::string& run = {}, const std::string& detail = {}) {
+    auto now = now_ms();
+    auto prev = last_ms.load();
+    if (now - prev < 1000 || !last_ms.compare_exchange_strong(prev, now)) {
+      ++quiet;
+      return;
+    }
+    log::warn(what, {{"run", run.empty() ? "-" : run}, {"detail", detail}, {"not_logged_before", std::to_string(quiet.exchange(0))}});
+  }
+};
+throttled refusal_log;
+
+struct upstream_conn {
+  std::optional<beast::tcp_stream> plain;
+  std::optional<tls_stream> tls;
+  beast::flat_buffer buf;
+  bool open() const { return plain || tls; }
+  void reset() {
+    plain.reset();
+    tls.reset();
+    buf.clear();
+  }
+};
+
+// One worker connection: its run, and the upstream connection it reuses between requests.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(local::socket s, const config& c, runs::token_registry& t, const note_sink& n, const upstream& u,
+          net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
+      : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), up_(u), tls_ctx_(tls), open_(std::move(open)) {}
+  ~session() { open_->fetch_sub(1); }
+  net::awaitable<void> run();
+  net::any_io_executor executor() { return c_.get_executor(); }
+
+ private:
+  net::awaitable<bool> read_preamble();
+  net::awaitable<bool> forward(http::request_parser<http::string_body>& p);
+  net::awaitable<void> tunnel(const http::request<http::string_body>& req);
+  net::awaitable<void> connect_upstream();
+  template <class Up>
+  net::awaitable<int> exchange(Up& up, http::request<http::string_body>& req);
+
+  client_stream c_;
+  const config& cfg_;
+  runs::token_registry& tokens_;
+  const note_sink& notes_;
+  const upstream& up_;
+  net::ssl::context& tls_ctx_;
+  std::shared_ptr<std::atomic<std::size_t>> open_;
+  beast::flat_buffer buf_;
+  std::string token_;
+  std::string run_;
+  upstream_conn upc_;
+};
+
+net::awaitable<bool> session::read_preamble() {
+  c_.expires_after(preamble_timeout);
+  for (;;) {
+    auto data = buf_.data();
+    std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    if (auto nl = seen.find('\n'); nl != std::string_view::npos) {
+      std::string_view line = seen.substr(0, nl);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.starts_with("BERTH ")) token_ = std::string(line.substr(6));
+      buf_.consume(nl + 1);
+      break;
+    }
+    if (seen.size() > preamble_max) break;
+    auto [ec, n] = co_await c_.async_read_some(buf_.prepare(preamble_max), tuple);
+    if (ec) co_return false;
+    buf_.commit(n);
+  }
+  if (auto r = tokens_.run_of(token_)) {
+    run_ = *r;
+    co_return true;
+  }
+  refusal_log.warn("gateway: a connection presented no open run's token; refused");
+  co_await refuse(c_, 401, "berth gateway: this connection's run token is unknown or its run has ended");
+  co_return false;
+}
+
+net::awaitable<void> session::run() {
+  if (!co_await read_preamble()) co_return;
+  for (;;) {
+    http::request_parser<http::string_body> p;
+    p.header_limit(header_limit);
+    p.body_limit(static_cast<std::uint64_t>(cfg_.gateway_max_body_bytes));
+    c_.expires_after(idle_timeout);
+    auto [ec, n] = co_await http::async_read_header(c_, buf_, p, tuple);
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+      co_return;
+    if (ec == http::error::header_limit) co_return co_await refuse(c_, 431, "berth gateway: request headers over 64 KiB");
+    if (ec) co_return co_await refuse(c_, 400, "berth gateway: malformed HTTP request (" + ec.message() + ")");
+    const auto& req = p.get();
+    if (!tokens_.run_of(token_)) {
+      refusal_log.warn("gateway: a request after its run ended; refused", run_);
+      co_return co_await refuse(c_, 401, "berth gateway: the run this token belongs to has ended");
+    }
+    if (req.method() == http::verb::connect) co_return co_await tunnel(req);
+    if ((req.method() == http::verb::head || req.method() == http::verb::get) && req.target() == "/" &&
+        !req.has_content_length() && !req.chunked()) {
+      // The CLI's reachability check: answered here, never sent upstream.
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.set(http::field::content_type, "application/json");
+      res.body() = "{}";
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(c_, res, tuple);
+      if (wec || !req.keep_alive()) co_return;
+      continue;
+    }
+    if (presented_token(req) != token_) {
+      refusal_log.warn("gateway: a request whose key is not its run's token; refused", run_);
+      co_return co_await refuse(c_, 401, "berth gateway: the API key is not this run's token");
+    }
+    if (!is_model_api(req.method_string(), req.target())) {
+      refusal_log.warn("gateway: a request outside the Messages API; refused", run_,
+                       std::string(req.method_string()) + " " + std::string(req.target().substr(0, 200)));
+      co_return co_await refuse(c_, 403, "berth gateway: only POST /v1/messages and /v1/messages/count_tokens are served");
+    }
+    if (auto cl = p.content_length(); cl && *cl > static_cast<std::uint64_t>(cfg_.gateway_max_body_bytes))
+      co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
+    c_.expires_after(body_timeout);
+    auto [bec, bn] = co_await http::async_read(c_, buf_, p, tuple);
+    if (bec == http::error::body_limit)
+      co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
+    if (bec) co_return;  // the worker went away or stalled mid-body: nothing was forwarded
+    if (!co_await forward(p)) co_return;
+  }
+}
+
+net::awaitable<void> session::connect_upstream() {
+  auto ex = co_await net::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto results = co_await resolver.async_resolve(up_.host, up_.port, net::use_awaitable);
+  if (up_.tls) {
+    upc_.tls.emplace(ex, tls_ctx_);
+    if (SSL_ctrl(upc_.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(up_.host.c_str())) != 1)  // SSL_set_tlsext_host_name, without its C cast
+      throw std::runtime_error("cannot set TLS server name");
+    upc_.tls->set_verify_callback(net::ssl::host_name_verification(up_.host));
+    beast::get_lowest_layer(*upc_.tls).expires_after(connect_timeout);
+    co_await beast::get_lowest_layer(*upc_.tls).async_connect(results, net::use_awaitable);
+    co_await upc_.tls->async_handshake(net::ssl::stream_base::client, net::use_awaitable);
+  } else {
+    upc_.plain.emplace(ex);
+    upc_.plain->expires_after(connect_timeout);
+    co_await upc_.plain->async_connect(results, net::use_awaitable);
+  }
+}
+
+// Sends `req` and streams the answer back. Returns 0 when the answer was relayed, 1 when nothing came back
+// on a reused connection (safe to retry on a fresh one), 2 when the upstream failed.
+template <class Up>
+net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& req) {
+  auto& lowest = beast::get_lowest_layer(up);
+  lowest.expires_after(answer_timeout);
+  auto [wec, wn] = co_await http::async_write(up, req, tuple);
+  if (wec) co_return 1;
+  http::response_parser<http::buffer_body> p;
+  p.body_limit(boost::none);
+  auto [hec, hn] = co_await http::async_read_header(up, upc_.buf, p, tuple);
+  if (hec) co_return hn == 0 && upc_.buf.size() == 0 ? 1 : 2;
+  auto& res = p.get();
+  const bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
+  usage_meter meter(sse);
+  auto report = [&](usage u) {
+    if (u.empty()) return;
+    auto& m = runs::global_metrics();
+    m.tokens_input.fetch_add(static_cast<std::uint64_t>(u.input_tokens), std::memory_order_relaxed);
+    m.tokens_output.fetch_add(static_cast<std::uint64_t>(u.output_tokens), std::memory_order_relaxed);
+    m.tokens_cache_read.fetch_add(static_cast<std::uint64_t>(u.cache_read_input_tokens), std::memory_order_relaxed);
+    m.tokens_cache_creation.fetch_add(static_cast<std::uint64_t>(u.cache_creation_input_tokens), std::memory_order_relaxed);
+    notes_(run_, note{.used = u});
+  };
+  http::serializer<false, http::buffer_body> sr{res};
+  c_.expires_after(answer_timeout);
+  auto [shec, shn] = co_await http::async_write_header(c_, sr, tuple);
+  if (shec) co_return 2;
+  std::array<char, 16384> chunk;
+  do {
+    if (!p.is_done()) {
+      res.body().data = chunk.data();
+      res.body().size = chunk.size();
+      lowest.expires_after(answer_timeout);
+      auto [rec, rn] = co_await http::async_read_some(up, upc_.buf, p, tuple);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) co_return 2;
+      res.body().size = chunk.size() - res.body().size;
+      res.body().data = chunk.data();
+      res.body().more = !p.is_done();
+      // Metered before the client sees it: the run's count is stored before its worker can act on the answer.
+      report(meter.feed(std::string_view(chunk.data(), res.body().size)));
+      if (p.is_done()) report(meter.finish());
+    } else {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    }
+    c_.expires_after(answer_timeout);
+    auto [cec, cn] = co_await http::async_write(c_, sr, tuple);
+    if (cec == http::error::need_buffer) cec = {};
+    if (cec) co_return 2;
+  } while (!p.is_done() || !sr.is_done());
+  if (!res.keep_alive()) upc_.reset();
+  co_return 0;
+}
+
+net::awaitable<bool> session::forward(http::request_parser<http::string_body>& p) {
+  auto req = p.release();
+  const bool client_keeps = req.keep_alive();
+  rewrite_for_upstream(req, up_, cfg_.anthropic_api_key, cfg_.claude_oauth_token);
+  req.target(up_.prefix + std::string(req.target()));
+  req.keep_alive(true);
+  req.prepare_payload();
+  runs::global_metrics().gateway_forwarded.fetch_add(1, std::memory_order_relaxed);
+  notes_(run_, note{.used = {.requests = 1}});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool reused = upc_.open();
+    if (!reused) {
+      std::string failure;
+      try {
+        co_await connect_upstream();
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        upc_.reset();
+        runs::global_metrics().gateway_failed.fetch_add(1, std::memory_order_relaxed);
+        log::warn("gateway: the model API is unreachable", {{"run", run_}, {"upstream", up_.host + ":" + up_.port}, {"error", failure}});
+        co_await refuse(c_, 502, "berth gateway: the model API is unreachable: " + failure);
+        co_return false;
+      }
+    }
+    int r = upc_.tls ? co_await exchange(*upc_.tls, req) : co_await exchange(*upc_.plain, req);
+    if (r == 0) co_return client_keeps;
+    upc_.reset();
+    if (r == 1 && reused) continue;  // the kept connection had closed: once more on a fresh one
+    runs::global_metrics().gateway_failed.fetch_add(1, std::memory_order_relaxed);
+    log::warn("gateway: the model API's answer broke off", {{"run", run_}, {"upstream", up_.host + ":" + up_.port}});
+    co_return false;  // the client sees its connection close mid-answer, as it would have from the API
+  }
+  co_return false;
+}
+
+template <class From, class To>
+net::awaitable<void> pipe(From& from, To& to) {
+  std::array<char, 16384> b;
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(net::buffer(b), tuple);
+    if (ec) {
+      beast::error_code ignored;
+      to.shutdown(net::socket_base::shutdown_send, ignored);
+      co_return;
+    }
+    auto [wec, wn] = co_await net::async_write(to, net::buffer(b.data(), n), tuple);
+    if (wec) co_return;
+  }
+}
+
+net::awaitable<void> session::tunnel(const http::request<http::string_body>& req) {
+  auto& m = runs::global_metrics();
+  const std::string asked(req.target().substr(0, 300));
+  auto record = [&](bool allowed, const std::string& reason) {
+    (allowed ? m.egress_allowed : m.egress_refused).fetch_add(1, std::memory_order_relaxed);
+    nlohmann::json e = {{"target", asked}, {"allowed", allowed}};
+    if (!reason.empty()) e["reason"] = reason;
+    notes_(run_, note{.egress = e});
+    if (allowed) log::info("gateway: egress allowed", {{"run", run_}, {"target", asked}});
+    else log::warn("gateway: egress refused", {{"run", run_}, {"target", asked}, {"reason", reason}});
+  };
+  auto target = parse_connect_target(asked);
+  if (!target) {
+    record(false, "not a host:port");
+    co_return co_await refuse(c_, 400, "berth gateway: CONNECT needs host:port");
+  }
+  std::string why;
+  if (!egress_listed(cfg_.egress_allow, *target)) {
+    why = target->text() + " is not in BERTH_EGRESS_ALLOW";
+    record(false, why);
+    co_return co_await refuse(c_, 403, "berth gateway: " + why);
+  }
+  auto ex = co_await net::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(target->host, std::to_string(target->port), tuple);
+  std::vector<net::ip::address> resolved;
+  if (!rec)
+    for (const auto& r : results) resolved.push_back(r.endpoint().address());
+  auto addresses = dialable(cfg_.egress_allow, *target, resolved, why);
+  if (rec) why = target->text() + " does not resolve: " + rec.message();
+  if (addresses.empty()) {
+    record(false, why);
+    co_return co_await refuse(c_, 403, "berth gateway: " + why);
+  }
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& a : addresses) endpoints.emplace_back(a, target->port);
+  beast::tcp_stream remote(ex);
+  remote.expires_after(connect_timeout);
+  auto [cec, ep] = co_await remote.async_connect(endpoints, tuple);
+  if (cec) {
+    record(false, "connecting failed: " + cec.message());
+    co_return co_await refuse(c_, 502, "berth gateway: " + target->text() + " did not accept the connection");
+  }
+  record(true, "");
+  remote.expires_never();
+  c_.expires_never();
+  static constexpr std::string_view established = "HTTP/1.1 200 Connection Established\r\n\r\n";
+  auto [wec, wn] = co_await net::async_write(c_, net::buffer(established), tuple);
+  if (wec) co_return;
+  if (buf_.size() > 0) {  // bytes the client sent right behind its CONNECT (a TLS hello)
+    auto [fec, fn] = co_await net::async_write(remote, buf_.data(), tuple);
+    if (fec) co_return;
+    buf_.consume(buf_.size());
+  }
+  auto& client = c_.socket();
+  auto& server = remote.socket();
+  co_await (pipe(client, server) && pipe(server, client));
+}
+}  // namespace
+
+gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes)
+    : ioc_(ioc), cfg_(c), tokens_(tokens), notes_(std::move(notes)), tls_(net::ssl::context::tls_client), acceptor_(ioc) {
+  auto u = parse_upstream(c.anthropic_base_url);
+  if (!u) throw std::runtime_error("ANTHROPIC_BASE_URL is not an http(s) URL");
+  upstream_ = *u;
+  tls_.set_default_verify_paths();
+  tls_.set_verify_mode(net::ssl::verify_peer);
+}
+
+void gateway::bind(const std::string& path) {
+  ::unlink(path.c_str());  // a socket left by an earlier berthd (the data-dir lock says none runs now)
+  local::endpoint ep(path);
+  acceptor_.open(ep.protocol());
+  acceptor_.bind(ep);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+  ::chmod(path.c_str(), 0666);  // the worker's uid connects; the volume's directory stays root's
+  path_ = path;
+}
+
+void gateway::start() {
+  net::co_spawn(
+      acceptor_.get_executor(),
+      [this]() -> net::awaitable<void> {
+        for (;;) {
+          auto [ec, sock] = co_await acceptor_.async_accept(net::make_strand(ioc_), tuple);
+          if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+          if (ec) {
+            refusal_log.warn("gateway: accept failed; backing off", {}, ec.message());
+            net::steady_timer t(acceptor_.get_executor(), 100ms);
+            co_await t.async_wait(tuple);
+            continue;
+          }
+          if (open_->fetch_add(1) >= max_connections) {
+            open_->fetch_sub(1);
+            refusal_log.warn("gateway: too many worker connections; refused", {}, "max " + std::to_string(max_connections));
+            beast::error_code ignored;
+            sock.close(ignored);
+            continue;
+          }
+          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, upstream_, tls_, open_);
+          net::co_spawn(s->executor(), [s]() -> net::awaitable<void> { co_await s->run(); },
+                        [](std::exception_ptr e) {
+                          if (!e) return;
+                          try {
+                            std::rethrow_exception(e);
+                          } catch (const std::exception& x) {
+                            log::warn("gateway: a worker connection ended on an error", {{"error", x.what()}});
+                          }
+                        });
+        }
+      },
+      net::detached);
+}
+
+void gateway::stop() {
+  beast::error_code ec;
+  acceptor_.close(ec);
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+}  // namespace berth::gateway

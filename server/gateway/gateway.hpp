@@ -1,0 +1,56 @@
+// The credential gateway: berthd's own acceptor on a unix socket in a named volume that every worker mounts
+// (workers have no network of their own). berth-worker relays the CLI's loopback connections to it, each
+// opened with one line `BERTH <run token>`. On such a connection the gateway
+//   - forwards Messages API requests carrying that run's token to ANTHROPIC_BASE_URL, with the token swapped
+//     for the real credential, streaming the answer back as it comes and metering its usage;
+//   - answers CONNECT host:port for targets BERTH_EGRESS_ALLOW names (checked after resolution) and splices
+//     the tunnel, refusing the rest with 403;
+//   - refuses everything else itself (401 unknown or ended token, 403 other paths, 413 body over
+//     BERTH_GATEWAY_MAX_BODY_BYTES, 400/431 malformed): nothing refused reaches the upstream.
+// Every allowed and refused CONNECT and every metered answer is handed to `notes` for the run's journal.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config.hpp"
+#include "server/runs/run_tokens.hpp"
+#include "server/gateway/upstream.hpp"
+#include "server/gateway/usage_meter.hpp"
+
+namespace berth::gateway {
+
+struct note {
+  usage used;                                // tokens an answer reported (and requests forwarded)
+  nlohmann::json egress = nullptr;           // a CONNECT attempt: {target, allowed, reason}
+};
+using note_sink = std::function<void(const std::string& run, const note& n)>;
+
+class gateway {
+ public:
+  gateway(boost::asio::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes);
+  // Creates the socket at `path` (a stale one is replaced), mode 0666 so the worker's uid may connect.
+  void bind(const std::string& path);
+  void start();
+  void stop();  // closes the acceptor; open connections end with their current request
+  std::size_t connections() const { return open_->load(); }
+
+ private:
+  boost::asio::io_context& ioc_;
+  const config& cfg_;
+  runs::token_registry& tokens_;
+  note_sink notes_;
+  upstream upstream_;
+  boost::asio::ssl::context tls_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::string path_;
+  std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
+};
+
+}  // namespace berth::gateway

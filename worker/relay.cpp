@@ -1,0 +1,129 @@
+#include "worker/relay.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include "worker/emit.hpp"
+
+namespace berth::worker {
+namespace {
+bool write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int connect_gateway(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) {
+    ::close(fd);
+    return -1;
+  }
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+}  // namespace
+
+relay::relay(const task::relay_spec& spec) : spec_(spec) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(spec.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 64) != 0) {
+    std::string why = std::strerror(errno);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    throw std::runtime_error("relay cannot listen on 127.0.0.1:" + std::to_string(spec.port) + ": " + why);
+  }
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  acceptor_ = std::jthread([this] { accept_loop(); });
+}
+
+relay::~relay() {
+  std::uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  acceptor_ = {};
+  {
+    std::lock_guard lock(m_);
+    connections_.clear();
+  }
+  ::close(listen_fd_);
+  ::close(stop_fd_);
+}
+
+void relay::accept_loop() {
+  for (;;) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
+    if (p[1].revents) return;
+    if (!(p[0].revents & POLLIN)) continue;
+    int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard lock(m_);
+    connections_.emplace_back([this, c] { serve(c); });
+  }
+}
+
+void relay::serve(int client) {
+  int up = connect_gateway(spec_.socket);
+  if (up < 0) {
+    diag("relay: cannot reach berthd's gateway at " + spec_.socket + ": " + std::strerror(errno));
+    ::close(client);
+    return;
+  }
+  char buf[16384];
+  if (write_all(up, "BERTH " + spec_.token + "\n")) {
+    bool open[2] = {true, true};  // client→gateway, gateway→client; a half-close is passed on
+    while (open[0] || open[1]) {
+      pollfd p[3] = {{open[0] ? client : -1, POLLIN, 0}, {open[1] ? up : -1, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+      if (::poll(p, 3, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (p[2].revents) break;
+      bool failed = false;
+      for (int side = 0; side < 2 && !failed; ++side) {
+        if (!(p[side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        int from = side == 0 ? client : up, to = side == 0 ? up : client;
+        ssize_t n = ::recv(from, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          open[side] = false;
+          ::shutdown(to, SHUT_WR);
+        } else if (!write_all(to, std::string_view(buf, static_cast<std::size_t>(n)))) {
+          failed = true;
+        }
+      }
+      if (failed) break;
+    }
+  }
+  ::close(up);
+  ::close(client);
+}
+
+}  // namespace berth::worker

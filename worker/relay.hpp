@@ -1,0 +1,33 @@
+// The worker's side of the credential gateway: listens on 127.0.0.1:<port> inside the container (which has
+// no network of its own) and passes each connection, byte for byte, to berthd's gateway socket in the
+// mounted volume, first saying which run it is for (`BERTH <token>\n`). The CLI's ANTHROPIC_BASE_URL and
+// HTTP(S)_PROXY point here. Threads are owned: stopping (the destructor) ends every connection and joins.
+#pragma once
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/task.hpp"
+
+namespace berth::worker {
+
+class relay {
+ public:
+  explicit relay(const task::relay_spec& spec);  // throws std::runtime_error when it cannot listen
+  ~relay();
+  relay(const relay&) = delete;
+  relay& operator=(const relay&) = delete;
+
+ private:
+  void accept_loop();
+  void serve(int client);
+  task::relay_spec spec_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;
+  std::mutex m_;
+  std::vector<std::jthread> connections_;
+  std::jthread acceptor_;
+};
+
+}  // namespace berth::worker
