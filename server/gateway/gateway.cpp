@@ -176,6 +176,9 @@ net::awaitable<void> session::run() {
         ec == net::error::operation_aborted || ec == net::error::connection_reset)
       co_return;
     if (ec == http::error::header_limit) co_return co_await refuse(c_, 431, "berth gateway: request headers over 64 KiB");
+    if (ec == http::error::body_limit)  // announced by Content-Length: refused before any body is read
+      co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
     if (ec) co_return co_await refuse(c_, 400, "berth gateway: malformed HTTP request (" + ec.message() + ")");
     const auto& req = p.get();
     if (!tokens_.run_of(token_)) {
@@ -266,7 +269,8 @@ net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& 
   auto [shec, shn] = co_await http::async_write_header(c_, sr, tuple);
   if (shec) co_return 2;
   std::array<char, 16384> chunk;
-  do {
+  for (;;) {
+    std::size_t got = 0;
     if (!p.is_done()) {
       res.body().data = chunk.data();
       res.body().size = chunk.size();
@@ -274,22 +278,22 @@ net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& 
       auto [rec, rn] = co_await http::async_read_some(up, upc_.buf, p, tuple);
       if (rec == http::error::need_buffer) rec = {};
       if (rec) co_return 2;
-      res.body().size = chunk.size() - res.body().size;
-      res.body().data = chunk.data();
-      res.body().more = !p.is_done();
+      got = chunk.size() - res.body().size;
       // Metered before the client sees it: the run's count is stored before its worker can act on the answer.
-      report(meter.feed(std::string_view(chunk.data(), res.body().size)));
+      report(meter.feed(std::string_view(chunk.data(), got)));
       if (p.is_done()) report(meter.finish());
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
+      // Nothing to pass on yet (a chunk header was parsed): an empty piece here would read as the last chunk.
+      if (got == 0 && !p.is_done()) continue;
     }
+    res.body().data = got ? chunk.data() : nullptr;
+    res.body().size = got;
+    res.body().more = !p.is_done();
     c_.expires_after(answer_timeout);
     auto [cec, cn] = co_await http::async_write(c_, sr, tuple);
     if (cec == http::error::need_buffer) cec = {};
     if (cec) co_return 2;
-  } while (!p.is_done() || !sr.is_done());
+    if (p.is_done() && sr.is_done()) break;
+  }
   if (!res.keep_alive()) upc_.reset();
   co_return 0;
 }

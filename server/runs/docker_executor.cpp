@@ -93,14 +93,15 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     if (cb_.on_finished) cb_.on_finished(rec);
   };
   try {
-    // The run's gateway token is accepted while this thread follows the run, and no longer.
+    // The run's gateway token is accepted while this thread follows the run (the flow closes it before
+    // storing `done`; this closes it on every other way out).
     struct token_open {
       token_registry& t;
       const std::string& run;
       token_open(token_registry& r, const std::string& id) : t(r), run(id) { t.open(run); }
       ~token_open() { t.close(run); }
     } open_token(tokens_, rec.id);
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_.token_of(rec.id));
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_);
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();
   } catch (const std::exception& e) {

@@ -43,9 +43,9 @@ long ms_between(clock::time_point a, clock::time_point b) {
 
 run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
                    docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-                   std::function<void()> release, std::string gateway_token)
+                   std::function<void()> release, token_registry& tokens)
     : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
-      spares_(spares), volumes_(volumes), release_(std::move(release)), gateway_token_(std::move(gateway_token)),
+      spares_(spares), volumes_(volumes), release_(std::move(release)), tokens_(tokens),
       used_(usage_from_json(parse_json(rec_.usage))) {
   auto opts = parse_json(rec_.options);
   if (!opts.is_object()) opts = nlohmann::json::object();
@@ -123,7 +123,7 @@ docker::unix_stream run_flow::begin_fresh() {
   std::optional<docker::unix_stream> warm = take_spare();
   if (warm) {
     global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
-    warm->write_all(serialize_task(build_task(cfg_, rec_, gateway_token_)));
+    warm->write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id))));
     warm->shutdown_write();
     mark_running();
     // Operators find it by its run's name, as any run. After `running`: the worker already has its task, and
@@ -160,7 +160,7 @@ docker::unix_stream run_flow::begin_fresh() {
     log::debug("worker container timings", {{"run", rec_.id}, {"create_ms", std::to_string(ms_between(t0, t_created))},
                                             {"attach_ms", std::to_string(ms_between(t_created, t_attached))},
                                             {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
-  s.write_all(serialize_task(build_task(cfg_, rec_, gateway_token_)));
+  s.write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id))));
   s.shutdown_write();
   mark_running();
   log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});
@@ -349,6 +349,7 @@ void run_flow::finalize(output_pump& p) {
       o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
     if (!stop_error_.empty()) o.reason += (o.reason.empty() ? "" : "; ") + std::string("stopping the worker failed: ") + stop_error_;
   }
+  tokens_.close(rec_.id);
   flush_notes();
   journal_.finish(rec_.id, seq_, o.end, o.reason, code);
   release_();
@@ -380,6 +381,7 @@ void run_flow::flush_notes() {
 }
 
 void run_flow::finish_without_worker(run_end end, const std::string& reason) {
+  tokens_.close(rec_.id);
   flush_notes();
   journal_.finish(rec_.id, seq_, end, reason);
   release_();

@@ -22,6 +22,7 @@
 #include "server/runs/exit_classifier.hpp"
 #include "server/runs/journal.hpp"
 #include "server/runs/output_pump.hpp"
+#include "server/runs/run_tokens.hpp"
 #include "server/runs/spare_pool.hpp"
 #include "server/runs/volume_registry.hpp"
 
@@ -48,7 +49,7 @@ class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
            docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-           std::function<void()> release, std::string gateway_token);
+           std::function<void()> release, token_registry& tokens);
 
   // finished: the run has its terminal status. requeued: back to the queue (engine down before the worker
   // got its task). detached: shutdown, the worker keeps running. abandoned: the store failed mid-run; the
@@ -103,7 +104,7 @@ class run_flow {
   spare_pool& spares_;
   volume_registry& volumes_;
   std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
-  std::string gateway_token_;
+  token_registry& tokens_;  // this run's gateway token is closed before its `done` is stored
   usage used_;  // this run's metered usage so far (restored from the store after a restart)
   std::optional<docker::unix_stream> exit_waiter_;
 };

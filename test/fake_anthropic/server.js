@@ -59,6 +59,8 @@
  *
  * Recording: every request (including unknown paths, excluding /_requests, /_reset, /_health) is stored as
  *   {"seq","time","method","path","query","headers","body","scenario","status"}
+ * plus key_matched (whether the request carried FAKE_ANTHROPIC_API_KEY; null when none is required) and usage
+ * ({input_tokens, output_tokens} this fake reported in its answer, null for other answers),
  * where headers are lower-cased with secrets (x-api-key, authorization, cookie, anything matching
  * key|token|secret|auth) replaced by "[redacted]", body is the parsed JSON (or the raw text if not JSON), and
  * scenario/status say how the fake answered.
@@ -310,6 +312,7 @@ async function handle(req, res, raw) {
   const rec = {
     seq: ++seq, time: new Date().toISOString(), method: req.method, path,
     query: Object.fromEntries(url.searchParams), headers: redactHeaders(req.headers), body, scenario: null, status: null,
+    key_matched: REQUIRED_KEY ? authOk(req) : null, usage: null,
   };
   requests.push(rec);
   const done = (status, scenario) => {
@@ -338,6 +341,8 @@ async function handle(req, res, raw) {
       return sendJSON(res, p.status, errorBody(p.status), extra);
     }
     done(200, `${p.name}${body.stream ? ' stream' : ''}`);
+    const outTok = p.kind === 'tool' ? 20 : p.chunks.length;
+    rec.usage = { input_tokens: inTok, output_tokens: outTok };
     if (body.stream) return streamMessage(res, p, model, inTok);
     return sendJSON(res, 200, fullMessage(p, model, inTok));
   }

@@ -1,5 +1,6 @@
 // The real Claude Code CLI in the real worker container, driven through berthd, against the fake Messages
-// API (the only fake). Workers use host networking to reach the fake on 127.0.0.1.
+// API (the only fake). Workers run on their default network (none): every model request goes through
+// berthd's credential gateway, which alone holds the key and reaches the fake on 127.0.0.1.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "berthd_process.hpp"
 #include "docker_helpers.hpp"
 #include "fake_anthropic.hpp"
+#include "gateway_helpers.hpp"
 #include "run_helpers.hpp"
 
 using namespace berth::test;
@@ -36,14 +38,18 @@ struct users {
 };
 
 struct claude_env {
+  explicit claude_env(std::string egress_allow = "") : egress(std::move(egress_allow)) {}
+  std::string egress;
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
   berthd_process d = berthd_process({{"BERTH_ENGINES", "claude,echo"},
                                      {"BERTH_DEFAULT_ENGINE", "claude"},
-                                     {"BERTH_WORKER_NETWORK", "host"},
+                                     {"BERTH_EGRESS_ALLOW", egress},
                                      {"ANTHROPIC_API_KEY", secret},
                                      {"ANTHROPIC_BASE_URL", fake.base_url()}});
   api_client api{d.port(), test_key};
 };
+
+std::string reversed(std::string s) { return {s.rbegin(), s.rend()}; }
 
 json tool_result_of(const std::vector<sse_event>& evs) {
   for (const auto& e : evs)
@@ -172,7 +178,7 @@ TEST_CASE("claude: per-user instructions reach the agent as CLAUDE.md", "[integr
 
 TEST_CASE("claude: a 401 ends the run failed with reason auth within seconds", "[integration][claude]") {
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
-  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"BERTH_WORKER_NETWORK", "host"},
+  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"},
                     {"ANTHROPIC_API_KEY", "sk-ant-wrong-key-000000"}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
   api_client api(d.port(), test_key);
   users u;
@@ -213,4 +219,84 @@ TEST_CASE("claude: the API key appears nowhere: data dir - logs - events - docke
   CHECK(env.d.log().find(secret) == std::string::npos);
   for (const auto& f : std::filesystem::recursive_directory_iterator(env.d.data_dir()))
     if (f.is_regular_file()) CHECK(slurp(f.path()).find(secret) == std::string::npos);
+}
+
+TEST_CASE("claude: the real key is nowhere the agent can look - env - /proc - files - and every request carried it",
+          "[integration][claude][gateway]") {
+  claude_env env;
+  users u;
+  // Reversed, so output redaction (the second line of defence) cannot hide what the agent read.
+  const std::string look = "{ env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; "
+                           // bracketed, so the patterns do not match themselves in the CLI's own transcript
+                           "grep -rIao -e '6f1c2b9e4[d]' -e 'sk-ant-tes[t]' / $HOME /workspace --exclude-dir=proc --exclude-dir=sys "
+                           "2>/dev/null | head -20; echo looked-everywhere; } | rev";
+  auto id = env.api.start_run({{"user", u.add("leak")}, {"message", "@@bash:" + look}});
+  REQUIRE(env.api.wait_done(id)["status"] == "succeeded");
+  auto result = tool_result_of(stored_events(env.api, id));
+  REQUIRE(result.is_object());
+  const auto out = result["output"].get<std::string>();
+  INFO(out);
+  CHECK(out.find(reversed("looked-everywhere")) != std::string::npos);
+  CHECK(out.find(reversed("ANTHROPIC_API_KEY=brt-")) != std::string::npos);  // it read its environment: a token
+  CHECK(out.find(reversed("6f1c2b9e4d")) == std::string::npos);
+  CHECK(out.find(reversed(secret)) == std::string::npos);
+  CHECK(out.find(secret) == std::string::npos);
+  auto seen = env.fake.message_requests();
+  REQUIRE(seen.size() >= 2);  // the turn that asked for the tool, and the one that got its output
+  for (const auto& r : seen) {
+    CHECK(r["key_matched"] == true);
+    CHECK(r.dump().find(reversed("6f1c2b9e4d")) == std::string::npos);
+  }
+  auto usage = env.api.get("/api/v1/runs/" + id).json()["usage"];
+  long long in = 0, outt = 0;
+  for (const auto& r : seen) {
+    in += r["usage"]["input_tokens"].get<long long>();
+    outt += r["usage"]["output_tokens"].get<long long>();
+  }
+  CHECK(usage["requests"] == static_cast<long long>(seen.size()));
+  CHECK(usage["input_tokens"] == in);
+  CHECK(usage["output_tokens"] == outt);
+  auto metrics = env.api.get("/metrics").body;
+  CHECK(metrics.find("berth_tokens_total{kind=\"output\"} " + std::to_string(outt) + "\n") != std::string::npos);
+}
+
+TEST_CASE("claude: no route out - direct connections fail - CONNECT reaches only allowed targets - both on the run",
+          "[integration][claude][gateway]") {
+  probe_server allowed("allowed-probe\n"), blocked("blocked-probe\n");
+  const auto a = std::to_string(allowed.port()), b = std::to_string(blocked.port());
+  claude_env env("127.0.0.1:" + a);
+  users u;
+  const std::string probe =
+      "echo routes=$(awk 'NR>1 && $2==\"00000000\"' /proc/net/route | wc -l); "
+      "(exec 3<>/dev/tcp/127.0.0.1/" + a + ") 2>/dev/null && echo direct-open || echo direct-failed; "
+      "(exec 3<>/dev/tcp/172.17.0.1/" + a + ") 2>/dev/null && echo bridge-open || echo bridge-failed; "
+      "exec 4<>/dev/tcp/127.0.0.1/8119; printf 'CONNECT 127.0.0.1:" + a + " HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&4; timeout 5 cat <&4; "
+      "exec 5<>/dev/tcp/127.0.0.1/8119; printf 'CONNECT 127.0.0.1:" + b + " HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&5; timeout 5 cat <&5";
+  auto id = env.api.start_run({{"user", u.add("egress")}, {"message", "@@bash:" + probe}});
+  REQUIRE(env.api.wait_done(id)["status"] == "succeeded");
+  auto evs = stored_events(env.api, id);
+  auto result = tool_result_of(evs);
+  REQUIRE(result.is_object());
+  const auto out = result["output"].get<std::string>();
+  INFO(out);
+  CHECK(out.find("routes=0") != std::string::npos);  // no default route
+  CHECK(out.find("direct-failed") != std::string::npos);
+  CHECK(out.find("bridge-failed") != std::string::npos);
+  CHECK(out.find("200 Connection Established") != std::string::npos);
+  CHECK(out.find("allowed-probe") != std::string::npos);
+  CHECK(out.find("403") != std::string::npos);
+  CHECK(out.find("blocked-probe") == std::string::npos);
+  CHECK(allowed.connections() == 1);
+  CHECK(blocked.connections() == 0);
+  std::vector<json> egress;
+  for (const auto& e : evs)
+    if (e.type == "egress") egress.push_back(e.json());
+  REQUIRE(egress.size() == 2);
+  CHECK(egress[0]["target"] == "127.0.0.1:" + a);
+  CHECK(egress[0]["allowed"] == true);
+  CHECK(egress[1]["target"] == "127.0.0.1:" + b);
+  CHECK(egress[1]["allowed"] == false);
+  auto metrics = env.api.get("/metrics").body;
+  CHECK(metrics.find("berth_egress_total{outcome=\"allowed\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("berth_egress_total{outcome=\"refused\"} 1\n") != std::string::npos);
 }

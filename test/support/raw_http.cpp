@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace berth::test {
@@ -18,6 +20,16 @@ raw_connection::raw_connection(int port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
     throw std::runtime_error("raw_connection: connect failed");
+}
+
+raw_connection::raw_connection(const std::string& path) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) throw std::runtime_error("raw_connection: socket path too long");
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("raw_connection: connect to " + path + " failed");
 }
 
 raw_connection::~raw_connection() {

@@ -10,6 +10,7 @@ namespace berth::test {
 class raw_connection {
  public:
   explicit raw_connection(int port);
+  explicit raw_connection(const std::string& unix_socket);  // e.g. berthd's gateway socket
   ~raw_connection();
   raw_connection(const raw_connection&) = delete;
   raw_connection& operator=(const raw_connection&) = delete;

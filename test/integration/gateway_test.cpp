@@ -1,0 +1,143 @@
+// The credential gateway from the outside, as a worker's relay reaches it: berthd's unix socket, a line
+// naming the run's token, then HTTP. Against the fake Messages API on loopback (what it received is
+// checked: nothing refused may reach it). The real CLI through the gateway is in claude_test.cpp.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "api_client.hpp"
+#include "berthd_process.hpp"
+#include "docker_helpers.hpp"
+#include "fake_anthropic.hpp"
+#include "gateway_helpers.hpp"
+#include "raw_http.hpp"
+#include "run_helpers.hpp"
+
+using namespace berth::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string real_key = "sk-ant-gateway-REAL-81f0c3d2";
+
+struct gateway_env {
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", real_key}}};
+  berthd_process d = berthd_process({{"BERTH_ENGINES", "script,echo,claude"},
+                                     {"BERTH_DEFAULT_ENGINE", "echo"},
+                                     {"BERTH_GATEWAY_MAX_BODY_BYTES", "1m"},
+                                     {"ANTHROPIC_API_KEY", real_key},
+                                     {"ANTHROPIC_BASE_URL", fake.base_url()}});
+  api_client api{d.port(), test_key};
+  std::string socket = gateway_socket(d);
+  // A run whose worker waits silently: its token is open until it is cancelled.
+  std::string open_run() {
+    auto id = api.start_run({{"user", "gw"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+    REQUIRE(eventually([&] { return api.get("/api/v1/runs/" + id).json()["status"] == "running"; }, 20s));
+    return id;
+  }
+  std::string exchange(const std::string& preamble_token, const std::string& request, std::chrono::milliseconds limit = 5s) {
+    raw_connection c(socket);
+    c.send("BERTH " + preamble_token + "\n" + request);
+    return c.read_all(limit);
+  }
+};
+
+std::string metric(api_client& api, const std::string& line_start) {
+  auto body = api.get("/metrics").body;
+  auto at = body.find("\n" + line_start + " ");
+  if (at == std::string::npos) return "";
+  at += line_start.size() + 2;
+  return body.substr(at, body.find('\n', at) - at);
+}
+}  // namespace
+
+TEST_CASE("gateway: the real key is swapped in - the answer streams - usage is berthd's count", "[integration][gateway]") {
+  gateway_env env;
+  auto run = env.open_run();
+  auto token = gateway_token(env.d, run);
+  auto answer = env.exchange(token, messages_request(token, "@@text:7"), 10s);
+  CHECK(status_of(answer) == 200);
+  CHECK(answer.find("message_stop") != std::string::npos);
+  auto seen = env.fake.message_requests();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0]["key_matched"] == true);  // the fake required the real key, and got it
+  const auto reported = seen[0]["usage"];
+  auto usage = env.api.get("/api/v1/runs/" + run).json()["usage"];
+  CHECK(usage["requests"] == 1);
+  CHECK(usage["input_tokens"] == reported["input_tokens"]);
+  CHECK(usage["output_tokens"] == reported["output_tokens"]);
+  CHECK(usage["output_tokens"] == 7);
+  CHECK(metric(env.api, "berth_tokens_total{kind=\"output\"}") == "7");
+  CHECK(env.api.del("/api/v1/runs/" + run).status == 202);
+  env.api.wait_done(run);
+}
+
+TEST_CASE("gateway: ended - made-up and misused tokens - other paths - big bodies: refused and never forwarded",
+          "[integration][gateway]") {
+  gateway_env env;
+  auto run = env.open_run();
+  auto token = gateway_token(env.d, run);
+
+  auto made_up = env.exchange("brt-" + std::string(64, 'a'), messages_request(token, "hi"));
+  CHECK(status_of(made_up) == 401);
+  CHECK(made_up.find("authentication_error") != std::string::npos);
+  CHECK(status_of(env.exchange(token, messages_request("brt-someone-else", "hi"))) == 401);
+  CHECK(status_of(env.exchange(token, messages_request(real_key, "hi"))) == 401);  // not even the real key
+  auto models = env.exchange(token, "GET /v1/models HTTP/1.1\r\nHost: x\r\nx-api-key: " + token + "\r\n\r\n");
+  CHECK(status_of(models) == 403);
+  CHECK(models.find("permission_error") != std::string::npos);
+  CHECK(status_of(env.exchange(token, "POST /v1/complete HTTP/1.1\r\nHost: x\r\nx-api-key: " + token +
+                                          "\r\ncontent-length: 2\r\n\r\n{}")) == 403);
+  // Announced over the limit: refused from the headers, before any body is read.
+  auto big = env.exchange(token, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + token +
+                                     "\r\ncontent-type: application/json\r\ncontent-length: 5000000\r\n\r\n");
+  CHECK(status_of(big) == 413);
+  // Chunked past the limit: refused when the limit is crossed.
+  std::string chunked = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + token +
+                        "\r\ntransfer-encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i) chunked += "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
+  CHECK(status_of(env.exchange(token, chunked)) == 413);
+
+  CHECK(env.api.del("/api/v1/runs/" + run).status == 202);
+  env.api.wait_done(run);
+  auto ended = env.exchange(token, messages_request(token, "hi"));
+  CHECK(status_of(ended) == 401);
+
+  CHECK(env.fake.message_requests().empty());
+  for (const auto& r : env.fake.requests()) CHECK(r["path"] != "/v1/models");
+  CHECK(std::stoi(metric(env.api, "berth_gateway_requests_total{outcome=\"refused\"}")) >= 8);
+}
+
+TEST_CASE("gateway: hostile input - malformed - huge headers - slow clients - 1000 bad tokens: berthd serves on",
+          "[integration][gateway]") {
+  gateway_env env;
+  auto run = env.open_run();
+  auto token = gateway_token(env.d, run);
+  CHECK(status_of(env.exchange(token, "NOT HTTP AT ALL\r\n\r\n")) == 400);
+  CHECK(status_of(env.exchange(token, "POST /v1/messages HTTP/1.1\r\nX-Big: " + std::string(100000, 'h') + "\r\n\r\n")) == 431);
+  auto no_newline = env.exchange("", std::string(4096, 'z'));  // a preamble that never ends
+  CHECK(status_of(no_newline) == 401);
+  // Slow clients: connections that say nothing hold nobody else up.
+  std::vector<std::unique_ptr<raw_connection>> idle;
+  for (int i = 0; i < 50; ++i) idle.push_back(std::make_unique<raw_connection>(env.socket));
+  std::atomic<int> refused{0};
+  std::vector<std::jthread> floods;
+  for (int t = 0; t < 4; ++t)
+    floods.emplace_back([&, t] {
+      for (int i = 0; i < 250; ++i) {
+        auto bad = "brt-" + std::to_string(t) + "-" + std::to_string(i);
+        if (status_of(env.exchange(bad, messages_request(bad, "x"), 5s)) == 401) ++refused;
+      }
+    });
+  for (int i = 0; i < 20; ++i) CHECK(env.api.get("/health").status == 200);
+  floods.clear();
+  CHECK(refused == 1000);
+  idle.clear();
+  // Everything else still works: the live token gets its answer, the API answers.
+  CHECK(status_of(env.exchange(token, messages_request(token, "@@text:3"), 10s)) == 200);
+  CHECK(env.fake.message_requests().size() == 1);
+  CHECK(env.api.get("/health").status == 200);
+  CHECK(env.api.del("/api/v1/runs/" + run).status == 202);
+  env.api.wait_done(run);
+}
