@@ -26,7 +26,7 @@ TEST_CASE("config: defaults with just a key") {
   CHECK(c.listen_port == 3000);
   CHECK(c.data_dir == "./data");
   CHECK(c.docker_socket == "/var/run/docker.sock");
-  CHECK(c.worker_network == "bridge");
+  CHECK(c.worker_network == "none");  // the gateway is the only way out
 }
 
 TEST_CASE("config: no key - bad values — all reported at once") {
