@@ -35,6 +35,14 @@ function fmtBytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+// Model tokens the gateway metered for a run (its own count, not the agent's).
+function fmtUsage(u) {
+  if (!u || !u.requests) return '—';
+  const cache = u.cache_read_input_tokens + u.cache_creation_input_tokens;
+  return `${u.input_tokens} in · ${u.output_tokens} out` + (cache ? ` · ${cache} cache` : '') +
+    ` · ${u.requests} request${u.requests === 1 ? '' : 's'}`;
+}
+
 function fmtDuration(s) {
   if (s === null || s === undefined || Number.isNaN(s)) return '';
   s = Math.max(0, Math.floor(s));
@@ -148,12 +156,12 @@ function renderOverview() {
         el('span', { class: 'n' }, String(s.counts[st] ?? 0)), statusBadge(st)))));
 
   const active = el('section', { id: 'active' }, el('h2', {}, `In progress (${s.active.length})`),
-    table(['Run', 'User', 'Engine', 'Status', 'Container', 'Elapsed', 'Events', ''],
+    table(['Run', 'User', 'Engine', 'Status', 'Container', 'Elapsed', 'Events', 'Tokens', ''],
       s.active.map((r) => el('tr', { dataset: { run: r.id } },
         el('td', {}, runLink(r.id)), el('td', {}, r.user), el('td', {}, r.engine), el('td', {}, statusBadge(r.status)),
         el('td', {}, r.container ?? '—'),
         el('td', { dataset: { since: since(r.elapsed_s) } }, fmtDuration(r.elapsed_s)),
-        el('td', {}, String(r.events)), el('td', {}, cancelButton(r.id)))),
+        el('td', {}, String(r.events)), el('td', { class: 'usage' }, fmtUsage(r.usage)), el('td', {}, cancelButton(r.id)))),
       'Nothing running.'));
 
   const queue = el('section', { id: 'queue' }, el('h2', {}, `Queue (${s.queue_total} of at most ${s.limits.queue_max})`),
@@ -164,10 +172,11 @@ function renderOverview() {
       'The queue is empty.'));
 
   const recent = el('section', { id: 'recent' }, el('h2', {}, 'Recent runs'),
-    table(['Run', 'User', 'Engine', 'Status', 'Duration', 'Reason', 'Created'],
+    table(['Run', 'User', 'Engine', 'Status', 'Duration', 'Tokens', 'Reason', 'Created'],
       s.recent.map((r) => el('tr', { dataset: { run: r.id } },
         el('td', {}, runLink(r.id)), el('td', {}, r.user), el('td', {}, r.engine), el('td', {}, statusBadge(r.status)),
-        el('td', {}, fmtMs(r.duration_ms)), el('td', { class: 'wrap' }, r.reason || ''),
+        el('td', {}, fmtMs(r.duration_ms)), el('td', { class: 'usage' }, fmtUsage(r.usage)),
+        el('td', { class: 'wrap' }, r.reason || ''),
         el('td', { class: 'hide-narrow' }, fmtTime(r.created_at)))),
       'No runs yet.'));
 
@@ -237,6 +246,10 @@ class RunRenderer {
       }
       case 'error': c.append(el('div', { class: 'ev-error' }, `error (${d.kind}): ${d.message}`)); break;
       case 'log': c.append(el('div', { class: 'ev-log' }, `${d.stream ?? 'log'}: ${d.line ?? d.message ?? ''}`)); break;
+      case 'egress':
+        c.append(el('div', { class: d.allowed ? 'ev-meta' : 'ev-error' },
+          `egress ${d.allowed ? 'allowed' : 'refused'}: ${d.target}${d.reason ? ' — ' + d.reason : ''}`));
+        break;
       case 'done':
         this.onStatus(d.status);
         this.final.replaceChildren(el('div', { class: 'final ' + d.status },
@@ -278,7 +291,8 @@ async function showRun(id) {
     el('section', { id: 'run', dataset: { run: run.id } },
       el('div', { class: 'run-head' }, el('h1', {}, run.id), badge,
         el('span', { class: 'muted' }, `${run.user} · ${run.engine}${run.session ? ' · session ' + run.session : ''}`),
-        el('span', { class: 'muted' }, 'created ' + fmtTime(run.created_at)), cancel),
+        el('span', { class: 'muted' }, 'created ' + fmtTime(run.created_at)),
+        el('span', { class: 'muted', id: 'usage' }, 'tokens ' + fmtUsage(run.usage)), cancel),
       el('h2', {}, 'Message'), el('div', { class: 'message' }, run.message)),
     el('section', {}, el('h2', {}, 'Events'), events, final),
     repliesSection(run.deliveries || []));
@@ -293,11 +307,18 @@ async function showRun(id) {
   // with Last-Event-ID, and a reload replays from the start.
   const es = new EventSource(`/dashboard/api/runs/${encodeURIComponent(run.id)}/events`);
   runStream = es;
-  for (const type of ['status', 'started', 'text', 'tool_use', 'tool_result', 'result', 'error', 'log', 'done']) {
+  for (const type of ['status', 'started', 'text', 'tool_use', 'tool_result', 'result', 'error', 'log', 'egress', 'done']) {
     es.addEventListener(type, (m) => {
       const d = JSON.parse(m.data);
       renderer.add(type, d);
-      if (type === 'done') { finished = true; es.close(); }
+      if (type === 'done') {
+        finished = true;
+        es.close();
+        // The final count: the gateway's last notes are stored just before `done`.
+        api('/dashboard/api/runs/' + encodeURIComponent(run.id))
+          .then((r) => { const u = document.getElementById('usage'); if (u) u.textContent = 'tokens ' + fmtUsage(r.usage); })
+          .catch(() => {});
+      }
     });
   }
   es.onerror = () => { if (finished) es.close(); };
