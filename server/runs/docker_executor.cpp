@@ -21,6 +21,9 @@ docker_executor::~docker_executor() { detach_all(); }
 void docker_executor::launch(const store::run_record& rec) {
   auto a = std::make_shared<active_run>();
   a->id = rec.id;
+  // Open before the thread starts: a re-attached worker's next model request must not meet a closed token
+  // while its thread is still getting going (berthd starts the gateway after re-attaching).
+  a->token_opening = tokens_.open(rec.id);
   std::vector<std::jthread> ended;
   {
     std::lock_guard lock(m_);
@@ -93,14 +96,14 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     if (cb_.on_finished) cb_.on_finished(rec);
   };
   try {
-    // The run's gateway token is accepted while this thread follows the run (the flow closes it before
-    // storing `done`; this closes it on every other way out).
-    struct token_open {
+    // The run's gateway token, opened by launch(), is accepted while this thread follows the run: the flow
+    // closes it before storing `done`, this on every other way out.
+    struct token_closer {
       token_registry& t;
       const std::string& run;
-      token_open(token_registry& r, const std::string& id) : t(r), run(id) { t.open(run); }
-      ~token_open() { t.close(run); }
-    } open_token(tokens_, rec.id);
+      std::uint64_t opening;
+      ~token_closer() { t.close(run, opening); }
+    } close_token{tokens_, rec.id, a->token_opening};
     run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_);
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();

@@ -349,7 +349,7 @@ void run_flow::finalize(output_pump& p) {
       o.reason = "the docker engine stopped while the worker ran (exit code " + std::to_string(st->exit_code) + ")";
     if (!stop_error_.empty()) o.reason += (o.reason.empty() ? "" : "; ") + std::string("stopping the worker failed: ") + stop_error_;
   }
-  tokens_.close(rec_.id);
+  tokens_.close(rec_.id, a_.token_opening);
   flush_notes();
   journal_.finish(rec_.id, seq_, o.end, o.reason, code);
   release_();
@@ -381,7 +381,7 @@ void run_flow::flush_notes() {
 }
 
 void run_flow::finish_without_worker(run_end end, const std::string& reason) {
-  tokens_.close(rec_.id);
+  tokens_.close(rec_.id, a_.token_opening);
   flush_notes();
   journal_.finish(rec_.id, seq_, end, reason);
   release_();

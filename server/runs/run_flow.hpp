@@ -35,6 +35,7 @@ struct docker_executor::active_run {
   std::atomic<stop_request> stop_why{stop_request::none};  // asked from outside: cancel, disk limit
   std::atomic<bool> detach{false};
   std::jthread thread;  // guarded by the executor's mutex
+  std::uint64_t token_opening = 0;  // this run's gateway token, as launch() opened it
   std::mutex notes_m;   // the gateway's notes for this run, taken by its thread (after the executor's mutex)
   run_note notes;
   ~active_run() { if (wake_fd >= 0) ::close(wake_fd); }

@@ -33,23 +33,24 @@ std::string new_gateway_secret() {
   return hex(b, sizeof b);
 }
 
-void token_registry::open(const std::string& run) {
+std::uint64_t token_registry::open(const std::string& run) {
   auto t = token_of(run);
   std::lock_guard lock(m_);
-  runs_[t] = run;
+  runs_[t] = {run, ++openings_};
+  return openings_;
 }
 
-void token_registry::close(const std::string& run) {
+void token_registry::close(const std::string& run, std::uint64_t opening) {
   auto t = token_of(run);
   std::lock_guard lock(m_);
-  runs_.erase(t);
+  if (auto it = runs_.find(t); it != runs_.end() && it->second.opening == opening) runs_.erase(it);
 }
 
 std::optional<std::string> token_registry::run_of(std::string_view token) const {
   std::lock_guard lock(m_);
   auto it = runs_.find(std::string(token));
   if (it == runs_.end()) return std::nullopt;
-  return it->second;
+  return it->second.run;
 }
 
 std::size_t token_registry::open_count() const {

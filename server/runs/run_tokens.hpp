@@ -5,6 +5,7 @@
 // running, followed by this berthd).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,15 +21,22 @@ class token_registry {
  public:
   explicit token_registry(std::string secret) : secret_(std::move(secret)) {}
   std::string token_of(std::string_view run) const { return run_token(secret_, run); }
-  void open(const std::string& run);   // its token is accepted from now on
-  void close(const std::string& run);  // and no longer
+  // Its token is accepted from now on; the returned number names this opening, so a close by a run thread
+  // that has been replaced (a run launched again) cannot close its successor's.
+  std::uint64_t open(const std::string& run);
+  void close(const std::string& run, std::uint64_t opening);
   std::optional<std::string> run_of(std::string_view token) const;
   std::size_t open_count() const;
 
  private:
   std::string secret_;
   mutable std::mutex m_;
-  std::unordered_map<std::string, std::string> runs_;  // token → run
+  struct entry {
+    std::string run;
+    std::uint64_t opening = 0;
+  };
+  std::unordered_map<std::string, entry> runs_;  // token → run
+  std::uint64_t openings_ = 0;
 };
 
 }  // namespace berth::runs

@@ -171,11 +171,14 @@ TEST_CASE("run tokens: 256 bits per run - stable for a secret - open only betwee
   CHECK(runs::new_gateway_secret() != runs::new_gateway_secret());
   runs::token_registry r("secret-1");
   CHECK_FALSE(r.run_of(a));
-  r.open("run-a");
+  auto first = r.open("run-a");
   CHECK(r.run_of(a) == "run-a");
   CHECK_FALSE(r.run_of(runs::run_token("secret-1", "run-b")));
   CHECK_FALSE(r.run_of(""));
-  r.close("run-a");
+  auto second = r.open("run-a");  // launched again before the first thread let go
+  r.close("run-a", first);        // the first thread's late close does not close the second's token
+  CHECK(r.run_of(a) == "run-a");
+  r.close("run-a", second);
   CHECK_FALSE(r.run_of(a));
   CHECK(r.open_count() == 0);
 }
