@@ -13,6 +13,8 @@
  *   FAKE_ANTHROPIC_API_KEY  if set, /v1/* requests whose x-api-key (or Authorization: Bearer) differs get a
  *                           real-looking 401 authentication_error (tests "wrong key" without a directive)
  *   FAKE_ANTHROPIC_DELAY_MS default pause between streamed SSE events (default 5)
+ *   FAKE_ANTHROPIC_TLS_CERT, FAKE_ANTHROPIC_TLS_KEY  PEM files: serve HTTPS instead, plus plain HTTP on a second
+ *                           ephemeral port for /_requests etc.; the first line is then `listening <tls> <plain>`
  *
  * Endpoints:
  *   POST /v1/messages               streaming (SSE) when body.stream is true, else one JSON message
@@ -366,7 +368,7 @@ async function handle(req, res, raw) {
   return sendJSON(res, 404, errorBody(404));
 }
 
-const server = http.createServer((req, res) => {
+const onRequest = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -376,11 +378,18 @@ const server = http.createServer((req, res) => {
       else res.end();
     });
   });
-});
+};
+const fs = require('fs');
+const tls = process.env.FAKE_ANTHROPIC_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.FAKE_ANTHROPIC_TLS_CERT), key: fs.readFileSync(process.env.FAKE_ANTHROPIC_TLS_KEY) }
+  : null;
+const server = tls ? require('https').createServer(tls, onRequest) : http.createServer(onRequest);
 server.keepAliveTimeout = 65000;
+const admin = tls ? http.createServer(onRequest) : null;
 
 const port = Number(process.argv[2] !== undefined ? process.argv[2] : process.env.FAKE_ANTHROPIC_PORT || 0);
 server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`listening ${server.address().port}\n`);
+  if (!admin) return process.stdout.write(`listening ${server.address().port}\n`);
+  admin.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port} ${admin.address().port}\n`));
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { server.close(); process.exit(0); });

@@ -141,3 +141,51 @@ TEST_CASE("gateway: hostile input - malformed - huge headers - slow clients - 10
   CHECK(env.api.del("/api/v1/runs/" + run).status == 202);
   env.api.wait_done(run);
 }
+
+TEST_CASE("gateway: TLS to the model API is verified - an untrusted certificate is refused - a trusted one serves",
+          "[integration][gateway]") {
+  temp_dir dir;
+  const auto cert = dir.path + "/cert.pem", key = dir.path + "/key.pem";
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+                           "subjectAltName=DNS:localhost -keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(make.c_str()) == 0);
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", real_key}, {"FAKE_ANTHROPIC_TLS_CERT", cert}, {"FAKE_ANTHROPIC_TLS_KEY", key}}};
+  auto exchange_with = [&](berthd_process& d) {
+    api_client api(d.port(), test_key);
+    auto run = api.start_run({{"user", "tls"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+    REQUIRE(eventually([&] { return api.get("/api/v1/runs/" + run).json()["status"] == "running"; }, 20s));
+    auto token = gateway_token(d, run);
+    raw_connection c(gateway_socket(d));
+    c.send("BERTH " + token + "\n" + messages_request(token, "@@text:2"));
+    auto answer = c.read_all(10s);
+    CHECK(api.del("/api/v1/runs/" + run).status == 202);
+    api.wait_done(run);
+    return answer;
+  };
+  {
+    // The system's CA bundle does not know this certificate: nothing is sent, the worker gets a 502.
+    berthd_process d({{"BERTH_ENGINES", "script,echo"}, {"BERTH_DEFAULT_ENGINE", "echo"}, {"ANTHROPIC_API_KEY", real_key},
+                      {"ANTHROPIC_BASE_URL", fake.tls_url()}});
+    auto answer = exchange_with(d);
+    CHECK(status_of(answer) == 502);
+    CHECK(answer.find("unreachable") != std::string::npos);
+    CHECK(fake.message_requests().empty());
+  }
+  {
+    // Trusted (OpenSSL's SSL_CERT_FILE), but named by an address the certificate does not carry: refused.
+    berthd_process d({{"BERTH_ENGINES", "script,echo"}, {"BERTH_DEFAULT_ENGINE", "echo"}, {"ANTHROPIC_API_KEY", real_key},
+                      {"ANTHROPIC_BASE_URL", fake.tls_url("127.0.0.1")}, {"SSL_CERT_FILE", cert}});
+    CHECK(status_of(exchange_with(d)) == 502);
+    CHECK(fake.message_requests().empty());
+  }
+  {
+    berthd_process d({{"BERTH_ENGINES", "script,echo"}, {"BERTH_DEFAULT_ENGINE", "echo"}, {"ANTHROPIC_API_KEY", real_key},
+                      {"ANTHROPIC_BASE_URL", fake.tls_url()}, {"SSL_CERT_FILE", cert}});
+    auto answer = exchange_with(d);
+    CHECK(status_of(answer) == 200);
+    CHECK(answer.find("message_stop") != std::string::npos);
+    auto seen = fake.message_requests();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0]["key_matched"] == true);
+  }
+}

@@ -39,6 +39,8 @@ fake_anthropic::fake_anthropic(std::map<std::string, std::string> env) {
   ::close(out[0]);  // later output (none expected on stdout) would get SIGPIPE-free EPIPE in node
   if (line.rfind("listening ", 0) != 0) throw std::runtime_error("fake anthropic did not start: '" + line + "'");
   port_ = std::stoi(line.substr(10));
+  auto sp = line.find(' ', 10);  // with TLS: "listening <tls port> <plain port for /_requests>"
+  admin_port_ = sp == std::string::npos ? port_ : std::stoi(line.substr(sp + 1));
 }
 
 fake_anthropic::~fake_anthropic() {
@@ -49,7 +51,7 @@ fake_anthropic::~fake_anthropic() {
 }
 
 nlohmann::json fake_anthropic::requests() {
-  httplib::Client c("127.0.0.1", port_);
+  httplib::Client c("127.0.0.1", admin_port_);
   auto r = c.Get("/_requests");
   if (!r || r->status != 200) throw std::runtime_error("fake anthropic: /_requests failed");
   return nlohmann::json::parse(r->body);

@@ -19,6 +19,8 @@ class fake_anthropic {
 
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // With FAKE_ANTHROPIC_TLS_CERT/KEY: https, named as the certificate names it.
+  std::string tls_url(const std::string& host = "localhost") const { return "https://" + host + ":" + std::to_string(port_); }
   nlohmann::json requests();  // every recorded request, oldest first
   // The /v1/messages requests only.
   nlohmann::json message_requests();
@@ -26,6 +28,7 @@ class fake_anthropic {
  private:
   pid_t pid_ = -1;
   int port_ = 0;
+  int admin_port_ = 0;  // /_requests: the same port, or a plain one beside a TLS port
 };
 
 }  // namespace berth::test
