@@ -232,11 +232,13 @@ net::awaitable<void> session::connect_upstream() {
     upc_.tls->set_verify_callback(net::ssl::host_name_verification(up_.host));
     beast::get_lowest_layer(*upc_.tls).expires_after(connect_timeout);
     co_await beast::get_lowest_layer(*upc_.tls).async_connect(results, net::use_awaitable);
+    beast::get_lowest_layer(*upc_.tls).socket().set_option(tcp::no_delay(true));
     co_await upc_.tls->async_handshake(net::ssl::stream_base::client, net::use_awaitable);
   } else {
     upc_.plain.emplace(ex);
     upc_.plain->expires_after(connect_timeout);
     co_await upc_.plain->async_connect(results, net::use_awaitable);
+    upc_.plain->socket().set_option(tcp::no_delay(true));  // a request is header + body: no Nagle wait between
   }
 }
 
@@ -394,6 +396,8 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
     co_return co_await refuse(c_, 502, "berth gateway: " + target->text() + " did not accept the connection");
   }
   record(true, "");
+  beast::error_code nd;
+  remote.socket().set_option(tcp::no_delay(true), nd);
   remote.expires_never();
   c_.expires_never();
   static constexpr std::string_view established = "HTTP/1.1 200 Connection Established\r\n\r\n";
