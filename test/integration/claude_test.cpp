@@ -300,3 +300,22 @@ TEST_CASE("claude: no route out - direct connections fail - CONNECT reaches only
   CHECK(metrics.find("berth_egress_total{outcome=\"allowed\"} 1\n") != std::string::npos);
   CHECK(metrics.find("berth_egress_total{outcome=\"refused\"} 1\n") != std::string::npos);
 }
+
+TEST_CASE("claude: an OAuth token works the same way - the worker holds only its run's token", "[integration][claude][gateway]") {
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"},
+                    {"CLAUDE_CODE_OAUTH_TOKEN", secret}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
+  api_client api(d.port(), test_key);
+  users u;
+  auto id = api.start_run({{"user", u.add("oauth")}, {"message", "@@text:4"}});
+  auto done = api.wait_done(id);
+  INFO(done.dump());
+  CHECK(done["status"] == "succeeded");
+  auto seen = fake.message_requests();
+  REQUIRE(!seen.empty());
+  for (const auto& r : seen) CHECK(r["key_matched"] == true);  // as `Authorization: Bearer <the real token>`
+  std::vector<std::string> others;
+  for (const auto& r : fake.requests())
+    if (r["path"] != "/v1/messages") others.push_back(r["method"].get<std::string>() + " " + r["path"].get<std::string>());
+  CHECK(others.empty());
+}
