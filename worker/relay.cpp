@@ -14,19 +14,10 @@
 #include <string_view>
 
 #include "worker/emit.hpp"
+#include "worker/splice.hpp"
 
 namespace berth::worker {
 namespace {
-bool write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 int connect_gateway(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -96,32 +87,7 @@ void relay::serve(int client) {
     ::close(client);
     return;
   }
-  char buf[16384];
-  if (write_all(up, "BERTH " + spec_.token + "\n")) {
-    bool open[2] = {true, true};  // client→gateway, gateway→client; a half-close is passed on
-    while (open[0] || open[1]) {
-      pollfd p[3] = {{open[0] ? client : -1, POLLIN, 0}, {open[1] ? up : -1, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-      if (::poll(p, 3, -1) < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (p[2].revents) break;
-      bool failed = false;
-      for (int side = 0; side < 2 && !failed; ++side) {
-        if (!(p[side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        int from = side == 0 ? client : up, to = side == 0 ? up : client;
-        ssize_t n = ::recv(from, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          open[side] = false;
-          ::shutdown(to, SHUT_WR);
-        } else if (!write_all(to, std::string_view(buf, static_cast<std::size_t>(n)))) {
-          failed = true;
-        }
-      }
-      if (failed) break;
-    }
-  }
+  if (send_all(up, "BERTH " + spec_.token + "\n")) splice_both_ways(client, up, stop_fd_);
   ::close(up);
   ::close(client);
 }

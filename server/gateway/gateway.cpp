@@ -191,7 +191,7 @@ net::awaitable<void> session::run() {
       // The CLI's reachability check: answered here, never sent upstream.
       http::response<http::string_body> res{http::status::ok, 11};
       res.set(http::field::content_type, "application/json");
-      res.body() = "{}";
+      if (req.method() == http::verb::get) res.body() = "{}";  // HEAD: headers only, or the next answer misparses
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       auto [wec, wn] = co_await http::async_write(c_, res, tuple);

@@ -1,5 +1,7 @@
 #include "docker_fault_proxy.hpp"
 
+#include "worker/splice.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -29,15 +31,6 @@ int unix_socket(const std::string& path, bool listen_here) {
   return fd;
 }
 
-bool write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 }  // namespace
 
 docker_fault_proxy::docker_fault_proxy(std::string path, std::string upstream, rule refuse)
@@ -91,7 +84,7 @@ void docker_fault_proxy::serve(int client) {
       refuse_(line.substr(0, sp1), line.substr(sp1 + 1, sp2 - sp1 - 1))) {
     ++refused_;
     const std::string body = R"({"message":"refused by the test's fault proxy"})";
-    write_all(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: " +
+    worker::send_all(client, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
     ::close(client);
     return;
@@ -103,29 +96,7 @@ void docker_fault_proxy::serve(int client) {
     ::close(client);
     return;
   }
-  if (write_all(up, head)) {
-    // Both directions until both are closed (a half-close is passed on) or the proxy stops.
-    bool open[2] = {true, true};  // client→engine, engine→client
-    while (open[0] || open[1]) {
-      pollfd p[3] = {{open[0] ? client : -1, POLLIN, 0}, {open[1] ? up : -1, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-      if (::poll(p, 3, -1) < 0 && errno != EINTR) break;
-      if (p[2].revents) break;
-      bool failed = false;
-      for (int side = 0; side < 2; ++side) {
-        if (!(p[side].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        int from = side == 0 ? client : up, to = side == 0 ? up : client;
-        ssize_t n = ::recv(from, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          open[side] = false;
-          ::shutdown(to, SHUT_WR);
-        } else if (!write_all(to, std::string_view(buf, static_cast<std::size_t>(n)))) {
-          failed = true;
-        }
-      }
-      if (failed) break;
-    }
-  }
+  if (worker::send_all(up, head)) worker::splice_both_ways(client, up, stop_fd_);
   ::close(up);
   ::close(client);
 }
