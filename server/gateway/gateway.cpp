@@ -66,19 +66,6 @@ std::string_view error_type(unsigned status) {
   }
 }
 
-net::awaitable<void> refuse(client_stream& c, unsigned status, std::string_view message) {
-  runs::global_metrics().gateway_refused.fetch_add(1, std::memory_order_relaxed);
-  http::response<http::string_body> res{static_cast<http::status>(status), 11};
-  res.set(http::field::content_type, "application/json");
-  res.body() = error_json(error_type(status), message);
-  res.keep_alive(false);
-  res.prepare_payload();
-  c.expires_after(5s);
-  co_await http::async_write(c, res, tuple);
-  beast::error_code ec;
-  c.socket().shutdown(local::socket::shutdown_send, ec);
-}
-
 // At most one log line per second for refusals a misbehaving worker can repeat at will.
 struct throttled {
   std::atomic<std::int64_t> last_ms{0};
@@ -94,6 +81,22 @@ struct throttled {
   }
 };
 throttled refusal_log;
+
+// Every refusal: the caller gets the reason in Anthropic's error shape, the operator a (throttled) log line.
+net::awaitable<void> refuse(client_stream& c, unsigned status, std::string_view message, const std::string& run = {}) {
+  runs::global_metrics().gateway_refused.fetch_add(1, std::memory_order_relaxed);
+  refusal_log.warn("gateway: request refused", run, std::to_string(status) + " " + std::string(message));
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = error_json(error_type(status), message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  c.expires_after(5s);
+  co_await http::async_write(c, res, tuple);
+  beast::error_code ec;
+  c.socket().shutdown(local::socket::shutdown_send, ec);
+}
+
 
 struct upstream_conn {
   std::optional<beast::tcp_stream> plain;
@@ -159,7 +162,6 @@ net::awaitable<bool> session::read_preamble() {
     run_ = *r;
     co_return true;
   }
-  refusal_log.warn("gateway: a connection presented no open run's token; refused");
   co_await refuse(c_, 401, "berth gateway: this connection's run token is unknown or its run has ended");
   co_return false;
 }
@@ -175,15 +177,14 @@ net::awaitable<void> session::run() {
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset)
       co_return;
-    if (ec == http::error::header_limit) co_return co_await refuse(c_, 431, "berth gateway: request headers over 64 KiB");
+    if (ec == http::error::header_limit) co_return co_await refuse(c_, 431, "berth gateway: request headers over 64 KiB", run_);
     if (ec == http::error::body_limit)  // announced by Content-Length: refused before any body is read
       co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
-                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
-    if (ec) co_return co_await refuse(c_, 400, "berth gateway: malformed HTTP request (" + ec.message() + ")");
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")", run_);
+    if (ec) co_return co_await refuse(c_, 400, "berth gateway: malformed HTTP request (" + ec.message() + ")", run_);
     const auto& req = p.get();
     if (!tokens_.run_of(token_)) {
-      refusal_log.warn("gateway: a request after its run ended; refused", run_);
-      co_return co_await refuse(c_, 401, "berth gateway: the run this token belongs to has ended");
+      co_return co_await refuse(c_, 401, "berth gateway: the run this token belongs to has ended", run_);
     }
     if (req.method() == http::verb::connect) co_return co_await tunnel(req);
     if ((req.method() == http::verb::head || req.method() == http::verb::get) && req.target() == "/" &&
@@ -199,22 +200,21 @@ net::awaitable<void> session::run() {
       continue;
     }
     if (presented_token(req) != token_) {
-      refusal_log.warn("gateway: a request whose key is not its run's token; refused", run_);
-      co_return co_await refuse(c_, 401, "berth gateway: the API key is not this run's token");
+      co_return co_await refuse(c_, 401, "berth gateway: the API key is not this run's token", run_);
     }
     if (!is_model_api(req.method_string(), req.target())) {
-      refusal_log.warn("gateway: a request outside the Messages API; refused", run_,
-                       std::string(req.method_string()) + " " + std::string(req.target().substr(0, 200)));
-      co_return co_await refuse(c_, 403, "berth gateway: only POST /v1/messages and /v1/messages/count_tokens are served");
+      co_return co_await refuse(c_, 403, "berth gateway: " + std::string(req.method_string()) + " " +
+                                             std::string(req.target().substr(0, 200)) +
+                                             " refused: only POST /v1/messages and /v1/messages/count_tokens are served", run_);
     }
     if (auto cl = p.content_length(); cl && *cl > static_cast<std::uint64_t>(cfg_.gateway_max_body_bytes))
       co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
-                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")", run_);
     c_.expires_after(body_timeout);
     auto [bec, bn] = co_await http::async_read(c_, buf_, p, tuple);
     if (bec == http::error::body_limit)
       co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
-                                             std::to_string(cfg_.gateway_max_body_bytes) + ")");
+                                             std::to_string(cfg_.gateway_max_body_bytes) + ")", run_);
     if (bec) co_return;  // the worker went away or stalled mid-body: nothing was forwarded
     if (!co_await forward(p)) co_return;
   }
@@ -322,7 +322,7 @@ net::awaitable<bool> session::forward(http::request_parser<http::string_body>& p
         upc_.reset();
         runs::global_metrics().gateway_failed.fetch_add(1, std::memory_order_relaxed);
         log::warn("gateway: the model API is unreachable", {{"run", run_}, {"upstream", up_.host + ":" + up_.port}, {"error", failure}});
-        co_await refuse(c_, 502, "berth gateway: the model API is unreachable: " + failure);
+        co_await refuse(c_, 502, "berth gateway: the model API is unreachable: " + failure, run_);
         co_return false;
       }
     }
@@ -366,13 +366,13 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
   auto target = parse_connect_target(asked);
   if (!target) {
     record(false, "not a host:port");
-    co_return co_await refuse(c_, 400, "berth gateway: CONNECT needs host:port");
+    co_return co_await refuse(c_, 400, "berth gateway: CONNECT needs host:port", run_);
   }
   std::string why;
   if (!egress_listed(cfg_.egress_allow, *target)) {
     why = target->text() + " is not in BERTH_EGRESS_ALLOW";
     record(false, why);
-    co_return co_await refuse(c_, 403, "berth gateway: " + why);
+    co_return co_await refuse(c_, 403, "berth gateway: " + why, run_);
   }
   auto ex = co_await net::this_coro::executor;
   tcp::resolver resolver(ex);
@@ -384,7 +384,7 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
   if (rec) why = target->text() + " does not resolve: " + rec.message();
   if (addresses.empty()) {
     record(false, why);
-    co_return co_await refuse(c_, 403, "berth gateway: " + why);
+    co_return co_await refuse(c_, 403, "berth gateway: " + why, run_);
   }
   std::vector<tcp::endpoint> endpoints;
   for (const auto& a : addresses) endpoints.emplace_back(a, target->port);
@@ -393,7 +393,7 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
   auto [cec, ep] = co_await remote.async_connect(endpoints, tuple);
   if (cec) {
     record(false, "connecting failed: " + cec.message());
-    co_return co_await refuse(c_, 502, "berth gateway: " + target->text() + " did not accept the connection");
+    co_return co_await refuse(c_, 502, "berth gateway: " + target->text() + " did not accept the connection", run_);
   }
   record(true, "");
   beast::error_code nd;
