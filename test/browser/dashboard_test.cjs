@@ -126,6 +126,8 @@ async function main() {
     assert.equal(await page.locator('#events script, #events img, .message script, .message img').count(), 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined, 'nothing in the run text ran');
     assert.equal(await page.isVisible('#cancel'), false, 'no cancel button on a finished run');
+    // The gateway's token count is shown (an echo run makes no model request: none metered).
+    assert.equal(await page.textContent('#usage'), 'tokens —');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
 
     // A reload resumes the same view from the store.
