@@ -66,18 +66,12 @@ relay::~relay() {
 }
 
 void relay::accept_loop() {
-  for (;;) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
-    if (p[1].revents) return;
-    if (!(p[0].revents & POLLIN)) continue;
-    int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
+  accept_until_stopped(listen_fd_, stop_fd_, [this](int c) {
     int one = 1;
     ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(m_);
     connections_.emplace_back([this, c] { serve(c); });
-  }
+  });
 }
 
 void relay::serve(int client) {

@@ -43,4 +43,15 @@ void splice_both_ways(int a, int b, int stop_fd) {
   }
 }
 
+void accept_until_stopped(int listen_fd, int stop_fd, const std::function<void(int)>& on_connection) {
+  for (;;) {
+    pollfd p[2] = {{listen_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
+    if (p[1].revents) return;
+    if (!(p[0].revents & POLLIN)) continue;
+    int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c >= 0) on_connection(c);
+  }
+}
+
 }  // namespace berth::worker

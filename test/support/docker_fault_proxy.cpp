@@ -55,16 +55,10 @@ docker_fault_proxy::~docker_fault_proxy() {
 }
 
 void docker_fault_proxy::accept_loop() {
-  for (;;) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
-    if (p[1].revents) return;
-    if (!(p[0].revents & POLLIN)) continue;
-    int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
+  worker::accept_until_stopped(listen_fd_, stop_fd_, [this](int c) {
     std::lock_guard lock(m_);
     connections_.emplace_back([this, c] { serve(c); });
-  }
+  });
 }
 
 void docker_fault_proxy::serve(int client) {
