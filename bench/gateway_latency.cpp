@@ -3,6 +3,7 @@
 // through berthd's gateway socket (the run's token, as a worker's relay sends it), then straight to the
 // fake API over TCP. Prints JSON with the medians of time to first byte and to the end of the answer.
 //   gateway_latency --db DATA/berth.db --socket GATEWAY.sock --runs id1,...,id8 --fake-port P [--requests R]
+//                   [--stall MS]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -57,8 +58,11 @@ void send_all(int fd, const std::string& s) {
   }
 }
 
+int stall_ms = 0;  // --stall: the fake waits this long before answering, as a real model does before its first token
+
 std::string request(const std::string& key) {
-  std::string body = R"({"model":"claude-fake","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"@@text:40 @@delay:2"}]})";
+  std::string text = "@@text:40 @@delay:2" + (stall_ms ? " @@stall:" + std::to_string(stall_ms) : std::string());
+  std::string body = R"({"model":"claude-fake","max_tokens":64,"stream":true,"messages":[{"role":"user","content":")" + text + R"("}]})";
   return "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: " + key +
          "\r\nanthropic-version: 2023-06-01\r\ncontent-type: application/json\r\ncontent-length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
     else if (k == "--runs") runs = v;
     else if (k == "--fake-port") fake_port = std::stoi(v);
     else if (k == "--requests") requests = std::stoi(v);
+    else if (k == "--stall") stall_ms = std::stoi(v);
   }
   try {
     SQLite::Database d(db, SQLite::OPEN_READONLY);
