@@ -18,6 +18,16 @@ const BERTHD = process.env.BERTHD;
 const ARTIFACTS = process.env.BERTH_ARTIFACTS || path.join(os.tmpdir(), 'berth-artifacts');
 const STEP_TIMEOUT_MS = 30000;
 
+// Its own instance name: whatever berthd made on the engine for it (workspaces, the gateway volume,
+// containers) carries it and is removed at the end, pass or fail.
+const INSTANCE = `browser${process.pid}`;
+function removeInstanceLeftovers() {
+  const { execSync } = require('node:child_process');
+  const filter = `--filter label=berth.instance=${INSTANCE}`;
+  execSync(`docker ps -aq ${filter} | xargs -r docker rm -f >/dev/null 2>&1; ` +
+           `docker volume ls -q ${filter} | xargs -r docker volume rm -f >/dev/null 2>&1 || true`, { shell: '/bin/bash' });
+}
+
 function startBerthd(dataDir) {
   const env = {
     ...process.env,
@@ -28,6 +38,7 @@ function startBerthd(dataDir) {
     BERTH_DEFAULT_ENGINE: 'echo',
     BERTH_WORKER_NETWORK: 'none',
     BERTH_ORPHAN_GRACE_S: '3600',
+    BERTH_INSTANCE: INSTANCE,
   };
   const child = spawn(BERTHD, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -201,11 +212,14 @@ async function main() {
   } finally {
     await browser.close();
     berthd.kill('SIGTERM');
+    await new Promise((resolve) => (berthd.exitCode !== null ? resolve() : berthd.once('exit', resolve)));
+    removeInstanceLeftovers();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 main().catch((e) => {
+  try { removeInstanceLeftovers(); } catch (_) { /* reported below is what matters */ }
   console.error('FAILED:', e && e.stack ? e.stack : e);
   process.exit(1);
 });
