@@ -292,6 +292,9 @@ TEST_CASE("reconciliation: a vanished container makes the run lost - orphans are
   auto id = api.start_run(script("silent"));
   auto cid = container_of(d.instance(), id);
   REQUIRE(!cid.empty());
+  // Running in the store too: a run still `starting` at the crash is started afresh, not lost (a slow,
+  // sanitized berthd showed that race).
+  REQUIRE(eventually([&] { return api.get("/api/v1/runs/" + id).json()["status"] == "running"; }, 20s));
   d.kill9();
   engine().remove(cid);
   // An orphan: labelled as ours, unknown to the store.
