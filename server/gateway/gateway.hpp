@@ -38,8 +38,7 @@ class gateway {
   // Creates the socket at `path` (a stale one is replaced), mode 0666 so the worker's uid may connect.
   void bind(const std::string& path);
   void start();
-  void stop();  // closes the acceptor; open connections end with their current request
-  std::size_t connections() const { return open_->load(); }
+  void stop();  // closes the acceptor (and removes the socket); open connections end with berthd's I/O threads
 
  private:
   boost::asio::io_context& ioc_;
@@ -50,6 +49,7 @@ class gateway {
   boost::asio::ssl::context tls_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
+  // Open worker connections (capped at accept); shared with the sessions, which may outlive a stopped gateway.
   std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 

@@ -49,7 +49,7 @@ struct probe_server::impl {
   std::jthread loop;
 };
 
-probe_server::probe_server(std::string answer) : p_(new impl) {
+probe_server::probe_server(std::string answer) : p_(std::make_unique<impl>()) {
   p_->answer = std::move(answer);
   p_->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -60,7 +60,7 @@ probe_server::probe_server(std::string answer) : p_(new impl) {
       ::getsockname(p_->listen_fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
     throw std::runtime_error("probe_server: cannot listen");
   port_ = ntohs(a.sin_port);
-  p_->loop = std::jthread([p = p_] {
+  p_->loop = std::jthread([p = p_.get()] {
     for (;;) {
       pollfd f[2] = {{p->listen_fd, POLLIN, 0}, {p->stop_fd, POLLIN, 0}};
       if (::poll(f, 2, -1) < 0 && errno != EINTR) return;
@@ -81,7 +81,6 @@ probe_server::~probe_server() {
   p_->loop = {};
   ::close(p_->listen_fd);
   ::close(p_->stop_fd);
-  delete p_;
 }
 
 int probe_server::connections() const { return p_->seen.load(); }

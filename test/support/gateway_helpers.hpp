@@ -2,6 +2,7 @@
 // log), a run's token (derived like berthd does, from the secret in its store), and one request on it.
 #pragma once
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "berthd_process.hpp"
@@ -26,7 +27,7 @@ class probe_server {
 
  private:
   struct impl;
-  impl* p_;
+  std::unique_ptr<impl> p_;
   int port_ = 0;
 };
 
