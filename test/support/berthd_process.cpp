@@ -109,7 +109,11 @@ void berthd_process::start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("berthd did not start listening:\n" + log());
+  // A berthd that never listened must not outlive the test (a constructor that throws runs no destructor).
+  auto why = log();
+  ::kill(pid_, SIGKILL);
+  wait_exit();
+  throw std::runtime_error("berthd did not start listening:\n" + why);
 }
 
 // Workspace and instructions volumes are named per instance: each test's berthd makes its own, removed here
