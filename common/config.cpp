@@ -126,6 +126,18 @@ config parse_config(const env_lookup& env) {
       r.problems.push_back("BERTH_INSTANCE may hold only letters, digits, - and _");
       break;
     }
+  r.string("BERTH_DATABASE_URL", c.database_url);
+  if (!c.database_url.empty() && !starts_with(c.database_url, "postgres://") && !starts_with(c.database_url, "postgresql://"))
+    r.problems.push_back("BERTH_DATABASE_URL must be a postgresql://user:password@host:port/database URL (unset: SQLite "
+                         "under BERTH_DATA_DIR)");
+  r.string("BERTH_NODE_ID", c.node_id);
+  for (char ch : c.node_id)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') {
+      r.problems.push_back("BERTH_NODE_ID may hold only letters, digits, '.', - and _");
+      break;
+    }
+  if (c.node_id.size() > 32) r.problems.push_back("BERTH_NODE_ID is longer than 32 characters (it names a unix socket)");
+  r.integer("BERTH_LEASE_S", c.lease_s, 3, 300);
   r.integer("BERTH_IO_THREADS", c.io_threads, 1, 64);
   r.integer("BERTH_MAX_CONNECTIONS", c.max_connections, 16, 1 << 20);
   r.integer("BERTH_MAX_CONNECTIONS_PER_CLIENT", c.max_connections_per_client, 1, 1 << 20);
@@ -138,7 +150,7 @@ config parse_config(const env_lookup& env) {
 
   r.integer("BERTH_MAX_CONCURRENT", c.max_concurrent, 1, 1000);
   r.integer("BERTH_MAX_PER_USER", c.max_per_user, 1, 1000);
-  r.integer("BERTH_QUEUE_MAX", c.queue_max, 0, 100000);
+  r.integer("BERTH_QUEUE_MAX", c.queue_max, 1, 100000);
   r.integer("BERTH_RUN_TIMEOUT_S", c.run_timeout_s, 1, 7 * 24 * 3600);
   r.integer("BERTH_IDLE_TIMEOUT_S", c.idle_timeout_s, 1, 7 * 24 * 3600);
   r.integer("BERTH_STOP_GRACE_S", c.stop_grace_s, 0, 300);
@@ -264,6 +276,8 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"max_concurrent", std::to_string(c.max_concurrent)},
       {"max_per_user", std::to_string(c.max_per_user)},
       {"queue_max", std::to_string(c.queue_max)},
+      {"database", c.database_url.empty() ? "sqlite (" + c.data_dir + "/berth.db)" : redact_url_password(c.database_url)},
+      {"lease_s", std::to_string(c.lease_s)},
       {"run_timeout_s", std::to_string(c.run_timeout_s)},
       {"idle_timeout_s", std::to_string(c.idle_timeout_s)},
       {"stop_grace_s", std::to_string(c.stop_grace_s)},

@@ -29,6 +29,11 @@ struct config {
   std::vector<std::string> engines = {"echo", "claude"};
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…
   std::string instance;                                // empty: generated once and kept in the store
+  // PostgreSQL (postgres:// or postgresql:// URL, a secret: it may hold a password): several instances share
+  // queue, caps, history, logins and outbox. Empty: SQLite under data_dir, one instance.
+  std::string database_url;
+  std::string node_id;  // this process among instances; empty: <hostname>-<random>
+  int lease_s = 15;     // a node silent this long is dead: its runs are adopted by another
   int io_threads = 1;
   std::string metrics_listen;       // empty: /metrics on the main listener, behind the API key
   int dashboard_session_s = 43200;  // a dashboard login lasts 12 h

@@ -141,4 +141,13 @@ bool same_secret(std::string_view secret, std::string_view presented) {
   return diff == 0;
 }
 
+std::string redact_url_password(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 }  // namespace berth

@@ -20,6 +20,8 @@ std::vector<std::string> split_list(std::string_view s);
 // "512m", "1g", "1048576", "64k" → bytes. nullopt when malformed or overflowing.
 std::optional<std::int64_t> parse_bytes(std::string_view s);
 std::optional<std::int64_t> parse_int(std::string_view s);
+// scheme://user:password@host/… → scheme://user:***@host/… (for logs); other text unchanged.
+std::string redact_url_password(const std::string& url);
 std::optional<double> parse_double(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string ascii_lower(std::string_view s);

@@ -1,7 +1,10 @@
 // berthd: configuration → wiring → serve until SIGTERM/SIGINT. Nothing else lives here.
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -21,9 +24,11 @@
 #include "server/docker/docker_client.hpp"
 #include "server/http/app.hpp"
 #include "server/http/listener.hpp"
+#include "server/runs/cluster_feed.hpp"
 #include "server/runs/docker_executor.hpp"
 #include "server/runs/health_monitor.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/node_lease.hpp"
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/runs/run_tokens.hpp"
@@ -71,6 +76,17 @@ void raise_descriptor_limit() {
   }
 }
 }  // namespace
+
+// This process among the instances on one database: <hostname>-<8 hex>, new at every start.
+static std::string default_node_id() {
+  std::array<char, 256> host{};
+  std::string h = ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "berthd";
+  std::string clean;
+  for (char ch : h)
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-') clean += ch;
+  if (clean.empty()) clean = "berthd";
+  return clean.substr(0, 22) + "-" + berth::new_run_id().substr(18, 8);
+}
 
 // Where berthd creates its gateway socket: BERTH_GATEWAY_DIR (berthd in a container, the volume mounted
 // there), else the named volume's mountpoint on this host (berthd beside its engine).
@@ -135,15 +151,14 @@ int main(int argc, char** argv) {
   try {
     std::filesystem::create_directories(cfg.data_dir);
     store::data_dir_lock lock(cfg.data_dir);
-    store::store db((std::filesystem::path(cfg.data_dir) / "berth.db").string());
+    if (cfg.node_id.empty()) cfg.node_id = default_node_id();
+    store::store db(cfg.database_url.empty() ? (std::filesystem::path(cfg.data_dir) / "berth.db").string() : cfg.database_url);
+    db.set_node(cfg.node_id);
+    // Instances sharing a database share the instance name (labels, volumes): the first one to start picks it.
     std::string instance = cfg.instance;
-    if (instance.empty()) instance = db.meta("instance");
-    if (instance.empty()) {
-      instance = new_run_id().substr(10, 12);
-      db.set_meta("instance", instance);
-    }
+    if (instance.empty()) instance = db.meta_or_set("instance", new_run_id().substr(10, 12));
     {
-      log::info("berthd starting", {{"instance", instance}, {"schema", std::to_string(db.schema_version())}});
+      log::info("berthd starting", {{"instance", instance}, {"node", cfg.node_id}, {"schema", std::to_string(db.schema_version())}});
       for (const auto& [k, v] : describe_config(cfg)) log::info("config", {{"key", k}, {"value", v}});
     }
 
@@ -152,14 +167,12 @@ int main(int argc, char** argv) {
     runs::journal journal(db, bus);
     chat::outbox outbox(cfg, db, bus);  // declared before the executor, so it outlives the threads that finish runs
     journal.on_finished([&outbox](const std::string&) { outbox.notify(); });
-    std::string gateway_secret = db.meta("gateway_secret");
-    if (gateway_secret.empty()) {
-      gateway_secret = runs::new_gateway_secret();
-      db.set_meta("gateway_secret", gateway_secret);
-    }
-    runs::token_registry tokens(gateway_secret);
+    // One secret for every instance on the database: a run adopted elsewhere keeps its worker's token.
+    runs::token_registry tokens(db.meta_or_set("gateway_secret", runs::new_gateway_secret()));
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
-    runs::run_manager manager(cfg, journal, exec);
+    runs::run_manager manager(cfg, journal, exec, cfg.node_id);
+    runs::node_lease lease(cfg, db, manager, exec);
+    runs::cluster_feed feed(db, bus, manager, exec);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
     health.check_now();
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
@@ -181,8 +194,11 @@ int main(int argc, char** argv) {
       if (!n.egress.is_null()) rn.events.push_back({"egress", n.egress});
       exec.note(run, std::move(rn));
     });
-    const auto gateway_socket = (std::filesystem::path(gateway_dir(cfg, docker, instance)) / runs::gateway_socket_name).string();
+    const auto gateway_socket =
+        (std::filesystem::path(gateway_dir(cfg, docker, instance)) / runs::gateway_socket_name(cfg.node_id)).string();
     model_gateway.bind(gateway_socket);
+    lease.start();  // the first heartbeat before anything is claimed: others must see this node alive
+    feed.start();
     manager.start();
     reconcile.start();
     health.start();
@@ -216,7 +232,9 @@ int main(int argc, char** argv) {
       stopper = std::thread([&] {
         reconcile.stop();
         workspaces.stop();
+        feed.stop();
         exec.detach_all();
+        lease.stop();  // after the runs are let go: others may adopt them at once
         health.stop();
         outbox.stop();
         ioc.stop();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string_view>
 
@@ -32,6 +33,25 @@ int connect_gateway(const std::string& path) {
     return -1;
   }
   return fd;
+}
+
+// The named socket first; when its berthd is gone, any other gateway socket beside it (the instance that
+// adopted this run listens there).
+int connect_any_gateway(const std::string& path) {
+  int fd = connect_gateway(path);
+  if (fd >= 0) return fd;
+  const int first_errno = errno;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (entry.path().string() == path || !name.starts_with("gateway") || !name.ends_with(".sock")) continue;
+    fd = connect_gateway(entry.path().string());
+    if (fd >= 0) return fd;
+  }
+  errno = first_errno;
+  return -1;
 }
 }  // namespace
 
@@ -74,7 +94,7 @@ void relay::accept_loop() {
 }
 
 void relay::serve(int client) {
-  int up = connect_gateway(spec_.socket);
+  int up = connect_any_gateway(spec_.socket);
   if (up < 0) {
     diag("relay: cannot reach berthd's gateway at " + spec_.socket + ": " + std::strerror(errno));
     ::close(client);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -424,7 +425,17 @@ gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& to
 }
 
 void gateway::bind(const std::string& path) {
-  ::unlink(path.c_str());  // a socket left by an earlier berthd (the data-dir lock says none runs now)
+  ::unlink(path.c_str());  // a socket left by an earlier berthd of this node
+  // Sockets of other berthds that are gone (killed, so they could not remove theirs): nobody answers there.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec)) {
+    const auto name = entry.path().filename().string();
+    if (!name.starts_with("gateway") || !name.ends_with(".sock")) continue;
+    local::socket probe(acceptor_.get_executor());
+    boost::system::error_code pe;
+    probe.connect(local::endpoint(entry.path().string()), pe);
+    if (pe == boost::asio::error::connection_refused) std::filesystem::remove(entry.path(), ec);
+  }
   local::endpoint ep(path);
   acceptor_.open(ep.protocol());
   acceptor_.bind(ep);

@@ -26,6 +26,29 @@ void subscription::push(const event_ptr& e) {
   wake_();
 }
 
+void subscription::overflow() {
+  {
+    std::lock_guard lock(m_);
+    overflowed_ = true;
+    q_.clear();
+  }
+  wake_();
+}
+
+bool event_bus::wants(const std::string& run, bool status_change) const {
+  std::lock_guard lock(m_);
+  return subs_.count(run) > 0 || (status_change && subs_.count("") > 0);
+}
+
+void event_bus::overflow_all() {
+  std::vector<std::shared_ptr<subscription>> all;
+  {
+    std::lock_guard lock(m_);
+    for (auto& [run, v] : subs_) all.insert(all.end(), v.begin(), v.end());
+  }
+  for (auto& s : all) s->overflow();
+}
+
 std::shared_ptr<subscription> event_bus::subscribe(const std::string& run, std::function<void()> wake) {
   auto s = std::make_shared<subscription>(std::move(wake));
   std::lock_guard lock(m_);

@@ -28,6 +28,8 @@ class subscription {
   bool drain(std::vector<event_ptr>& out);
   void push(const event_ptr& e);
   void wake() { wake_(); }
+  // Marks it fallen behind (its stream ends; the client resumes from the store with Last-Event-ID).
+  void overflow();
 
  private:
   std::mutex m_;
@@ -43,6 +45,10 @@ class event_bus {
   void unsubscribe(const std::string& run, const std::shared_ptr<subscription>& s);
   void publish(const std::string& run, const std::vector<event_ptr>& events);
   std::size_t subscriber_count() const { return count_.load(); }
+  // True when someone listens to this run (or to every run's status changes, and `status_change` is set).
+  bool wants(const std::string& run, bool status_change) const;
+  // Every subscriber overflows: after events may have been missed (database notifications were down).
+  void overflow_all();
   // Shutdown: every subscriber's wake is called once so its stream can end.
   void wake_all();
 

@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <ctime>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "common/json_bounded.hpp"
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "server/runs/docker_executor.hpp"
 
 namespace berth::runs {
@@ -34,6 +36,16 @@ int reconciler::reconcile_once() {
     return 0;
   }
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::set<std::string> live_nodes;
+  auto live_node_ids = [this] {
+    std::set<std::string> ids{cfg_.node_id};
+    try {
+      for (const auto& [id, seen] : store_.live_nodes(now_ms(), static_cast<std::int64_t>(cfg_.lease_s) * 1000)) ids.insert(id);
+    } catch (const std::exception&) {
+      ids.insert("*");  // unknown while the database is away: keep every spare
+    }
+    return ids;
+  };
   for (const auto& c : containers) {
     if (c.labels.count("berth.helper") && now - c.created > cfg_.orphan_grace_s) {
       try { docker_.remove(c.id); ++removed; } catch (const docker::docker_error&) {}
@@ -41,7 +53,12 @@ int reconciler::reconcile_once() {
     }
     if (auto sp = c.labels.find("berth.spare"); sp != c.labels.end()) {
       // A spare in the pool waits for its user; one a run took is that run's container; any other is stale.
+      // Another live instance's spares (on the same engine) are its own business.
       if (exec_.is_spare(c.id)) continue;
+      if (auto nd = c.labels.find("berth.node"); nd != c.labels.end() && nd->second != cfg_.node_id) {
+        if (live_nodes.empty()) live_nodes = live_node_ids();
+        if (live_nodes.count(nd->second) || live_nodes.count("*")) continue;
+      }
       auto owner = store_.run_by_container(c.id);
       if (owner && !is_terminal_status(owner->status)) continue;
       if (!owner && now - c.created < 10) continue;  // being made right now: not in the pool yet
@@ -70,8 +87,11 @@ int reconciler::reconcile_once() {
       log::warn("could not remove container", {{"run", run}, {"error", e.what()}});
     }
   }
-  for (const auto& r : store_.runs_in_status({"starting", "running"}))
-    if (!exec_.is_active(r.id)) manager_.adopt(r.id);
+  try {
+    manager_.adopt_orphans();
+  } catch (const std::exception& e) {
+    log::warn("adoption pass skipped: the database does not answer", {{"error", e.what()}});
+  }
   return removed;
 }
 

@@ -1,7 +1,5 @@
 #include "server/runs/run_manager.hpp"
 
-#include <algorithm>
-
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
@@ -10,7 +8,8 @@
 
 namespace berth::runs {
 
-run_manager::run_manager(const config& c, journal& j, executor& e) : cfg_(c), journal_(j), exec_(e) {
+run_manager::run_manager(const config& c, journal& j, executor& e, std::string node)
+    : cfg_(c), journal_(j), exec_(e), node_(std::move(node)) {
   exec_.set_callbacks({[this](const store::run_record& r) { finished(r); },
                        [this](const store::run_record& r) { requeue(r); }});
 }
@@ -20,20 +19,15 @@ request_limits run_manager::limits() const {
           .max_idle_timeout_s = cfg_.idle_timeout_s};
 }
 
+std::int64_t run_manager::lease_ms() const {
+  return journal_.db().shared() ? static_cast<std::int64_t>(cfg_.lease_s) * 1000 : 0;
+}
+
 void run_manager::start() {
-  // Read before the lock; nothing else schedules before start() returns.
-  auto active = journal_.db().runs_in_status({"starting", "running"});
-  auto queued = journal_.db().runs_in_status({"queued"});
-  std::lock_guard lock(m_);
-  for (const auto& r : active) {
-    log::info("re-attaching run after restart", {{"run", r.id}, {"status", r.status}});
-    ++running_;
-    ++per_user_[r.user];
-    exec_.launch(r);
-  }
-  for (auto& r : queued) queue_.push_back(std::move(r));
-  if (!queue_.empty()) log::info("restored queued runs", {{"count", std::to_string(queue_.size())}});
-  schedule_locked();
+  if (int n = adopt_orphans(); n > 0) log::info("re-attached runs left by a previous berthd", {{"count", std::to_string(n)}});
+  if (auto waiting = journal_.db().count_waiting(); waiting > 0)
+    log::info("runs waiting in the queue", {{"count", std::to_string(waiting)}});
+  schedule();
 }
 
 void run_manager::stop() { stopping_ = true; }  // no lock: called on an I/O thread, which must not wait
@@ -42,38 +36,22 @@ store::run_record run_manager::submit(const run_request& r) {
   if (stopping_) throw request_error(refusal::unavailable, "shutting_down", "berthd is shutting down; retry shortly");
   if (auto missing = missing_credentials(cfg_, r.engine); !missing.empty())
     throw request_error(refusal::unavailable, "credentials_missing", missing);
-  const bool engine_down = engine_ok_ && !engine_ok_();  // may ask the engine: before the lock
-  {
-    // Admission under the lock, counting runs being stored as queued already; the store write after it.
-    std::lock_guard lock(m_);
-    const std::size_t waiting = queue_.size() + admitting_;
-    bool can_start_now = running_ < static_cast<std::size_t>(cfg_.max_concurrent) &&
-                         per_user_[r.user] < cfg_.max_per_user && waiting == 0;
-    if (!can_start_now && waiting >= static_cast<std::size_t>(cfg_.queue_max) && engine_down)
+  // Admission counts the runs waiting in the shared queue; two submissions racing may both pass at the edge,
+  // which lets the queue exceed its bound by the number of concurrent submitters, never more.
+  if (journal_.db().count_waiting() >= cfg_.queue_max) {
+    if (engine_ok_ && !engine_ok_())
       throw request_error(refusal::unavailable, "engine_unavailable", "the docker engine does not answer and the run queue is full; retry later");
-    if (!can_start_now && waiting >= static_cast<std::size_t>(cfg_.queue_max))
-      throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
-                                                 " waiting); retry later");
-    ++admitting_;
+    throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
+                                                         " waiting); retry later");
   }
-  store::run_record rec;
-  try {
-    rec = store_queued(r);
-  } catch (...) {
-    std::lock_guard lock(m_);
-    --admitting_;
-    throw;
-  }
+  auto rec = store_queued(r, "");
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
-  std::lock_guard lock(m_);
-  --admitting_;
-  queue_.push_back(rec);
-  schedule_locked();
+  schedule();
   return rec;
 }
 
-store::run_record run_manager::store_queued(const run_request& r) {
+store::run_record run_manager::store_queued(const run_request& r, const std::string& owner) {
   store::run_record rec;
   rec.id = new_run_id();
   rec.user = r.user;
@@ -85,6 +63,7 @@ store::run_record run_manager::store_queued(const run_request& r) {
   rec.status = "queued";
   rec.created_at = now_ms();
   rec.last_seq = 1;
+  rec.owner = owner;
   event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
   std::vector<store::delivery_record> replies;
   for (const auto& route : r.replies) {
@@ -98,8 +77,8 @@ store::run_record run_manager::store_queued(const run_request& r) {
 }
 
 store::run_record run_manager::record_refused(const run_request& r, const std::string& why) {
-  // No lock: this run is never queued nor scheduled; its only step left is `done`.
-  auto rec = store_queued(r);
+  // Stored owned by this node, so no scheduler claims it: its only step left is `done`.
+  auto rec = store_queued(r, node_);
   std::int64_t seq = rec.last_seq;
   rec.reason = "not started: " + why;
   journal_.finish(rec.id, seq, run_end::failed, rec.reason);
@@ -108,88 +87,117 @@ store::run_record run_manager::record_refused(const run_request& r, const std::s
   return rec;
 }
 
-// Launching starts a thread and returns; no store or Docker I/O happens under the lock.
-void run_manager::schedule_locked() {
-  if (stopping_ || (engine_ok_ && !engine_ok_())) return;
-  for (auto it = queue_.begin(); it != queue_.end() && running_ < static_cast<std::size_t>(cfg_.max_concurrent);) {
-    if (per_user_[it->user] >= cfg_.max_per_user) { ++it; continue; }
-    store::run_record rec = std::move(*it);
-    it = queue_.erase(it);
-    ++running_;
-    ++per_user_[rec.user];
-    exec_.launch(rec);
+void run_manager::launch(const store::run_record& rec) {
+  ++running_;
+  exec_.launch(rec);
+}
+
+// Claims what the caps allow and launches it. Concurrent callers fold into one: whoever holds the claim
+// goes round again while anyone asked meanwhile, so no request to schedule is lost.
+void run_manager::schedule() {
+  schedule_again_ = true;
+  for (;;) {
+    std::unique_lock lock(schedule_m_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    while (schedule_again_.exchange(false)) {
+      if (stopping_ || (engine_ok_ && !engine_ok_())) return;
+      std::vector<store::run_record> claimed;
+      try {
+        claimed = journal_.db().claim_queued(node_, {.max_concurrent = cfg_.max_concurrent, .max_per_user = cfg_.max_per_user});
+      } catch (const std::exception& e) {
+        if (!store::is_store_error(e)) throw;
+        log::warn("the queue could not be read; runs wait until the database answers", {{"error", e.what()}});
+        return;  // the lease loop schedules again on its next tick
+      }
+      for (const auto& rec : claimed) {
+        if (stopping_) {
+          journal_.db().release_claim(rec.id, node_);
+          continue;
+        }
+        launch(rec);
+      }
+    }
+    lock.unlock();
+    if (!schedule_again_.load()) return;
   }
 }
 
-void run_manager::finished(const store::run_record& rec) {
-  std::lock_guard lock(m_);
+void run_manager::finished(const store::run_record&) {
   if (running_ > 0) --running_;
-  if (auto it = per_user_.find(rec.user); it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
-  schedule_locked();
+  schedule();
 }
 
 void run_manager::requeue(const store::run_record& rec) {
-  std::lock_guard lock(m_);
   if (running_ > 0) --running_;
-  if (auto it = per_user_.find(rec.user); it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
-  queue_.push_front(rec);  // its status is `queued` again (stored by its thread before it handed it back)
-  // Not rescheduled here: the engine is down. The health loop calls retry_queued() when it answers again.
+  // Its status is `queued` again (stored by its thread before it handed it back); it goes back to the queue
+  // for any instance. Not rescheduled here: the engine is down; the health loop calls retry() when it answers.
+  try {
+    journal_.db().release_claim(rec.id, node_);
+  } catch (const std::exception& e) {
+    log::warn("a requeued run keeps its claim until this node's lease runs out", {{"run", rec.id}, {"error", e.what()}});
+  }
 }
 
 cancel_result run_manager::cancel(const std::string& id) {
-  std::optional<store::run_record> queued;
-  {
-    std::lock_guard lock(m_);
-    auto it = std::find_if(queue_.begin(), queue_.end(), [&](const store::run_record& q) { return q.id == id; });
-    if (it != queue_.end()) {
-      queued = std::move(*it);
-      queue_.erase(it);
-    }
-  }
-  if (queued) {  // out of the queue, so no one else writes it: its `done` is written without the lock
-    std::int64_t seq = journal_.db().get_run(id).value_or(*queued).last_seq;
+  auto rec = journal_.db().get_run(id);
+  if (!rec) return cancel_result::not_found;
+  // Ended already (its thread may still be removing the container): cancelling again changes nothing.
+  if (is_terminal_status(rec->status)) return cancel_result::already_finished;
+  if (exec_.cancel(id)) return cancel_result::stopping;
+  if (rec->status == "queued" && journal_.db().claim_for_cancel(id, node_)) {
+    // Out of the queue and owned by this node, so no one else writes it.
+    std::int64_t seq = journal_.db().get_run(id).value_or(*rec).last_seq;
     journal_.finish(id, seq, run_end::cancelled, "cancelled by request");
     log::info("queued run cancelled", {{"run", id}});
     return cancel_result::cancelled;
   }
-  // Ended already (its thread may still be removing the container): cancelling again changes nothing.
-  auto rec = journal_.db().get_run(id);
-  if (!rec) return cancel_result::not_found;
-  if (is_terminal_status(rec->status)) return cancel_result::already_finished;
-  if (exec_.cancel(id)) return cancel_result::stopping;
-  // Active in the store but followed by no thread (its thread gave up on a store failure and the reconciler
-  // has not come by yet): follow it now, and stop it as soon as it is followed.
-  log::info("cancel: the run had no thread following it; adopting it to stop it", {{"run", id}});
+  // Claimed or active and followed elsewhere (another instance, or a run thread about to start): its owner
+  // stops it when it learns of the request. Followed by nobody alive: adopt it here and stop it.
+  journal_.db().request_cancel(id);
   adopt(id);
   if (exec_.cancel(id)) return cancel_result::stopping;
-  log::warn("cancel: the run could not be adopted to be stopped", {{"run", id}});
-  throw request_error(refusal::unavailable, "not_cancellable_now", "the run could not be stopped now (berthd is shutting down or the "
-                                                  "run just changed state); retry");
+  if (auto now = journal_.db().get_run(id); now && is_terminal_status(now->status)) return cancel_result::already_finished;
+  // The request is stored: the owner (another instance, or this one about to launch it) stops the run on the
+  // cancel notification or its next heartbeat; a later adopter finds it too.
+  log::info("cancel asked of the run's owner", {{"run", id}});
+  return cancel_result::stopping;
 }
 
 void run_manager::adopt(const std::string& id) {
-  // adopt_m_ keeps two adopters from launching one run twice; the store read happens outside m_. The run is
-  // read after the is_active check: a run whose thread just ended is terminal in the store by then.
+  // The store decides who follows a run (take_over is atomic over every instance); adopt_m_ keeps two
+  // threads of this process from launching it twice. The run is read after taking it: a run whose thread just
+  // ended is terminal in the store by then.
   std::lock_guard adopting(adopt_m_);
   if (stopping_ || exec_.is_active(id)) return;
+  if (!journal_.db().take_over(id, node_, now_ms(), lease_ms())) return;
   auto rec = journal_.db().get_run(id);
   if (!rec || (rec->status != "starting" && rec->status != "running")) return;
-  std::lock_guard lock(m_);
-  if (stopping_ || exec_.is_active(id)) return;
   log::info("adopting an active run nobody follows", {{"run", id}, {"status", rec->status}});
-  ++running_;
-  ++per_user_[rec->user];
-  exec_.launch(*rec);
+  launch(*rec);
 }
 
-void run_manager::retry() {
-  std::lock_guard lock(m_);
-  schedule_locked();
+int run_manager::adopt_orphans() {
+  if (stopping_) return 0;
+  int adopted = 0;
+  const auto now = now_ms();
+  if (int n = journal_.db().release_dead_claims(now, lease_ms()); n > 0)
+    log::info("runs claimed by a node that died are back in the queue", {{"count", std::to_string(n)}});
+  for (const auto& id : journal_.db().adoptable_runs(node_, now, lease_ms())) {
+    if (exec_.is_active(id)) continue;
+    const bool before = exec_.is_active(id);
+    adopt(id);
+    if (!before && exec_.is_active(id)) ++adopted;
+  }
+  return adopted;
 }
 
 queue_stats run_manager::stats() {
-  std::lock_guard lock(m_);
-  return {.queued = queue_.size(), .running = running_};
+  std::size_t waiting = 0;
+  try {
+    waiting = static_cast<std::size_t>(journal_.db().count_waiting());
+  } catch (const std::exception&) {
+  }
+  return {.queued = waiting, .running = running_.load()};
 }
 
 }  // namespace berth::runs

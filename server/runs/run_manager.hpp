@@ -1,13 +1,15 @@
 // Admission and scheduling: every run is stored `queued` first; it starts when the global cap
 // (BERTH_MAX_CONCURRENT) and its user's cap (BERTH_MAX_PER_USER) allow, first come first served among those
-// that may start. The queue lives in the store, so it survives a restart; BERTH_QUEUE_MAX bounds it and only
-// a full queue turns a request away (429 + Retry-After). Blocking (store): call off the I/O threads.
+// that may start. The queue is the store: a run is claimed by one node (one berthd process) in a transaction
+// that counts what runs across every instance on the database, so the caps hold for all of them and no run
+// is given to two. BERTH_QUEUE_MAX bounds the queue and only a full queue turns a request away (429 +
+// Retry-After). A run's owner keeps it while its heartbeat is fresh (node_lease); past BERTH_LEASE_S another
+// instance adopts it. Blocking (store): call off the I/O threads.
 #pragma once
-#include <cstddef>
 #include <atomic>
-#include <deque>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <string>
 
@@ -27,8 +29,9 @@ enum class cancel_result { not_found, cancelled, stopping, already_finished };
 
 class run_manager {
  public:
-  run_manager(const config& c, journal& j, executor& e);
-  // Restores the persisted queue and hands runs that were active before a restart back to the executor.
+  run_manager(const config& c, journal& j, executor& e, std::string node);
+  // Adopts the runs a previous berthd left (at once on SQLite; after their lease on a shared database), then
+  // schedules the queue.
   void start();
   // Stops admitting runs (503) and scheduling; the executor is detached separately.
   void stop();
@@ -37,31 +40,37 @@ class run_manager {
   // A run that could not be admitted but whose caller must still get an answer (a chat message): stored as
   // `failed` ("not started: <why>") with its `done`, so its owed replies are sent and history shows it.
   store::run_record record_refused(const run_request& r, const std::string& why);
-  // Schedules again after the engine came back (runs requeued while it was down).
-  void retry();
-  // Hands an active run nobody follows (found by the reconciler) to the executor.
+  // Schedules now: the engine came back, a slot may have freed or a run was queued (here or elsewhere).
+  void retry() { schedule(); }
+  // Follows an active run nobody alive follows (found by the reconciler or the lease loop).
   void adopt(const std::string& id);
+  // Adopts every such run and returns dead nodes' claims to the queue; returns how many runs were adopted.
+  int adopt_orphans();
   // While this says no, nothing is launched: runs wait in the queue instead of failing.
   void set_engine_check(std::function<bool()> ok) { engine_ok_ = std::move(ok); }
   queue_stats stats();
   request_limits limits() const;
+  const std::string& node() const { return node_; }
+  // How long another node's silence must last before its runs are taken: 0 on SQLite (one instance at a
+  // time: any other owner is a previous process).
+  std::int64_t lease_ms() const;
 
  private:
   void finished(const store::run_record& rec);
   void requeue(const store::run_record& rec);
-  void schedule_locked();
-  store::run_record store_queued(const run_request& r);  // the run, its first event and its replies, atomically
+  void schedule();
+  void launch(const store::run_record& rec);
+  store::run_record store_queued(const run_request& r, const std::string& owner);
 
   const config& cfg_;
   journal& journal_;
   executor& exec_;
-  std::mutex adopt_m_;  // taken before m_, never after it
-  std::mutex m_;        // the queue and the counters; never held across store or Docker I/O
-  std::deque<store::run_record> queue_;  // queued runs, whole: scheduling reads nothing from the store
-  std::size_t admitting_ = 0;            // admitted, being stored as queued: they count against the queue
-  std::map<std::string, int> per_user_;
-  std::size_t running_ = 0;
-  std::atomic<bool> stopping_{false};  // set from the signal handler's I/O thread without the lock
+  const std::string node_;
+  std::mutex adopt_m_;     // two adopters in this process never launch one run twice
+  std::mutex schedule_m_;  // one claimer at a time in this process (the database serializes instances)
+  std::atomic<bool> schedule_again_{false};
+  std::atomic<std::size_t> running_{0};  // launched here and not yet handed back
+  std::atomic<bool> stopping_{false};    // set from the signal handler's I/O thread without a lock
   std::function<bool()> engine_ok_;
 };
 

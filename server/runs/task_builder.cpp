@@ -84,7 +84,7 @@ docker::container_spec worker_container(const config& c, const std::string& inst
                                         bool instructions) {
   docker::container_spec s;
   s.image = c.worker_image;
-  s.labels = {{"berth.instance", instance}, {"berth.user", user}};
+  s.labels = {{"berth.instance", instance}, {"berth.user", user}, {"berth.node", c.node_id}};
   s.network = c.worker_network;
   s.memory = c.worker_memory;
   s.cpus = c.worker_cpus;
@@ -93,6 +93,10 @@ docker::container_spec worker_container(const config& c, const std::string& inst
   s.gateway_volume = gateway_volume(c, instance);
   if (instructions) s.instructions_volume = instructions_volume(instance, user);
   return s;
+}
+
+std::string gateway_socket_name(std::string_view node) {
+  return node.empty() ? "gateway.sock" : "gateway-" + std::string(node) + ".sock";
 }
 
 std::string gateway_volume(const config& c, std::string_view instance) {
@@ -109,7 +113,7 @@ task build_task(const config& c, const store::run_record& r, const std::string& 
   t.model = r.model;
   t.options = parse_json(r.options);
   if (!t.options.is_object()) t.options = nlohmann::json::object();
-  t.relay = {.socket = "/run/berth/" + std::string(gateway_socket_name), .port = c.gateway_relay_port, .token = gateway_token};
+  t.relay = {.socket = "/run/berth/" + gateway_socket_name(c.node_id), .port = c.gateway_relay_port, .token = gateway_token};
   if (r.engine != "claude") return t;
 
   if (t.model.empty()) t.model = c.claude_model;

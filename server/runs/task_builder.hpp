@@ -18,7 +18,9 @@ namespace berth::runs {
 task build_task(const config& c, const store::run_record& r, const std::string& gateway_token);
 // The named volume holding berthd's gateway socket, mounted read-only in every worker.
 std::string gateway_volume(const config& c, std::string_view instance);
-inline constexpr std::string_view gateway_socket_name = "gateway.sock";
+// Each node's gateway socket in that volume: gateway-<node>.sock. A worker's relay tries its own node's first
+// and then the others, so a run adopted by another instance on the same engine reaches its new owner.
+std::string gateway_socket_name(std::string_view node);
 // A stable UUID for (user, session): the engine's conversation id, so the same session resumes the same
 // conversation and two users can never share one.
 // The tool policy a run gets: the request's when it is narrower than the operator's, else the operator's.

@@ -1,375 +1,313 @@
 #include "server/store/store.hpp"
 #include "server/store/user_scope_sql.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "server/store/postgres/pg_database.hpp"
+#include "server/store/sqlite/sqlite_database.hpp"
 
 namespace berth::store {
 namespace {
 
 constexpr const char* run_columns =
-    "id, user, engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
-    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage";
+    "id, \"user\", engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
+    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner";
 // Lists show a preview of each message: reading 500 whole 256 KiB messages per page would cost 128 MB.
 constexpr const char* list_columns =
-    "id, user, engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
-    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage";
+    "id, \"user\", engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
+    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner";
+// Rows per INSERT of events: one statement per batch, under SQLite's 32766-parameter cap.
+constexpr std::size_t events_per_insert = 500;
 
-run_record read_run(SQLite::Statement& q) {
+run_record read_run(const sql::row& q) {
   run_record r;
-  r.id = q.getColumn(0).getString();
-  r.user = q.getColumn(1).getString();
-  r.engine = q.getColumn(2).getString();
-  r.session = q.getColumn(3).getString();
-  r.model = q.getColumn(4).getString();
-  r.message = q.getColumn(5).getString();
-  r.options = q.getColumn(6).getString();
-  r.status = q.getColumn(7).getString();
-  if (!q.getColumn(8).isNull()) r.exit_code = q.getColumn(8).getInt();
-  r.reason = q.getColumn(9).getString();
-  r.created_at = q.getColumn(10).getInt64();
-  if (!q.getColumn(11).isNull()) r.started_at = q.getColumn(11).getInt64();
-  if (!q.getColumn(12).isNull()) r.finished_at = q.getColumn(12).getInt64();
-  r.container_id = q.getColumn(13).getString();
-  r.last_seq = q.getColumn(14).getInt64();
-  r.stdout_offset = q.getColumn(15).getInt64();
-  r.stderr_offset = q.getColumn(16).getInt64();
-  r.output_bytes = q.getColumn(17).getInt64();
-  r.truncated = q.getColumn(18).getInt() != 0;
-  r.usage = q.getColumn(19).getString();
+  r.id = q.text(0);
+  r.user = q.text(1);
+  r.engine = q.text(2);
+  r.session = q.text(3);
+  r.model = q.text(4);
+  r.message = q.text(5);
+  r.options = q.text(6);
+  r.status = q.text(7);
+  if (auto v = q.opt_int64(8)) r.exit_code = static_cast<int>(*v);
+  r.reason = q.text(9);
+  r.created_at = q.int64(10);
+  r.started_at = q.opt_int64(11);
+  r.finished_at = q.opt_int64(12);
+  r.container_id = q.text(13);
+  r.last_seq = q.int64(14);
+  r.stdout_offset = q.int64(15);
+  r.stderr_offset = q.int64(16);
+  r.output_bytes = q.int64(17);
+  r.truncated = q.int64(18) != 0;
+  r.usage = q.text(19);
+  r.owner = q.text(20);
   return r;
 }
 
-void insert_events(SQLite::Database& db, const std::string& run, const std::vector<event>& events) {
-  SQLite::Statement ins(db, "INSERT INTO events (run_id, seq, type, data, ts) VALUES (?, ?, ?, ?, ?)");
-  for (const auto& e : events) {
-    ins.bind(1, run);
-    ins.bind(2, static_cast<std::int64_t>(e.seq));
-    ins.bind(3, e.type);
-    ins.bind(4, e.data);
-    ins.bind(5, static_cast<std::int64_t>(e.ts_ms));
-    ins.exec();
-    ins.reset();
+std::vector<run_record> read_runs(const std::vector<sql::row>& rows) {
+  std::vector<run_record> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(read_run(r));
+  return out;
+}
+
+void insert_events(sql::connection& c, const std::string& run, const std::vector<event>& events) {
+  for (std::size_t at = 0; at < events.size(); at += events_per_insert) {
+    const auto end = std::min(events.size(), at + events_per_insert);
+    std::string text = "INSERT INTO events (run_id, seq, type, data, ts) VALUES ";
+    sql::params p;
+    p.reserve((end - at) * 5);
+    for (std::size_t i = at; i < end; ++i) {
+      text += i == at ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
+      const auto& e = events[i];
+      p.insert(p.end(), {run, static_cast<std::int64_t>(e.seq), e.type, e.data, static_cast<std::int64_t>(e.ts_ms)});
+    }
+    c.exec(text, p);
   }
 }
 
-void configure(SQLite::Database& db) {
-  db.exec("PRAGMA journal_mode = WAL");
-  // NORMAL in WAL mode survives a crash of berthd (kill -9) without losing a committed transaction; only
-  // power loss may drop the last ones. FULL would cost an fsync per batch of events.
-  db.exec("PRAGMA synchronous = NORMAL");
-  db.exec("PRAGMA foreign_keys = ON");
-  // After each checkpoint that resets the WAL, the file shrinks back to this; without it a burst (a flood of
-  // events while a reader held a snapshot) leaves a WAL many times the database's size for good.
-  db.exec("PRAGMA journal_size_limit = 67108864");
-  db.setBusyTimeout(5000);
+// Other instances learn of stored events from this (PostgreSQL only; delivered when the transaction commits).
+void announce(sql::database& db, sql::connection& c, const char* channel, const std::string& payload) {
+  if (db.kind() == sql::dialect::postgres) c.query("SELECT pg_notify(?, ?)", {std::string(channel), payload});
+}
+
+std::vector<std::pair<std::string, std::int64_t>> pairs(const std::vector<sql::row>& rows) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& r : rows) out.emplace_back(r.text(0), r.int64(1));
+  return out;
+}
+
+std::unique_ptr<sql::database> open_database(const std::string& path_or_url) {
+  if (postgres::is_postgres_url(path_or_url)) return std::make_unique<postgres::pg_database>(path_or_url);
+  return std::make_unique<sqlite::sqlite_database>(path_or_url);
 }
 
 }  // namespace
 
-// " AND (column = :p0 OR column LIKE :p1 …)" for a scope's user patterns (a trailing '*' is a prefix match);
-// empty for no restriction. bind_users binds the same names.
-std::string users_clause(const std::vector<std::string>& patterns, const char* column) {
+std::string users_clause(const std::vector<std::string>& patterns, const char* column, sql::params& p) {
   if (patterns.empty()) return {};
-  std::string sql = " AND (0";
-  for (std::size_t i = 0; i < patterns.size(); ++i)
-    sql += std::string(" OR ") + column + (patterns[i].ends_with('*') ? " LIKE :p" + std::to_string(i) + " ESCAPE '\\'"
-                                                                        : " = :p" + std::to_string(i));
-  return sql + ")";
-}
-
-void bind_users(SQLite::Statement& q, const std::vector<std::string>& patterns) {
-  for (std::size_t i = 0; i < patterns.size(); ++i) {
-    const auto& p = patterns[i];
-    if (!p.ends_with('*')) {
-      q.bind(":p" + std::to_string(i), p);
+  std::string text = " AND (FALSE";
+  for (const auto& pat : patterns) {
+    if (!pat.ends_with('*')) {
+      text += std::string(" OR ") + column + " = ?";
+      p.emplace_back(pat);
       continue;
     }
     std::string like;
-    for (char c : std::string_view(p).substr(0, p.size() - 1)) {
+    for (char c : std::string_view(pat).substr(0, pat.size() - 1)) {
       if (c == '%' || c == '_' || c == '\\') like += '\\';
       like += c;
     }
-    q.bind(":p" + std::to_string(i), like + "%");
+    text += std::string(" OR ") + column + " LIKE ? ESCAPE '\\'";
+    p.emplace_back(like + "%");
   }
+  return text + ")";
 }
 
-bool is_store_error(const std::exception& e) { return dynamic_cast<const SQLite::Exception*>(&e) != nullptr; }
+bool is_store_error(const std::exception& e) { return dynamic_cast<const sql::error*>(&e) != nullptr; }
 
-store::store(const std::string& path) {
-  shared_ = path == ":memory:";
-  writer_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-  configure(*writer_);
-  migrate(*writer_);
-  if (shared_) {
-    reader_db_ = writer_.get();
-  } else {
-    reader_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
-    reader_->setBusyTimeout(5000);
-    reader_db_ = reader_.get();
-  }
-}
+store::store(const std::string& path_or_url) : db_(open_database(path_or_url)), url_(path_or_url) {}
 
 store::~store() = default;
 
 int store::schema_version() {
-  std::lock_guard lock(write_mutex_);
-  return writer_->execAndGet("PRAGMA user_version").getInt();
+  if (auto* pg = dynamic_cast<postgres::pg_database*>(db_.get())) return pg->schema_version();
+  return dynamic_cast<sqlite::sqlite_database&>(*db_).schema_version();
 }
 
 std::string store::meta(const std::string& key) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "SELECT value FROM meta WHERE key = ?");
-  q.bind(1, key);
-  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  std::string v;
+  db_->read([&](sql::connection& c) {
+    auto r = c.query("SELECT value FROM meta WHERE key = ?", {key});
+    if (!r.empty()) v = r[0].text(0);
+  });
+  return v;
 }
 
 void store::set_meta(const std::string& key, const std::string& value) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  q.bind(1, key);
-  q.bind(2, value);
-  q.exec();
+  db_->write([&](sql::connection& c) {
+    c.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", {key, value});
+  });
+}
+
+std::string store::meta_or_set(const std::string& key, const std::string& value) {
+  std::string v;
+  db_->write([&](sql::connection& c) {
+    c.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", {key, value});
+    v = c.query("SELECT value FROM meta WHERE key = ?", {key}).at(0).text(0);
+  });
+  return v;
 }
 
 void store::insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Transaction tx(*writer_);
-  SQLite::Statement q(*writer_,
-                      "INSERT INTO runs (id, user, engine, session, model, message, options, status, created_at, "
-                      "last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  q.bind(1, r.id);
-  q.bind(2, r.user);
-  q.bind(3, r.engine);
-  q.bind(4, r.session);
-  q.bind(5, r.model);
-  q.bind(6, r.message);
-  q.bind(7, r.options);
-  q.bind(8, r.status);
-  q.bind(9, static_cast<std::int64_t>(r.created_at));
-  q.bind(10, static_cast<std::int64_t>(first.seq));
-  q.exec();
-  insert_events(*writer_, r.id, {first});
-  SQLite::Statement d(*writer_, "INSERT INTO deliveries (run_id, kind, target, state, created_at) VALUES (?, ?, ?, 'waiting', ?)");
-  for (const auto& rep : replies) {
-    d.bind(1, r.id);
-    d.bind(2, rep.kind);
-    d.bind(3, rep.target);
-    d.bind(4, static_cast<std::int64_t>(r.created_at));
-    d.exec();
-    d.reset();
-  }
-  tx.commit();
+  db_->write([&](sql::connection& c) {
+    c.exec("INSERT INTO runs (id, \"user\", engine, session, model, message, options, status, created_at, last_seq, owner) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           {r.id, r.user, r.engine, r.session, r.model, r.message, r.options, r.status,
+            static_cast<std::int64_t>(r.created_at), static_cast<std::int64_t>(first.seq), r.owner});
+    insert_events(c, r.id, {first});
+    for (const auto& rep : replies)
+      c.exec("INSERT INTO deliveries (run_id, kind, target, state, created_at) VALUES (?, ?, ?, 'waiting', ?)",
+             {r.id, rep.kind, rep.target, static_cast<std::int64_t>(r.created_at)});
+    const auto seq = std::to_string(first.seq);
+    announce(*db_, c, events_channel, node_ + " " + r.id + " " + seq + " " + seq);
+    announce(*db_, c, queue_channel, r.id);
+  });
 }
 
 void store::commit(const std::string& run, const std::vector<event>& events, const run_update& u) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Transaction tx(*writer_);
-  SQLite::Statement cur(*writer_, "SELECT last_seq FROM runs WHERE id = ?");
-  cur.bind(1, run);
-  if (!cur.executeStep()) throw std::runtime_error("no run " + run);
-  std::int64_t last = cur.getColumn(0).getInt64();
-  for (const auto& e : events) {
-    if (e.seq != ++last) throw std::logic_error("event seq gap in run " + run);
-  }
-  insert_events(*writer_, run, events);
+  db_->write([&](sql::connection& c) {
+    auto cur = c.query(db_->kind() == sql::dialect::postgres ? "SELECT last_seq, owner FROM runs WHERE id = ? FOR UPDATE"
+                                                             : "SELECT last_seq, owner FROM runs WHERE id = ?",
+                       {run});
+    if (cur.empty()) throw std::runtime_error("no run " + run);
+    std::int64_t last = cur[0].int64(0);
+    if (!node_.empty() && cur[0].text(1) != node_)
+      throw ownership_lost("run " + run + " is followed by " + (cur[0].text(1).empty() ? "nobody" : cur[0].text(1)) +
+                           " now, not by " + node_);
+    const std::int64_t first = last + 1;
+    for (const auto& e : events) {
+      if (e.seq != ++last) throw std::logic_error("event seq gap in run " + run);
+    }
+    insert_events(c, run, events);
 
-  std::string sql = "UPDATE runs SET last_seq = ?";
-  if (u.status) sql += ", status = ?";
-  if (u.exit_code) sql += ", exit_code = ?";
-  if (u.reason) sql += ", reason = ?";
-  if (u.started_at) sql += ", started_at = ?";
-  if (u.finished_at) sql += ", finished_at = ?";
-  if (u.container_id) sql += ", container_id = ?";
-  if (u.stdout_offset) sql += ", stdout_offset = ?";
-  if (u.stderr_offset) sql += ", stderr_offset = ?";
-  if (u.output_bytes) sql += ", output_bytes = ?";
-  if (u.truncated) sql += ", truncated = ?";
-  if (u.usage) sql += ", usage = ?";
-  sql += " WHERE id = ?";
-  SQLite::Statement q(*writer_, sql);
-  int i = 1;
-  q.bind(i++, static_cast<std::int64_t>(last));
-  if (u.status) q.bind(i++, *u.status);
-  if (u.exit_code) q.bind(i++, *u.exit_code);
-  if (u.reason) q.bind(i++, *u.reason);
-  if (u.started_at) q.bind(i++, static_cast<std::int64_t>(*u.started_at));
-  if (u.finished_at) q.bind(i++, static_cast<std::int64_t>(*u.finished_at));
-  if (u.container_id) q.bind(i++, *u.container_id);
-  if (u.stdout_offset) q.bind(i++, static_cast<std::int64_t>(*u.stdout_offset));
-  if (u.stderr_offset) q.bind(i++, static_cast<std::int64_t>(*u.stderr_offset));
-  if (u.output_bytes) q.bind(i++, static_cast<std::int64_t>(*u.output_bytes));
-  if (u.truncated) q.bind(i++, *u.truncated ? 1 : 0);
-  if (u.usage) q.bind(i++, *u.usage);
-  q.bind(i, run);
-  q.exec();
-  tx.commit();
+    std::string text = "UPDATE runs SET last_seq = ?";
+    sql::params p{last};
+    auto set = [&](const char* column, sql::param v) {
+      text += std::string(", ") + column + " = ?";
+      p.push_back(std::move(v));
+    };
+    if (u.status) set("status", *u.status);
+    if (u.exit_code) set("exit_code", static_cast<std::int64_t>(*u.exit_code));
+    if (u.reason) set("reason", *u.reason);
+    if (u.started_at) set("started_at", *u.started_at);
+    if (u.finished_at) set("finished_at", *u.finished_at);
+    if (u.container_id) set("container_id", *u.container_id);
+    if (u.stdout_offset) set("stdout_offset", *u.stdout_offset);
+    if (u.stderr_offset) set("stderr_offset", *u.stderr_offset);
+    if (u.output_bytes) set("output_bytes", *u.output_bytes);
+    if (u.truncated) set("truncated", static_cast<std::int64_t>(*u.truncated ? 1 : 0));
+    if (u.usage) set("usage", *u.usage);
+    p.emplace_back(run);
+    c.exec(text + " WHERE id = ?", p);
+    if (!events.empty())
+      announce(*db_, c, events_channel, node_ + " " + run + " " + std::to_string(first) + " " + std::to_string(last));
+    if (u.status && is_terminal_status(*u.status)) announce(*db_, c, queue_channel, run);
+  });
 }
 
 std::optional<run_record> store::get_run(const std::string& id) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns + " FROM runs WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return std::nullopt;
-  return read_run(q);
+  std::optional<run_record> out;
+  db_->read([&](sql::connection& c) {
+    auto r = c.query(std::string("SELECT ") + run_columns + " FROM runs WHERE id = ?", {id});
+    if (!r.empty()) out = read_run(r[0]);
+  });
+  return out;
 }
 
 std::optional<run_record> store::run_by_container(const std::string& container_id) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns + " FROM runs WHERE container_id = ?");
-  q.bind(1, container_id);
-  if (!q.executeStep()) return std::nullopt;
-  return read_run(q);
+  std::optional<run_record> out;
+  db_->read([&](sql::connection& c) {
+    auto r = c.query(std::string("SELECT ") + run_columns + " FROM runs WHERE container_id = ?", {container_id});
+    if (!r.empty()) out = read_run(r[0]);
+  });
+  return out;
 }
 
 std::vector<run_record> store::list_runs(const run_filter& f) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  std::string sql = std::string("SELECT ") + list_columns + " FROM runs WHERE 1";
-  if (!f.user.empty()) sql += " AND user = :user";
-  sql += users_clause(f.user_patterns, "user");
-  if (!f.status.empty()) sql += " AND status = :status";
-  if (!f.before.empty()) sql += " AND id < :before";
-  if (f.since_ms > 0) sql += " AND created_at >= :since";
-  if (f.until_ms > 0) sql += " AND created_at < :until";
-  sql += " ORDER BY id DESC LIMIT :limit";
-  SQLite::Statement q(*reader_db_, sql);
-  if (!f.user.empty()) q.bind(":user", f.user);
-  bind_users(q, f.user_patterns);
-  if (!f.status.empty()) q.bind(":status", f.status);
-  if (!f.before.empty()) q.bind(":before", f.before);
-  if (f.since_ms > 0) q.bind(":since", f.since_ms);
-  if (f.until_ms > 0) q.bind(":until", f.until_ms);
-  q.bind(":limit", f.limit);
+  sql::params p;
+  std::string text = std::string("SELECT ") + list_columns + " FROM runs WHERE TRUE";
+  if (!f.user.empty()) { text += " AND \"user\" = ?"; p.emplace_back(f.user); }
+  text += users_clause(f.user_patterns, "\"user\"", p);
+  if (!f.status.empty()) { text += " AND status = ?"; p.emplace_back(f.status); }
+  if (!f.before.empty()) { text += " AND id < ?"; p.emplace_back(f.before); }
+  if (f.since_ms > 0) { text += " AND created_at >= ?"; p.emplace_back(f.since_ms); }
+  if (f.until_ms > 0) { text += " AND created_at < ?"; p.emplace_back(f.until_ms); }
+  text += " ORDER BY id DESC LIMIT ?";
+  p.emplace_back(static_cast<std::int64_t>(f.limit));
   std::vector<run_record> out;
-  while (q.executeStep()) out.push_back(read_run(q));
+  db_->read([&](sql::connection& c) { out = read_runs(c.query(text, p)); });
   return out;
 }
 
 std::vector<std::pair<std::string, std::int64_t>> store::count_by_status(const std::vector<std::string>& users) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT status, COUNT(*) FROM runs WHERE 1" + users_clause(users, "user") + " GROUP BY status");
-  bind_users(q, users);
+  sql::params p;
+  const auto text = "SELECT status, COUNT(*) FROM runs WHERE TRUE" + users_clause(users, "\"user\"", p) + " GROUP BY status";
   std::vector<std::pair<std::string, std::int64_t>> out;
-  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
-  return out;
-}
-
-std::vector<std::pair<std::string, std::int64_t>> store::count_deliveries_by_state(const std::vector<std::string>& users) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT d.state, COUNT(*) FROM deliveries d JOIN runs r ON r.id = d.run_id WHERE 1" +
-                                       users_clause(users, "r.user") + " GROUP BY d.state");
-  bind_users(q, users);
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
-  return out;
-}
-
-std::vector<std::pair<std::string, std::int64_t>> store::group_counts(const char* table, const char* column) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, std::string("SELECT ") + column + ", COUNT(*) FROM " + table + " GROUP BY " + column);
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+  db_->read([&](sql::connection& c) { out = pairs(c.query(text, p)); });
   return out;
 }
 
 std::vector<run_record> store::runs_in_status(const std::vector<std::string>& statuses) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  std::string sql = std::string("SELECT ") + run_columns + " FROM runs WHERE status IN (";
-  for (std::size_t i = 0; i < statuses.size(); ++i) sql += i ? ", ?" : "?";
-  sql += ") ORDER BY id ASC";
-  SQLite::Statement q(*reader_db_, sql);
-  for (std::size_t i = 0; i < statuses.size(); ++i) q.bind(static_cast<int>(i + 1), statuses[i]);
+  std::string text = std::string("SELECT ") + run_columns + " FROM runs WHERE status IN (";
+  sql::params p;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    text += i ? ", ?" : "?";
+    p.emplace_back(statuses[i]);
+  }
+  text += ") ORDER BY id ASC";
   std::vector<run_record> out;
-  while (q.executeStep()) out.push_back(read_run(q));
+  db_->read([&](sql::connection& c) { out = read_runs(c.query(text, p)); });
   return out;
 }
 
 std::vector<event> store::events_after(const std::string& run, std::int64_t after_seq, int limit) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT seq, type, data, ts FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?");
-  q.bind(1, run);
-  q.bind(2, static_cast<std::int64_t>(after_seq));
-  q.bind(3, limit);
   std::vector<event> out;
-  while (q.executeStep()) {
-    event e;
-    e.run = run;
-    e.seq = q.getColumn(0).getInt64();
-    e.type = q.getColumn(1).getString();
-    e.data = q.getColumn(2).getString();
-    e.ts_ms = q.getColumn(3).getInt64();
-    out.push_back(std::move(e));
-  }
+  db_->read([&](sql::connection& c) {
+    auto rows = c.query("SELECT seq, type, data, ts FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        {run, after_seq, static_cast<std::int64_t>(limit)});
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back({run, r.int64(0), r.text(1), r.text(2), r.int64(3)});
+  });
   return out;
 }
 
 std::int64_t store::count_events() {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  return reader_db_->execAndGet("SELECT count(*) FROM events").getInt64();
+  std::int64_t n = 0;
+  db_->read([&](sql::connection& c) { n = c.query("SELECT COUNT(*) FROM events").at(0).int64(0); });
+  return n;
 }
 
 std::optional<std::int64_t> store::last_run_ms(const std::string& user) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT MAX(created_at) FROM runs WHERE user = ?");
-  q.bind(1, user);
-  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
-  return q.getColumn(0).getInt64();
+  std::optional<std::int64_t> out;
+  db_->read([&](sql::connection& c) { out = c.query("SELECT MAX(created_at) FROM runs WHERE \"user\" = ?", {user}).at(0).opt_int64(0); });
+  return out;
 }
 
-bool store::ping() {
-  // Readable is not enough: a database that cannot take a write (locked by another process, a full or
-  // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms.
-  std::lock_guard lock(write_mutex_);
-  bool ok = false;
-  try {
-    writer_->setBusyTimeout(250);
-    writer_->exec("BEGIN IMMEDIATE");
-    writer_->exec("ROLLBACK");
-    ok = true;
-  } catch (const std::exception&) {
-    ok = false;
-  }
-  try {
-    writer_->setBusyTimeout(5000);
-  } catch (const std::exception&) {
-  }
-  return ok;
-}
+bool store::ping() { return db_->ping(); }
 
 void store::set_instructions(const std::string& user, const std::string& text, std::int64_t now) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "INSERT INTO user_instructions (user, text, updated_at) VALUES (?, ?, ?) "
-                                "ON CONFLICT(user) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at");
-  q.bind(1, user);
-  q.bind(2, text);
-  q.bind(3, static_cast<std::int64_t>(now));
-  q.exec();
+  db_->write([&](sql::connection& c) {
+    c.exec("INSERT INTO user_instructions (\"user\", text, updated_at) VALUES (?, ?, ?) "
+           "ON CONFLICT (\"user\") DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+           {user, text, now});
+  });
 }
 
 std::optional<std::string> store::instructions(const std::string& user) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, "SELECT text FROM user_instructions WHERE user = ?");
-  q.bind(1, user);
-  if (!q.executeStep()) return std::nullopt;
-  return q.getColumn(0).getString();
+  std::optional<std::string> out;
+  db_->read([&](sql::connection& c) {
+    auto r = c.query("SELECT text FROM user_instructions WHERE \"user\" = ?", {user});
+    if (!r.empty()) out = r[0].text(0);
+  });
+  return out;
 }
 
 bool store::delete_instructions(const std::string& user) {
-  std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_, "DELETE FROM user_instructions WHERE user = ?");
-  q.bind(1, user);
-  return q.exec() > 0;
+  std::int64_t n = 0;
+  db_->write([&](sql::connection& c) { n = c.exec("DELETE FROM user_instructions WHERE \"user\" = ?", {user}); });
+  return n > 0;
 }
 
 std::vector<run_record> store::session_runs(const std::string& user, int limit) {
-  std::lock_guard lock(shared_ ? write_mutex_ : read_mutex_);
-  SQLite::Statement q(*reader_db_, std::string("SELECT ") + run_columns +
-                                       " FROM runs WHERE user = ? AND session != '' ORDER BY id DESC LIMIT ?");
-  q.bind(1, user);
-  q.bind(2, limit);
   std::vector<run_record> out;
-  while (q.executeStep()) out.push_back(read_run(q));
+  db_->read([&](sql::connection& c) {
+    out = read_runs(c.query(std::string("SELECT ") + run_columns +
+                                " FROM runs WHERE \"user\" = ? AND session != '' ORDER BY id DESC LIMIT ?",
+                            {user, static_cast<std::int64_t>(limit)}));
+  });
   return out;
 }
 

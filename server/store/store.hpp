@@ -1,7 +1,8 @@
-// Durable state: runs and their events in SQLite (WAL). One writer connection behind a mutex and one reader
-// connection (WAL lets reads run beside the writer). Every method blocks and is safe from any thread but an
-// I/O thread. Events and the run row change in one transaction, so a run's progress (last seq, output
-// offsets) and its stored events never disagree, even after kill -9.
+// Durable state: runs and their events, the outbox, logins, and what several instances share. One store over
+// either database (sql.hpp): SQLite under BERTH_DATA_DIR by default, PostgreSQL when BERTH_DATABASE_URL names
+// one. Every method blocks and is safe from any thread but an I/O thread. Events and the run row change in one
+// transaction, so a run's progress (last seq, output offsets) and its stored events never disagree, even after
+// kill -9. On PostgreSQL each commit of events is announced (NOTIFY) so other instances can stream them.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -14,8 +15,7 @@
 #include <vector>
 
 #include "common/event.hpp"
-
-namespace SQLite { class Database; class Statement; }
+#include "server/store/sql.hpp"
 
 namespace berth::store {
 
@@ -40,6 +40,7 @@ struct run_record {
   std::int64_t output_bytes = 0;
   bool truncated = false;
   std::string usage;  // JSON (common/usage.hpp) as the gateway metered it; empty: nothing metered
+  std::string owner;  // the node (one berthd process) that follows the run or claimed it; empty: nobody yet
 };
 
 // Fields to change on a run together with appended events; unset fields stay as they are.
@@ -99,24 +100,60 @@ struct run_filter {
   int limit = 50;
 };
 
-// True for a failure of the database itself (locked, I/O, full disk) as opposed to a caller's mistake: the
-// runs layer leaves a run active for recovery on these instead of failing it.
+// True for a failure of the database itself (locked, I/O, unreachable, full disk) as opposed to a caller's
+// mistake: the runs layer leaves a run active for recovery on these instead of failing it.
 bool is_store_error(const std::exception& e);
+
+// A write to a run its caller no longer owns (another instance adopted it): the caller stops following it.
+class ownership_lost : public sql::error {
+ public:
+  using sql::error::error;
+};
+
+// Caps that hold across every instance on the database (BERTH_MAX_CONCURRENT, BERTH_MAX_PER_USER).
+struct claim_caps {
+  int max_concurrent = 1;
+  int max_per_user = 1;
+  int limit = 64;  // most runs claimed in one call
+};
+
+// Channels announced on PostgreSQL (payloads stay small).
+inline constexpr const char* events_channel = "berth_events";  // "<node> <run> <first seq> <last seq>"
+inline constexpr const char* queue_channel = "berth_queue";    // a run queued or ended: slots may have changed
+inline constexpr const char* cancel_channel = "berth_cancel";  // "<run>": its owner should stop it
+
+struct stored_login {
+  std::string csrf;
+  std::optional<std::string> users;  // JSON array of the login key's scope; none: every user
+  std::int64_t expires_at = 0;
+};
 
 class store {
  public:
-  explicit store(const std::string& path);  // ":memory:" for tests
+  // A file path (":memory:" for tests) for SQLite, or a postgres:// / postgresql:// URL.
+  explicit store(const std::string& path_or_url);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
+  sql::dialect kind() const { return db_->kind(); }
+  // True when other instances may share this database (PostgreSQL).
+  bool shared() const { return kind() == sql::dialect::postgres; }
+  const std::string& url() const { return url_; }
+  // The node whose writes this store announces (set once at start; tests may leave it empty).
+  void set_node(std::string node) { node_ = std::move(node); }
+  const std::string& node() const { return node_; }
+
   int schema_version();
   std::string meta(const std::string& key);  // empty when unset
   void set_meta(const std::string& key, const std::string& value);
+  // Stores `value` unless the key has one already; returns the stored value either way (first writer wins).
+  std::string meta_or_set(const std::string& key, const std::string& value);
 
   // Inserts the run, its first event and its reply deliveries (state `waiting`) atomically.
   void insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies = {});
-  // Appends events (seqs must continue the run's last_seq without gaps) and applies `u`, atomically.
+  // Appends events (seqs must continue the run's last_seq without gaps) and applies `u`, atomically. With a
+  // node set, the run must be owned by it (ownership_lost otherwise): only a run's owner writes its events.
   void commit(const std::string& run, const std::vector<event>& events, const run_update& u);
 
   std::optional<run_record> get_run(const std::string& id);
@@ -126,10 +163,8 @@ class store {
   std::optional<std::int64_t> last_run_ms(const std::string& user);  // creation time of the user's newest run
   std::vector<event> events_after(const std::string& run, std::int64_t after_seq, int limit);
   std::int64_t count_events();
-  // Number of runs in each status that has any (the dashboard's counts).
-  std::vector<std::pair<std::string, std::int64_t>> count_by_status() { return group_counts("runs", "status"); }
-  // The same for some users only (names, or prefixes ending in '*').
-  std::vector<std::pair<std::string, std::int64_t>> count_by_status(const std::vector<std::string>& users);
+  // Number of runs in each status that has any (the dashboard's counts); `users` limits them.
+  std::vector<std::pair<std::string, std::int64_t>> count_by_status(const std::vector<std::string>& users = {});
 
   // Per-user instructions (the workspace's CLAUDE.md). Empty text: none.
   void set_instructions(const std::string& user, const std::string& text, std::int64_t now);
@@ -139,8 +174,40 @@ class store {
   std::vector<run_record> session_runs(const std::string& user, int limit);
   bool ping();
 
+  // Several instances (cluster_store.cpp). A node is one berthd process; it is alive while its heartbeat is
+  // younger than the lease. SQLite has one node at a time, and a lease of 0 hands a previous one's runs over.
+  void heartbeat(const std::string& node, std::int64_t now_ms);
+  void forget_node(const std::string& node);  // a clean stop: its runs may be adopted at once
+  // Runs waiting in the queue that nobody claimed.
+  std::int64_t count_waiting();
+  // Claims the oldest queued runs the caps allow (counted over every instance), in one serialized transaction.
+  std::vector<run_record> claim_queued(const std::string& node, const claim_caps& caps);
+  // Puts a claimed run back in the queue (the engine went away before it started).
+  void release_claim(const std::string& run, const std::string& node);
+  // A queued run taken out of the queue by `node` to be cancelled; false when someone claimed it first.
+  bool claim_for_cancel(const std::string& run, const std::string& node);
+  // Active runs nobody alive follows: unowned, owned by `node` itself, or by a node whose lease ran out.
+  std::vector<std::string> adoptable_runs(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
+  // Takes an active run over when it is adoptable; true when `node` owns it now.
+  bool take_over(const std::string& run, const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
+  // Queued runs claimed by dead nodes go back to the queue; returns how many.
+  int release_dead_claims(std::int64_t now_ms, std::int64_t lease_ms);
+  // Asks the run's owner to stop it (the owner learns it from cancel_channel or its next heartbeat).
+  void request_cancel(const std::string& run);
+  std::vector<std::string> cancel_requests(const std::string& node);
+  // Live nodes (heartbeat within the lease), for the health page.
+  std::vector<std::pair<std::string, std::int64_t>> live_nodes(std::int64_t now_ms, std::int64_t lease_ms);
+
+  // Dashboard logins, shared by every instance (cluster_store.cpp); keyed by a hash of the cookie's token.
+  void put_login(const std::string& token_hash, const stored_login& l, std::int64_t now_ms, std::size_t max_logins);
+  std::optional<stored_login> find_login(const std::string& token_hash, std::int64_t now_ms);
+  void remove_login(const std::string& token_hash);
+  std::int64_t count_logins(std::int64_t now_ms);
+
   // The outbox (outbox_store.cpp).
   std::vector<delivery_record> waiting_deliveries_of_finished_runs(int limit);
+  // Pending deliveries that are due, claimed for `node` for `lease_ms` (another instance skips them meanwhile).
+  std::vector<delivery_record> claim_due_deliveries(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms, int limit);
   std::vector<delivery_record> due_deliveries(std::int64_t now_ms, int limit);
   std::optional<std::int64_t> next_delivery_at();
   void update_delivery(std::int64_t id, const delivery_update& u);
@@ -148,27 +215,20 @@ class store {
   // Newest first; `users` (names, or prefixes ending in '*') limits them to those users' runs.
   std::vector<delivery_record> list_deliveries(const std::string& state, int limit,
                                                const std::vector<std::string>& users = {});
-  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state() { return group_counts("deliveries", "state"); }
-  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state(const std::vector<std::string>& users);
+  std::vector<std::pair<std::string, std::int64_t>> count_deliveries_by_state(const std::vector<std::string>& users = {});
   // Chat event de-duplication: true when (source, id) is new and now claimed, or when an earlier claim never
   // got its run linked within abandoned_claim_ms (its berthd died in between): a retry must not be lost.
   bool claim_chat_event(const std::string& source, const std::string& id, std::int64_t now_ms);
   void link_chat_event(const std::string& source, const std::string& id, const std::string& run);
 
- private:
-  // `SELECT column, COUNT(*) FROM table GROUP BY column` (names are ours, never a caller's).
-  std::vector<std::pair<std::string, std::int64_t>> group_counts(const char* table, const char* column);
-  std::vector<delivery_record> query_deliveries(const std::string& where, const std::function<void(SQLite::Statement&)>& bind);
-  std::unique_ptr<SQLite::Database> writer_;
-  std::unique_ptr<SQLite::Database> reader_;  // == writer_ for ":memory:"
-  SQLite::Database* reader_db_;
-  std::mutex write_mutex_;
-  std::mutex read_mutex_;
-  bool shared_ = false;
-};
+  // The database underneath, for the migration tool and tests.
+  sql::database& database() { return *db_; }
 
-// Applies every migration newer than the database's user_version, each in its own transaction.
-void migrate(SQLite::Database& db);
-int latest_schema_version();
+ private:
+  std::vector<delivery_record> query_deliveries(const std::string& where, const sql::params& p);
+  std::unique_ptr<sql::database> db_;
+  std::string url_;
+  std::string node_;
+};
 
 }  // namespace berth::store

@@ -4,13 +4,12 @@
 #include <string>
 #include <vector>
 
-#include <SQLiteCpp/Statement.h>
+#include "server/store/sql.hpp"
 
 namespace berth::store {
 
-// " AND (column = :p0 OR column LIKE :p1 …)" for a scope's user patterns (a trailing '*' is a prefix match);
-// empty for no restriction. bind_users binds the same names.
-std::string users_clause(const std::vector<std::string>& patterns, const char* column);
-void bind_users(SQLite::Statement& q, const std::vector<std::string>& patterns);
+// " AND (column = ? OR column LIKE ? …)" for a scope's user patterns (a trailing '*' is a prefix match), whose
+// values are appended to `p` in order; empty for no restriction.
+std::string users_clause(const std::vector<std::string>& patterns, const char* column, sql::params& p);
 
 }  // namespace berth::store

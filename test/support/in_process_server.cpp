@@ -30,7 +30,7 @@ struct in_process_server::parts {
         outbox(cfg, db, bus),
         tokens("in-process-secret"),
         exec(cfg, docker, journal, "inproc", tokens),
-        manager(cfg, journal, exec),
+        manager(cfg, journal, exec, "inproc-node"),
         health(docker, db, dir.path, [] {}),
         instructions(cfg, docker, db, "inproc"),
         a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, "inproc", health.state())),

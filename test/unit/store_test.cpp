@@ -4,8 +4,12 @@
 #include "common/ids.hpp"
 #include "server/store/backup.hpp"
 #include "server/store/store.hpp"
+#include "server/store/sqlite/sqlite_database.hpp"
 
 #include <filesystem>
+#include <functional>
+
+#include "pg_scratch.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
@@ -28,84 +32,103 @@ run_record make_run(const std::string& id, const std::string& user) {
 event ev(const std::string& run, std::int64_t seq, const std::string& type) {
   return {run, seq, type, event_data(run, nlohmann::json{{"n", seq}}), 1000 + seq};
 }
+// Runs `body` on a fresh store of each database this test run has: SQLite always, PostgreSQL when the
+// `postgres` fixture names one (tests tagged [postgres] are registered with it).
+void on_each_backend(const std::function<void(berth::store::store&)>& body) {
+  {
+    INFO("sqlite");
+    berth::store::store s(":memory:");
+    body(s);
+  }
+  if (berth::test::test_database_url().empty()) return;
+  INFO("postgresql");
+  berth::test::scratch_database db;
+  berth::store::store s(db.url());
+  body(s);
+}
 }  // namespace
 
 TEST_CASE("store: schema is migrated to the latest version") {
   store::store s(":memory:");
-  CHECK(s.schema_version() == latest_schema_version());
+  CHECK(s.schema_version() == sqlite::latest_schema_version());
   CHECK(s.ping());
 }
 
-TEST_CASE("store: runs - events and progress change together") {
-  store::store s(":memory:");
-  auto id = make_run_id(1, 2, 3);
-  s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
-  run_update u;
-  u.status = "running";
-  u.stdout_offset = 42;
-  s.commit(id, {ev(id, 2, "text"), ev(id, 3, "text")}, u);
-  auto r = s.get_run(id);
-  REQUIRE(r);
-  CHECK(r->status == "running");
-  CHECK(r->last_seq == 3);
-  CHECK(r->stdout_offset == 42);
-  auto evs = s.events_after(id, 1, 100);
-  REQUIRE(evs.size() == 2);
-  CHECK(evs[0].seq == 2);
-  CHECK(evs[1].type == "text");
-  CHECK(s.events_after(id, 3, 100).empty());
+TEST_CASE("store: runs - events and progress change together", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    auto id = make_run_id(1, 2, 3);
+    s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
+    run_update u;
+    u.status = "running";
+    u.stdout_offset = 42;
+    s.commit(id, {ev(id, 2, "text"), ev(id, 3, "text")}, u);
+    auto r = s.get_run(id);
+    REQUIRE(r);
+    CHECK(r->status == "running");
+    CHECK(r->last_seq == 3);
+    CHECK(r->stdout_offset == 42);
+    auto evs = s.events_after(id, 1, 100);
+    REQUIRE(evs.size() == 2);
+    CHECK(evs[0].seq == 2);
+    CHECK(evs[1].type == "text");
+    CHECK(s.events_after(id, 3, 100).empty());
+  });
 }
 
-TEST_CASE("store: a sequence gap is refused and nothing of the batch is kept") {
-  store::store s(":memory:");
-  auto id = make_run_id(1, 2, 3);
-  s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
-  run_update u;
-  u.status = "running";
-  CHECK_THROWS(s.commit(id, {ev(id, 2, "text"), ev(id, 4, "text")}, u));
-  CHECK(s.get_run(id)->status == "queued");
-  CHECK(s.get_run(id)->last_seq == 1);
-  CHECK(s.events_after(id, 0, 100).size() == 1);
+TEST_CASE("store: a sequence gap is refused and nothing of the batch is kept", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    auto id = make_run_id(1, 2, 3);
+    s.insert_run(make_run(id, "alice"), ev(id, 1, "status"));
+    run_update u;
+    u.status = "running";
+    CHECK_THROWS(s.commit(id, {ev(id, 2, "text"), ev(id, 4, "text")}, u));
+    CHECK(s.get_run(id)->status == "queued");
+    CHECK(s.get_run(id)->last_seq == 1);
+    CHECK(s.events_after(id, 0, 100).size() == 1);
+  });
 }
 
-TEST_CASE("store: listing filters by user and status - newest first - pages with before") {
-  store::store s(":memory:");
-  std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) {
-    ids.push_back(make_run_id(1000 + i, 0, static_cast<std::uint64_t>(i)));
-    s.insert_run(make_run(ids.back(), i % 2 ? "bob" : "alice"), ev(ids.back(), 1, "status"));
-  }
-  auto all = s.list_runs({});
-  REQUIRE(all.size() == 5);
-  CHECK(all.front().id == ids[4]);
-  auto alice = s.list_runs({.user = "alice", .limit = 50});
-  CHECK(alice.size() == 3);
-  auto page = s.list_runs({.before = ids[2], .limit = 50});
-  REQUIRE(page.size() == 2);
-  CHECK(page[0].id == ids[1]);
-  CHECK(s.list_runs({.status = "running", .limit = 50}).empty());
-  CHECK(s.runs_in_status({"queued"}).front().id == ids[0]);
+TEST_CASE("store: listing filters by user and status - newest first - pages with before", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+      ids.push_back(make_run_id(1000 + i, 0, static_cast<std::uint64_t>(i)));
+      s.insert_run(make_run(ids.back(), i % 2 ? "bob" : "alice"), ev(ids.back(), 1, "status"));
+    }
+    auto all = s.list_runs({});
+    REQUIRE(all.size() == 5);
+    CHECK(all.front().id == ids[4]);
+    auto alice = s.list_runs({.user = "alice", .limit = 50});
+    CHECK(alice.size() == 3);
+    auto page = s.list_runs({.before = ids[2], .limit = 50});
+    REQUIRE(page.size() == 2);
+    CHECK(page[0].id == ids[1]);
+    CHECK(s.list_runs({.status = "running", .limit = 50}).empty());
+    CHECK(s.runs_in_status({"queued"}).front().id == ids[0]);
+  });
 }
 
-TEST_CASE("store: chat events are claimed once - an abandoned claim can be taken again") {
-  store::store s(":memory:");
-  CHECK(s.claim_chat_event("slack", "Ev1", 1000));
-  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1001));   // a retry while the first is being handled
-  CHECK(s.claim_chat_event("telegram", "Ev1", 1001));       // sources are separate
-  // No run was ever linked (berthd died between claim and submit): after the grace, a retry takes it.
-  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms - 1));
-  CHECK(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms + 1));
-  // Once linked to a run, never again.
-  s.link_chat_event("slack", "Ev1", "RUN1");
-  CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 10 * store::abandoned_claim_ms));
+TEST_CASE("store: chat events are claimed once - an abandoned claim can be taken again", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    CHECK(s.claim_chat_event("slack", "Ev1", 1000));
+    CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1001));   // a retry while the first is being handled
+    CHECK(s.claim_chat_event("telegram", "Ev1", 1001));       // sources are separate
+    // No run was ever linked (berthd died between claim and submit): after the grace, a retry takes it.
+    CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms - 1));
+    CHECK(s.claim_chat_event("slack", "Ev1", 1000 + store::abandoned_claim_ms + 1));
+    // Once linked to a run, never again.
+    s.link_chat_event("slack", "Ev1", "RUN1");
+    CHECK_FALSE(s.claim_chat_event("slack", "Ev1", 10 * store::abandoned_claim_ms));
+  });
 }
 
-TEST_CASE("store: meta values persist") {
-  store::store s(":memory:");
-  CHECK(s.meta("instance").empty());
-  s.set_meta("instance", "abc");
-  s.set_meta("instance", "def");
-  CHECK(s.meta("instance") == "def");
+TEST_CASE("store: meta values persist", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    CHECK(s.meta("instance").empty());
+    s.set_meta("instance", "abc");
+    s.set_meta("instance", "def");
+    CHECK(s.meta("instance") == "def");
+  });
 }
 
 TEST_CASE("store: an online backup holds every committed run while the store stays open") {
@@ -145,17 +168,18 @@ TEST_CASE("store: a database from a newer berth is refused - not silently used")
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("store: lists carry a message preview - not the whole message") {
-  berth::store::store s(":memory:");
-  auto r = make_run(new_run_id(), "alice");
-  r.message = std::string(200000, 'm');
-  s.insert_run(r, event{r.id, 1, "status", "{}", 1000});
-  run_filter f;
-  f.limit = 10;
-  auto rows = s.list_runs(f);
-  REQUIRE(rows.size() == 1);
-  CHECK(rows[0].message.size() == 256);
-  CHECK(s.get_run(r.id)->message.size() == 200000);
+TEST_CASE("store: lists carry a message preview - not the whole message", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    auto r = make_run(new_run_id(), "alice");
+    r.message = std::string(200000, 'm');
+    s.insert_run(r, event{r.id, 1, "status", "{}", 1000});
+    run_filter f;
+    f.limit = 10;
+    auto rows = s.list_runs(f);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].message.size() == 256);
+    CHECK(s.get_run(r.id)->message.size() == 200000);
+  });
 }
 
 TEST_CASE("store: the WAL shrinks back to its limit once a long reader lets go") {

@@ -5,11 +5,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "server/store/store.hpp"
+#include "server/store/sqlite/sqlite_database.hpp"
 
-namespace berth::store {
+namespace berth::store::sqlite {
 namespace {
-constexpr std::array<const char*, 4> migrations = {
+constexpr std::array<const char*, 5> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -81,6 +81,21 @@ CREATE TABLE chat_events (
     R"sql(
 ALTER TABLE runs ADD COLUMN usage TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: several berthd on one database (PostgreSQL has the same tables): who follows a run, who is alive,
+    // cancels asked of another instance, dashboard logins and outbox claims every instance sees.
+    R"sql(
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE nodes (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL, started_at INTEGER NOT NULL);
+CREATE TABLE dashboard_sessions (
+  token_hash TEXT PRIMARY KEY,
+  csrf TEXT NOT NULL,
+  users TEXT,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 }  // namespace
 
@@ -100,4 +115,4 @@ void migrate(SQLite::Database& db) {
   }
 }
 
-}  // namespace berth::store
+}  // namespace berth::store::sqlite
