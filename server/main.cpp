@@ -36,6 +36,7 @@
 #include "server/gateway/gateway.hpp"
 #include "server/runs/workspace_guard.hpp"
 #include "server/store/backup.hpp"
+#include "server/store/copy_history.hpp"
 #include "server/store/data_dir_lock.hpp"
 #include "server/store/store.hpp"
 
@@ -76,6 +77,26 @@ void raise_descriptor_limit() {
   }
 }
 }  // namespace
+
+// `berthd --migrate-from-sqlite PATH`: the embedded history at PATH into BERTH_DATABASE_URL's PostgreSQL. The
+// SQLite file's directory is locked like a data dir, so no berthd writes it meanwhile.
+static int migrate_from_sqlite(const std::string& path) {
+  using namespace berth;
+  try {
+    const char* url = std::getenv("BERTH_DATABASE_URL");
+    if (!url || !*url) throw std::runtime_error("set BERTH_DATABASE_URL to the PostgreSQL database to copy into");
+    store::data_dir_lock lock(std::filesystem::path(path).parent_path().string());
+    store::store target(url);
+    if (target.kind() != store::sql::dialect::postgres) throw std::runtime_error("BERTH_DATABASE_URL is not a PostgreSQL URL");
+    for (const auto& [table, n] : store::copy_history(path, target))
+      std::cout << "berthd: " << table << ": " << n << " rows read from " << path << "\n";
+    std::cout << "berthd: history copied into " << redact_url_password(url) << " (rows already there were kept)\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "berthd --migrate-from-sqlite: " << e.what() << "\n";
+    return 1;
+  }
+}
 
 // This process among the instances on one database: <hostname>-<8 hex>, new at every start.
 static std::string default_node_id() {
@@ -128,9 +149,10 @@ int main(int argc, char** argv) {
     std::cout << "berthd: " << db.string() << " backed up to " << argv[2] << "\n";
     return 0;
   }
+  if (argc == 3 && std::string_view(argv[1]) == "--migrate-from-sqlite") return migrate_from_sqlite(argv[2]);
   if (argc > 1) {
-    std::cerr << "usage: berthd [--health-check | --version | --backup DEST]; configuration comes from BERTH_* "
-                 "variables\n";
+    std::cerr << "usage: berthd [--health-check | --version | --backup DEST | --migrate-from-sqlite PATH]; configuration "
+                 "comes from BERTH_* variables\n";
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);  // a peer gone mid-write is an error code, never a dead daemon

@@ -20,6 +20,7 @@ constexpr std::size_t chunk_bytes = 3900;         // under Telegram's 4096 chara
 constexpr std::size_t max_reply_bytes = 40000;    // a reply longer than this is cut, with a note
 constexpr std::int64_t max_backoff_ms = 300000;   // 5 minutes between attempts at most
 constexpr int batch = 50;
+constexpr std::int64_t send_claim_ms = 120000;  // longer than any one send (its HTTP timeouts)
 constexpr auto idle_wait = std::chrono::seconds(5);
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -185,8 +186,12 @@ void outbox::loop() {
     if (stop_) return;
     auto wait = tracked_.empty() ? std::chrono::milliseconds(idle_wait) : std::chrono::milliseconds(cfg_.chat_update_ms);
     lock.unlock();
-    if (auto next = store_.next_delivery_at())
-      wait = std::min(wait, std::chrono::milliseconds(std::max<std::int64_t>(0, *next - now_ms())));
+    try {
+      if (auto next = store_.next_delivery_at())
+        wait = std::min(wait, std::chrono::milliseconds(std::max<std::int64_t>(0, *next - now_ms())));
+    } catch (const std::exception&) {
+      // the database does not answer: the round above said so; try again after the usual wait
+    }
     lock.lock();
     cv_.wait_for(lock, wait, [this] { return stop_ || kicked_; });
     kicked_ = false;
@@ -204,12 +209,15 @@ void outbox::finalize_waiting() {
     u.state = "pending";
     u.next_at = now;
     u.deadline_at = now + static_cast<std::int64_t>(cfg_.delivery_deadline_s) * 1000;
+    u.only_if_state = "waiting";  // another instance may have finalized (and even sent) it meanwhile
     store_.update_delivery(d.id, u);
   }
 }
 
 void outbox::send_due() {
-  for (const auto& d : store_.due_deliveries(now_ms(), batch)) {
+  // Claimed: with several instances on one database, exactly one sends each delivery (another takes it over
+  // only if this one dies mid-send and its claim runs out).
+  for (const auto& d : store_.claim_due_deliveries(cfg_.node_id, now_ms(), send_claim_ms, batch)) {
     {
       std::lock_guard lock(m_);
       if (stop_) return;

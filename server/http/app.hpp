@@ -27,6 +27,7 @@ namespace berth::http {
 // The dashboard's logins and its shared overview snapshot (built at most once per wave of changes, however
 // many pages are open).
 struct dashboard_state {
+  explicit dashboard_state(store::store* db) : sessions(db) {}
   session_table sessions;
   std::mutex overview_m;          // guards the three below; never held across the build itself
   std::string overview;           // JSON
@@ -70,7 +71,7 @@ inline app make_app(const config& cfg, store::store& db, docker::docker_client& 
              .keys = key_matcher(cfg.api_keys, cfg.key_users),
              .health = health,
              .started_ms = now_ms(),
-             .dash = {},
+             .dash = dashboard_state(&db),
              .auth_failures = failure_limiter({.per_client = cfg.auth_failures_per_client,
                                                .global = cfg.auth_failures_global})};
 }

@@ -6,39 +6,103 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/json_bounded.hpp"
 #include "common/strings.hpp"
 
+#include <nlohmann/json.hpp>
+#include <openssl/sha.h>
+
 namespace berth::http {
+
+namespace {
+// The store keeps a hash of the token: a copy of the table logs nobody in.
+std::string token_hash(std::string_view token) {
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), d.data());
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : d) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> users_json(const std::shared_ptr<const std::vector<std::string>>& users) {
+  if (!users) return std::nullopt;
+  return nlohmann::json(*users).dump();
+}
+
+std::shared_ptr<const std::vector<std::string>> users_of(const std::optional<std::string>& j) {
+  if (!j) return nullptr;
+  auto v = parse_json(*j);
+  std::vector<std::string> out;
+  if (v.is_array())
+    for (const auto& u : v)
+      if (u.is_string()) out.push_back(u.get<std::string>());
+  return std::make_shared<const std::vector<std::string>>(std::move(out));
+}
+}  // namespace
+
+void session_table::trim_locked(std::int64_t now_ms) {
+  std::erase_if(sessions_, [now_ms](const auto& kv) { return kv.second.s.expires_ms <= now_ms; });
+  while (sessions_.size() >= max_ && !sessions_.empty()) {
+    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+      return a.second.s.expires_ms < b.second.s.expires_ms;
+    });
+    sessions_.erase(oldest);
+  }
+}
 
 std::pair<std::string, dashboard_session> session_table::create(std::int64_t now_ms, std::int64_t ttl_ms,
                                                                 std::shared_ptr<const std::vector<std::string>> users) {
   std::string token = random_token();
   dashboard_session s{random_token(), now_ms + ttl_ms, std::move(users)};
+  if (db_) db_->put_login(token_hash(token), {.csrf = s.csrf, .users = users_json(s.users), .expires_at = s.expires_ms}, now_ms, max_);
   std::lock_guard lock(m_);
-  std::erase_if(sessions_, [now_ms](const auto& kv) { return kv.second.expires_ms <= now_ms; });
-  while (sessions_.size() >= max_ && !sessions_.empty()) {
-    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-      return a.second.expires_ms < b.second.expires_ms;
-    });
-    sessions_.erase(oldest);
-  }
-  sessions_.emplace(token, s);
+  trim_locked(now_ms);
+  sessions_.emplace(token, cached{s, now_ms});
   return {token, s};
 }
 
-std::optional<dashboard_session> session_table::find(std::string_view token, std::int64_t now_ms) {
+std::optional<dashboard_session> session_table::find_cached(std::string_view token, std::int64_t now_ms) {
   if (token.empty()) return std::nullopt;
   std::lock_guard lock(m_);
   auto it = sessions_.find(token);
   if (it == sessions_.end()) return std::nullopt;
-  if (it->second.expires_ms <= now_ms) {
+  if (it->second.s.expires_ms <= now_ms) {
     sessions_.erase(it);
     return std::nullopt;
   }
-  return it->second;
+  return it->second.s;
+}
+
+std::optional<dashboard_session> session_table::find(std::string_view token, std::int64_t now_ms) {
+  if (token.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(m_);
+    auto it = sessions_.find(token);
+    if (it != sessions_.end() && it->second.s.expires_ms <= now_ms) {
+      sessions_.erase(it);
+      return std::nullopt;
+    }
+    if (it != sessions_.end() && (!db_ || now_ms - it->second.checked_ms < login_recheck_ms)) return it->second.s;
+    if (!db_) return std::nullopt;
+  }
+  auto stored = db_->find_login(token_hash(token), now_ms);  // logged in elsewhere, or out
+  std::lock_guard lock(m_);
+  if (!stored) {
+    if (auto it = sessions_.find(token); it != sessions_.end()) sessions_.erase(it);
+    return std::nullopt;
+  }
+  dashboard_session s{stored->csrf, stored->expires_at, users_of(stored->users)};
+  trim_locked(now_ms);
+  sessions_.insert_or_assign(std::string(token), cached{s, now_ms});
+  return s;
 }
 
 void session_table::remove(std::string_view token) {
+  if (db_) db_->remove_login(token_hash(token));
   std::lock_guard lock(m_);
   if (auto it = sessions_.find(token); it != sessions_.end()) sessions_.erase(it);
 }

@@ -1,8 +1,10 @@
 // Dashboard logins. A login trades an API key for an opaque random session token, kept in an HttpOnly,
 // SameSite=Strict cookie scoped to /dashboard, so no key ever sits in a URL, in the page or in JS. Each
 // session has its own CSRF token that every state-changing request must echo (X-CSRF-Token header or the
-// form field `csrf`); the page learns it from the HTML berthd renders for the session. Sessions live in
-// memory, bounded and expiring: a berthd restart logs everyone out, which loses no run or event.
+// form field `csrf`); the page learns it from the HTML berthd renders for the session. Sessions are bounded
+// and expiring, kept in the store (under a hash of their token), so a login works on every instance behind the
+// load balancer and survives a restart; each instance caches what it has seen for a moment
+// (login_recheck_ms), so a logout elsewhere reaches it within that time.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,10 +16,13 @@
 #include <string>
 #include <string_view>
 
+#include "server/store/store.hpp"
+
 namespace berth::http {
 
 inline constexpr std::string_view session_cookie_name = "berth_session";
 inline constexpr std::size_t max_dashboard_sessions = 1024;
+inline constexpr std::int64_t login_recheck_ms = 2000;
 
 struct dashboard_session {
   std::string csrf;
@@ -27,19 +32,30 @@ struct dashboard_session {
 
 class session_table {
  public:
-  session_table() = default;
-  explicit session_table(std::size_t max_sessions) : max_(max_sessions) {}
+  // Without a store (unit tests) sessions live in this process only.
+  explicit session_table(store::store* db = nullptr, std::size_t max_sessions = max_dashboard_sessions)
+      : db_(db), max_(max_sessions) {}
   // A new session valid for `ttl_ms`; when the table is full the session closest to expiry gives way.
+  // Blocking (store): off the I/O threads.
   std::pair<std::string, dashboard_session> create(std::int64_t now_ms, std::int64_t ttl_ms,
                                                    std::shared_ptr<const std::vector<std::string>> users = nullptr);
+  // Blocking (store) when the session is not cached here or was checked longer than login_recheck_ms ago.
   std::optional<dashboard_session> find(std::string_view token, std::int64_t now_ms);
-  void remove(std::string_view token);
+  // What this instance knows without asking the store (for checks on I/O threads).
+  std::optional<dashboard_session> find_cached(std::string_view token, std::int64_t now_ms);
+  void remove(std::string_view token);  // blocking (store)
   std::size_t size();
 
  private:
+  struct cached {
+    dashboard_session s;
+    std::int64_t checked_ms = 0;
+  };
+  void trim_locked(std::int64_t now_ms);
+  store::store* db_;
   std::mutex m_;
-  std::map<std::string, dashboard_session, std::less<>> sessions_;
-  std::size_t max_ = max_dashboard_sessions;
+  std::map<std::string, cached, std::less<>> sessions_;
+  std::size_t max_;
 };
 
 // 32 bytes from the kernel's CSPRNG (getrandom), hex: 64 characters.

@@ -126,6 +126,10 @@ reply dispatch(app& a, const route_match& m, const request_view& req) {
   } catch (const http_error& e) {
     return error_reply(e.status, e.code, e.what());
   } catch (const std::exception& e) {
+    if (store::is_store_error(e)) {
+      log::warn("request failed: the database does not answer", {{"path", m.path}, {"error", e.what()}});
+      return error_reply(503, "store_unavailable", "the database does not answer; retry shortly");
+    }
     log::error("request failed", {{"path", m.path}, {"error", e.what()}});
     return error_reply(500, "internal", "internal error; see berthd's log");
   }

@@ -175,7 +175,7 @@ net::awaitable<void> serve_events(beast::tcp_stream& stream, app& a, net::thread
   const bool cookie_stream = !plan.dashboard_session.empty();
   while (!done && !a.stopping) {
     w->pending = false;
-    if (cookie_stream && !dashboard_session_scope(a, plan.dashboard_session)) co_return;  // logged out
+    if (cookie_stream && !a.dash.sessions.find_cached(plan.dashboard_session, now_ms())) co_return;  // logged out
     if (!sub->drain(live)) {
       log::info("event stream dropped: subscriber too slow", {{"run", plan.run}});
       co_return;  // the client resumes with Last-Event-ID
@@ -292,7 +292,12 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     const std::string client = client_address(peer, field(parser.get(), "X-Forwarded-For"), a.cfg.trusted_proxies);
     request_view headers = view_of(parser.get(), client);
     auto m = match_route(routes(), headers.method, headers.target, listener);
-    if (auto denied = authenticate(a, m, headers)) {
+    // A dashboard cookie may have to be looked up in the store (a login made on another instance): off the
+    // I/O thread.
+    auto denied = m.row && m.row->auth == auth_kind::cookie
+                      ? co_await offload(pool, [&a, &m, &headers] { return authenticate(a, m, headers); })
+                      : authenticate(a, m, headers);
+    if (denied) {
       bool body_pending = !parser.is_done();
       co_await write_reply(stream, parser.get().version(), false, *denied, parser.get().method() == bhttp::verb::head);
       if (body_pending) co_await linger_close(stream);

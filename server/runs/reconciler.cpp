@@ -27,6 +27,16 @@ reconciler::reconciler(const config& c, docker::docker_client& d, store::store& 
 reconciler::~reconciler() { stop(); }
 
 int reconciler::reconcile_once() {
+  try {
+    return reconcile_pass();
+  } catch (const std::exception& e) {
+    if (!store::is_store_error(e)) throw;
+    log::warn("reconciliation skipped: the database does not answer", {{"error", e.what()}});
+    return 0;
+  }
+}
+
+int reconciler::reconcile_pass() {
   int removed = 0;
   std::vector<docker::container_summary> containers;
   try {

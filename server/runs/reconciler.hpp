@@ -30,6 +30,7 @@ class reconciler {
   void stop();
 
  private:
+  int reconcile_pass();
   void watch_events();
   void periodic();
 

@@ -38,8 +38,8 @@ void spare_pool::replenish(const std::string& user) {
 void spare_pool::create(const std::string& user) {
   auto s = std::make_unique<spare>();
   s->user = user;
-  s->instructions = store_.instructions(user).has_value();
   try {
+    s->instructions = store_.instructions(user).has_value();
     volumes_.ensure(workspace_volume(instance_, user), workspace_labels(instance_, user));
     auto spec = worker_container(cfg_, instance_, user, s->instructions);
     spec.labels["berth.spare"] = user;

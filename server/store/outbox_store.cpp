@@ -96,8 +96,13 @@ void store::update_delivery(std::int64_t id, const delivery_update& u) {
   if (u.deadline_at) set("deadline_at", *u.deadline_at);
   if (u.last_error) set("last_error", *u.last_error);
   if (u.delivered_at) set("delivered_at", *u.delivered_at);
+  text += " WHERE id = ?";
   p.emplace_back(id);
-  db_->write([&](sql::connection& c) { c.exec(text + " WHERE id = ?", p); });
+  if (u.only_if_state) {
+    text += " AND state = ?";
+    p.emplace_back(*u.only_if_state);
+  }
+  db_->write([&](sql::connection& c) { c.exec(text, p); });
 }
 
 std::vector<delivery_record> store::deliveries_of_run(const std::string& run) {

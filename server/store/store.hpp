@@ -78,6 +78,7 @@ struct delivery_record {
 inline constexpr std::array<std::string_view, 4> delivery_states = {"waiting", "pending", "delivered", "failed"};
 
 struct delivery_update {
+  std::optional<std::string> only_if_state;  // a condition: change nothing unless the delivery is in this state
   std::optional<std::string> state;
   std::optional<std::string> target;
   std::optional<std::string> payload;

@@ -38,7 +38,15 @@ berthd_process::berthd_process(env_list env, std::string data_dir)
     data_dir_ = make_temp_dir();
     own_dir_ = true;
   }
-  start();
+  try {
+    start();
+  } catch (...) {
+    // A constructor that throws runs no destructor: what this one made goes now.
+    remove_instance_volumes();
+    std::error_code ec;
+    if (own_dir_) fs::remove_all(data_dir_, ec);
+    throw;
+  }
 }
 
 berthd_process::~berthd_process() {

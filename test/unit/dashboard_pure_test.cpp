@@ -31,7 +31,7 @@ TEST_CASE("dashboard sessions: found until they expire - removed by logout") {
 }
 
 TEST_CASE("dashboard sessions: the table is bounded - the session closest to expiry gives way") {
-  session_table t(3);
+  session_table t(nullptr, 3);
   auto a = t.create(0, 100).first;
   auto b = t.create(0, 300).first;
   auto c = t.create(0, 200).first;

@@ -15,6 +15,7 @@
 #include "common/ids.hpp"
 #include "pg_scratch.hpp"
 #include "server/store/claim_plan.hpp"
+#include "server/store/copy_history.hpp"
 #include "server/store/postgres/pg_listener.hpp"
 #include "server/store/store.hpp"
 
@@ -231,4 +232,60 @@ TEST_CASE("store: stored events are announced to a listener on another connectio
   CHECK(notes[1] == "A " + r.id + " 2 3");
   lock.unlock();
   l.stop();
+}
+
+TEST_CASE("store: an embedded history is copied into PostgreSQL whole - again without doubles - new replies get new ids",
+          "[postgres]") {
+  if (berth::test::test_database_url().empty()) {
+    WARN("no PostgreSQL fixture: skipped");
+    return;
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("berth-copy-" + new_run_id());
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "berth.db").string();
+  std::vector<std::string> ids;
+  {
+    store::store s(path);
+    s.set_meta("instance", "old1");
+    s.set_instructions("alice", "be brief", 5);
+    for (int i = 0; i < 3; ++i) {
+      auto r = queued_run("alice", i);
+      store::delivery_record d;
+      d.kind = "callback";
+      d.target = R"({"url":"http://x"})";
+      s.insert_run(r, first_event(r.id), {d});
+      store::run_update u;
+      u.status = "succeeded";
+      u.exit_code = 0;
+      u.finished_at = 77;
+      std::vector<event> evs;
+      for (int k = 2; k <= 700; ++k) evs.push_back({r.id, k, "text", R"({"text":"w"})", k});
+      s.commit(r.id, evs, u);
+      ids.push_back(r.id);
+    }
+    s.claim_chat_event("slack", "Ev1", 1000);
+  }
+  berth::test::scratch_database db;
+  store::store pg(db.url());
+  auto counts = store::copy_history(path, pg);
+  CHECK(counts == store::copy_counts{{"meta", 1}, {"runs", 3}, {"events", 2100}, {"user_instructions", 1}, {"deliveries", 3}, {"chat_events", 1}});
+  CHECK(pg.meta("instance") == "old1");
+  CHECK(pg.instructions("alice") == std::optional<std::string>("be brief"));
+  auto r = pg.get_run(ids[1]);
+  REQUIRE(r);
+  CHECK(r->status == "succeeded");
+  CHECK(r->exit_code == std::optional<int>(0));
+  CHECK_FALSE(r->started_at);
+  CHECK(r->last_seq == 700);
+  CHECK(pg.events_after(ids[2], 0, 1000).size() == 700);
+  CHECK_FALSE(pg.claim_chat_event("slack", "Ev1", 1001));
+  store::copy_history(path, pg);  // again: nothing doubled
+  CHECK(pg.count_events() == 2100);
+  auto fresh = queued_run("bob", 9);
+  store::delivery_record d;
+  d.kind = "callback";
+  d.target = "{}";
+  pg.insert_run(fresh, first_event(fresh.id), {d});
+  CHECK(pg.deliveries_of_run(fresh.id).at(0).id == 4);
+  std::filesystem::remove_all(dir);
 }

@@ -1,5 +1,7 @@
 #include "server/store/sqlite/sqlite_database.hpp"
 
+#include <chrono>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 namespace berth::store::sqlite {
@@ -98,15 +100,23 @@ void sqlite_database::write(const std::function<void(sql::connection&)>& f) {
 }
 
 void sqlite_database::read(const std::function<void(sql::connection&)>& f) {
-  std::lock_guard lock(reader_ ? read_mutex_ : write_mutex_);
-  sqlite_connection c(reader_ ? *reader_ : *writer_);
+  if (!reader_) {
+    std::lock_guard lock(write_mutex_);
+    sqlite_connection c(*writer_);
+    f(c);
+    return;
+  }
+  std::lock_guard lock(read_mutex_);
+  sqlite_connection c(*reader_);
   f(c);
 }
 
 bool sqlite_database::ping() {
   // Readable is not enough: a database that cannot take a write (locked by another process, a full or
-  // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms.
-  std::lock_guard lock(write_mutex_);
+  // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms, for
+  // this process's own writers too (they may be the ones stuck behind another process's lock).
+  std::unique_lock lock(write_mutex_, std::chrono::milliseconds(250));
+  if (!lock.owns_lock()) return false;
   bool ok = false;
   try {
     writer_->setBusyTimeout(250);

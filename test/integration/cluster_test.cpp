@@ -1,0 +1,197 @@
+// Several berthd on one real PostgreSQL 15 (the `postgres` fixture; each test its own database) and the real
+// engine: any instance streams any run live, caps hold over all of them, a killed instance's runs are adopted
+// by another without losing or doubling an event, and a database outage is ridden out without a restart.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "api_client.hpp"
+#include "berthd_process.hpp"
+#include "docker_helpers.hpp"
+#include "fake_chat.hpp"
+#include "pg_scratch.hpp"
+#include "run_helpers.hpp"
+
+using namespace berth::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+json echo(const std::string& user, int n, int delay_ms) {
+  return {{"user", user}, {"message", words(n)}, {"options", {{"delay_ms", delay_ms}}}};
+}
+
+void check_whole(api_client& api, const std::string& id, int n) {
+  auto evs = stored_events(api, id);
+  CHECK(spelled(evs) == words(n));
+  CHECK(ids_contiguous(evs));
+  CHECK(count_type(evs, "started") == 1);
+  CHECK(count_type(evs, "done") == 1);
+}
+}  // namespace
+
+TEST_CASE("two instances on one PostgreSQL: a run started on A streams live from B - resumes on B after a cut - one login for both",
+          "[cluster]") {
+  scratch_database db;
+  berthd_process a({{"BERTH_DATABASE_URL", db.url()}});
+  berthd_process b({{"BERTH_DATABASE_URL", db.url()}});
+  CHECK(a.instance() == b.instance());  // the first to start named the deployment
+  api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
+  auto id = on_a.start_run(echo("u", 24, 150));
+  std::vector<sse_event> first;
+  std::string status_at_cut;
+  on_b.stream("GET", "/api/v1/runs/" + id + "/events", "", {}, [&](const sse_event& e) {
+    first.push_back(e);
+    if (count_type(first, "text") < 6) return true;
+    status_at_cut = on_b.get("/api/v1/runs/" + id).json()["status"];
+    return false;
+  });
+  CHECK(status_at_cut == "running");  // B saw the text while A's worker was still producing it
+  REQUIRE(!first.empty());
+  auto rest = on_b.stream("GET", "/api/v1/runs/" + id + "/events", "", {{"Last-Event-ID", std::to_string(first.back().id)}});
+  auto all = first;
+  all.insert(all.end(), rest.events.begin(), rest.events.end());
+  CHECK(spelled(all) == words(24));
+  CHECK(ids_contiguous(all));
+  CHECK(count_type(all, "done") == 1);
+  CHECK(on_b.get("/api/v1/runs/" + id).json()["status"] == "succeeded");
+
+  // A dashboard login made on A is good on B (behind a load balancer either may answer).
+  auto cookie = on_a.dashboard_login(test_key);
+  REQUIRE(!cookie.empty());
+  CHECK(on_b.get("/dashboard/api/overview", {{"Cookie", cookie}}).status == 200);
+  CHECK(on_b.get("/dashboard/api/overview", {{"Cookie", "berth_session=0000"}}).status == 401);
+  CHECK(no_workers_left(a.instance()));
+}
+
+TEST_CASE("two instances with BERTH_MAX_CONCURRENT=2: never more than two workers alive across both - all succeed",
+          "[cluster]") {
+  scratch_database db;
+  berthd_process::env_list env = {{"BERTH_DATABASE_URL", db.url()}, {"BERTH_MAX_CONCURRENT", "2"}, {"BERTH_MAX_PER_USER", "8"}};
+  berthd_process a(env), b(env);
+  api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
+  auto events = engine().events("berth.instance=" + a.instance(), static_cast<std::int64_t>(std::time(nullptr)) - 1);
+  std::atomic<int> alive{0}, peak{0}, started{0};
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    std::string buf;
+    while (!stop) {
+      auto r = events.read();
+      buf += r.data;
+      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+        auto j = json::parse(buf.substr(0, nl), nullptr, false);
+        buf.erase(0, nl + 1);
+        std::string action = j.is_object() ? j.value("Action", "") : "";
+        if (action == "start") { ++started; peak = std::max(peak.load(), ++alive); }
+        if (action == "die") --alive;
+      }
+      if (r.eof) break;
+    }
+  });
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back((i % 2 ? on_b : on_a).start_run(echo("u" + std::to_string(i), 6, 100)));
+  for (const auto& id : ids) CHECK(on_a.wait_done(id)["status"] == "succeeded");
+  eventually([&] { return started >= 6 && alive == 0; });
+  stop = true;
+  ::shutdown(events.fd(), SHUT_RDWR);
+  watcher.join();
+  CHECK(started == 6);
+  CHECK(peak <= 2);
+  CHECK(peak >= 1);
+  for (const auto& id : ids) check_whole(on_b, id, 6);
+}
+
+TEST_CASE("kill -9 of an instance mid-stream: the other adopts its runs within the lease - every event exactly once - its queue runs there",
+          "[cluster]") {
+  scratch_database db;
+  berthd_process::env_list env = {{"BERTH_DATABASE_URL", db.url()}, {"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_LEASE_S", "3"}};
+  berthd_process a(env), b(env);
+  api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
+  std::string streaming, queued;
+  int seen = 0;
+  on_a.stream("POST", "/api/v1/runs", echo("u", 30, 150).dump(), {}, [&](const sse_event& e) {
+    if (streaming.empty()) streaming = e.json()["run"];
+    if (e.type == "text" && ++seen == 5) {
+      queued = on_a.start_run(echo("v", 6, 50));  // waits behind the first (cap 1 over both instances)
+      return false;
+    }
+    return true;
+  });
+  REQUIRE(!queued.empty());
+  CHECK(on_b.get("/api/v1/runs/" + queued).json()["status"] == "queued");
+  const auto killed_at = std::chrono::steady_clock::now();
+  a.kill9();
+  CHECK(on_b.wait_done(streaming)["status"] == "succeeded");
+  const auto adopted_in = std::chrono::steady_clock::now() - killed_at;
+  CHECK(on_b.wait_done(queued)["status"] == "succeeded");
+  check_whole(on_b, streaming, 30);
+  check_whole(on_b, queued, 6);
+  CHECK(b.log().find("adopting an active run nobody follows") != std::string::npos);
+  // The run had ~25 words (3.75 s) left; adoption waits for the 3 s lease and one heartbeat tick of B.
+  CHECK(adopted_in < 20s);
+  CHECK(no_workers_left(b.instance()));
+}
+
+TEST_CASE("a callback owed by a run is sent once though two instances run the outbox", "[cluster]") {
+  scratch_database db;
+  fake_chat fake;
+  berthd_process::env_list env = {{"BERTH_DATABASE_URL", db.url()}, {"BERTH_CALLBACK_ALLOW", "http://127.0.0.1:*"}};
+  berthd_process a(env), b(env);
+  api_client on_a(a.port(), test_key);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(on_a.start_run({{"user", "cb" + std::to_string(i)}, {"message", "hello"}, {"callback_url", fake.base() + "/hook"}}));
+  for (const auto& id : ids) CHECK(on_a.wait_done(id)["status"] == "succeeded");
+  REQUIRE(fake.wait_for([](const auto& r) { return r.size() >= 4; }));
+  // Both outboxes poll; had either sent a delivery the other had claimed, a fifth request would follow.
+  api_client on_b(b.port(), test_key);
+  CHECK(eventually([&] {
+    auto list = on_b.get("/api/v1/deliveries?state=delivered&limit=50").json();
+    return list.contains("deliveries") && list["deliveries"].size() == ids.size();
+  }));
+  std::this_thread::sleep_for(2s);  // a window for a duplicate to show up (not synchronisation: a duplicate is what is looked for)
+  CHECK(fake.requests_to("/hook").size() == 4);
+}
+
+TEST_CASE("database outage drill: PostgreSQL stopped for 10 s mid-run - berthd stays up and not ready - the run completes after",
+          "[cluster]") {
+  pg_server pg;
+  berthd_process d({{"BERTH_DATABASE_URL", pg.url()}});
+  api_client api(d.port(), test_key);
+  const pid_t pid = d.pid();
+  std::string id;
+  int seen = 0;
+  api.stream("POST", "/api/v1/runs", echo("u", 60, 250).dump(), {}, [&](const sse_event& e) {
+    if (id.empty()) id = e.json()["run"];
+    return !(e.type == "text" && ++seen == 4);
+  });
+  REQUIRE(!id.empty());
+  pg.stop();
+  CHECK(eventually([&] { return api.get("/ready").status == 503; }, 10s));
+  CHECK(api.get("/health").status == 200);
+  std::this_thread::sleep_for(10s);  // the outage itself
+  pg.start();
+  const bool ready = eventually([&] {
+    try {
+      return api.get("/ready").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 30s);
+  if (!ready) FAIL_CHECK("not ready after the outage; berthd's log ends:\n" + d.log().substr(d.log().size() > 6000 ? d.log().size() - 6000 : 0));
+  CHECK(api.wait_done(id)["status"] == "succeeded");
+  check_whole(api, id, 60);
+  CHECK(d.pid() == pid);
+  CHECK(d.log().find("berthd failed") == std::string::npos);
+  CHECK(no_workers_left(d.instance()));
+}
+
+TEST_CASE("an unreachable database at start is a clear error", "[cluster]") {
+  REQUIRE_THROWS_WITH(berthd_process({{"BERTH_DATABASE_URL", "postgresql://berth@127.0.0.1:1/berth"}}),
+                      Catch::Contains("cannot connect to PostgreSQL at postgresql://berth@127.0.0.1:1/berth"));
+  REQUIRE_THROWS_WITH(berthd_process({{"BERTH_DATABASE_URL", "postgresql://berth:hunter2@127.0.0.1:1/berth"}}),
+                      !Catch::Contains("hunter2"));
+}
