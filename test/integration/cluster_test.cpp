@@ -3,8 +3,6 @@
 // by another without losing or doubling an event, and a database outage is ridden out without a restart.
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
-
 #include <atomic>
 #include <thread>
 
@@ -14,6 +12,7 @@
 #include "fake_chat.hpp"
 #include "pg_scratch.hpp"
 #include "run_helpers.hpp"
+#include "worker_watch.hpp"
 
 using namespace berth::test;
 using nlohmann::json;
@@ -73,34 +72,13 @@ TEST_CASE("two instances with BERTH_MAX_CONCURRENT=2: never more than two worker
   berthd_process::env_list env = {{"BERTH_DATABASE_URL", db.url()}, {"BERTH_MAX_CONCURRENT", "2"}, {"BERTH_MAX_PER_USER", "8"}};
   berthd_process a(env), b(env);
   api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
-  auto events = engine().events("berth.instance=" + a.instance(), static_cast<std::int64_t>(std::time(nullptr)) - 1);
-  std::atomic<int> alive{0}, peak{0}, started{0};
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] {
-    std::string buf;
-    while (!stop) {
-      auto r = events.read();
-      buf += r.data;
-      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-        auto j = json::parse(buf.substr(0, nl), nullptr, false);
-        buf.erase(0, nl + 1);
-        std::string action = j.is_object() ? j.value("Action", "") : "";
-        if (action == "start") { ++started; peak = std::max(peak.load(), ++alive); }
-        if (action == "die") --alive;
-      }
-      if (r.eof) break;
-    }
-  });
+  worker_watch workers(a.instance());  // both instances share one instance name, so one engine stream sees all
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back((i % 2 ? on_b : on_a).start_run(echo("u" + std::to_string(i), 6, 100)));
   for (const auto& id : ids) CHECK(on_a.wait_done(id)["status"] == "succeeded");
-  eventually([&] { return started >= 6 && alive == 0; });
-  stop = true;
-  ::shutdown(events.fd(), SHUT_RDWR);
-  watcher.join();
-  CHECK(started == 6);
-  CHECK(peak <= 2);
-  CHECK(peak >= 1);
+  CHECK(workers.finish_after(6));
+  CHECK(workers.started() == 6);
+  CHECK(workers.peak() == 2);
   for (const auto& id : ids) check_whole(on_b, id, 6);
 }
 

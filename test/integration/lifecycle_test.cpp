@@ -12,6 +12,7 @@
 #include "docker_fault_proxy.hpp"
 #include "docker_helpers.hpp"
 #include "run_helpers.hpp"
+#include "worker_watch.hpp"
 
 using namespace berth::test;
 using nlohmann::json;
@@ -156,33 +157,13 @@ TEST_CASE("a full queue answers 429 with Retry-After", "[integration][lifecycle]
 TEST_CASE("BERTH_MAX_CONCURRENT=2: six runs - never more than two workers alive - all succeed", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_MAX_CONCURRENT", "2"}, {"BERTH_MAX_PER_USER", "6"}});
   api_client api(d.port(), test_key);
-  // Count live workers from the engine's own event stream.
-  auto events = engine().events("berth.instance=" + d.instance(), static_cast<std::int64_t>(std::time(nullptr)) - 1);
-  std::atomic<int> alive{0}, peak{0}, started{0};
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] {
-    std::string buf;
-    while (!stop) {
-      auto r = events.read();
-      buf += r.data;
-      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-        auto j = json::parse(buf.substr(0, nl), nullptr, false);
-        buf.erase(0, nl + 1);
-        std::string action = j.value("Action", "");
-        if (action == "start") { ++started; peak = std::max(peak.load(), ++alive); }
-        if (action == "die") --alive;
-      }
-      if (r.eof) break;
-    }
-  });
+  worker_watch workers(d.instance());  // live workers, from the engine's own event stream
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(api.start_run(echo("user" + std::to_string(i % 3), 4, 250)));
   for (const auto& id : ids) CHECK(api.wait_done(id)["status"] == "succeeded");
-  CHECK(eventually([&] { return started == 6 && alive == 0; }));
-  stop = true;
-  events.shutdown_both();
-  watcher.join();
-  CHECK(peak == 2);
+  CHECK(workers.finish_after(6));
+  CHECK(workers.started() == 6);
+  CHECK(workers.peak() == 2);
 }
 
 TEST_CASE("resource limits: memory ends oom - a fork bomb is contained - a flood is truncated", "[integration][lifecycle]") {
