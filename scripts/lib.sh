@@ -110,9 +110,12 @@ ensure_browser() {
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-berth}
 # BERTH_ENV_FILE: the stack's configuration (default ./.env), read by compose and passed to berthd.
 export BERTH_ENV_FILE=${BERTH_ENV_FILE:-$BERTH_ROOT/.env}
+# BERTH_COMPOSE_EXTRA: a file layered on top, e.g. docker-compose.postgres.yml (two berthd on PostgreSQL).
 compose() {
+  local files=(-f "$BERTH_ROOT/docker-compose.yml")
+  [ -z "${BERTH_COMPOSE_EXTRA:-}" ] || files+=(-f "$BERTH_ROOT/$BERTH_COMPOSE_EXTRA")
   DOCKER_GID=$(stat -c %g /var/run/docker.sock) EXTRA_CA_CERTS="$(extra_ca_certs)" DOCKER_BUILDKIT=0 \
-    COMPOSE_DOCKER_CLI_BUILD=0 docker-compose --project-directory "$BERTH_ROOT" -f "$BERTH_ROOT/docker-compose.yml" \
+    COMPOSE_DOCKER_CLI_BUILD=0 docker-compose --project-directory "$BERTH_ROOT" "${files[@]}" \
     --env-file "$BERTH_ENV_FILE" "$@"
 }
 

@@ -198,6 +198,7 @@ json run_json(const store::run_record& r, bool full) {
     j["options"] = parse_json(r.options);
     j["output_truncated"] = r.truncated;
     j["container_id"] = r.container_id;
+    j["node"] = r.owner.empty() ? json(nullptr) : json(r.owner);  // the berthd process that follows (or followed) it
   } else {
     j["message_preview"] = preview(r.message);
   }
