@@ -158,9 +158,10 @@ json health_json(app& a) {
   std::lock_guard lock(a.health.m);
   json j = {{"status", "ok"},
             {"instance", a.instance},
+            {"node", a.manager.node()},
             {"uptime_s", (now_ms() - a.started_ms) / 1000},
             {"docker", {{"ok", a.health.docker_ok.load()}, {"version", a.health.docker_version}}},
-            {"store", {{"ok", a.health.store_ok.load()}}},
+            {"store", {{"ok", a.health.store_ok.load()}, {"kind", a.db.shared() ? "postgresql" : "sqlite"}}},
             {"disk_free_bytes", a.health.disk_free_bytes.load()}};
   if (!a.health.docker_error.empty()) j["docker"]["error"] = a.health.docker_error;
   return j;

@@ -107,6 +107,10 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
     run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_);
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();
+  } catch (const store::ownership_lost& e) {
+    // Another instance adopted the run (this node's heartbeat lapsed): it follows the worker now.
+    log::warn("another instance follows this run now; letting go of it", {{"run", rec.id}, {"error", e.what()}});
+    how = run_flow::ending::abandoned;
   } catch (const std::exception& e) {
     // Only the store can fail here (the flow reports everything else). The run stays active in the store and
     // the reconciler adopts it again; its slot under the caps is given back now, or every such failure would
