@@ -110,8 +110,11 @@ void run_manager::schedule() {
         return;  // the lease loop schedules again on its next tick
       }
       for (const auto& rec : claimed) {
-        if (stopping_) {
-          journal_.db().release_claim(rec.id, node_);
+        if (stopping_) {  // claimed as the shutdown began: back to the queue (or, failing that, after the lease)
+          try {
+            journal_.db().release_claim(rec.id, node_);
+          } catch (const std::exception&) {
+          }
           continue;
         }
         launch(rec);
@@ -122,13 +125,18 @@ void run_manager::schedule() {
   }
 }
 
+void run_manager::handed_back() {
+  for (auto n = running_.load(); n > 0 && !running_.compare_exchange_weak(n, n - 1);) {
+  }
+}
+
 void run_manager::finished(const store::run_record&) {
-  if (running_ > 0) --running_;
+  handed_back();
   schedule();
 }
 
 void run_manager::requeue(const store::run_record& rec) {
-  if (running_ > 0) --running_;
+  handed_back();
   // Its status is `queued` again (stored by its thread before it handed it back); it goes back to the queue
   // for any instance. Not rescheduled here: the engine is down; the health loop calls retry() when it answers.
   try {

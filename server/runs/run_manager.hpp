@@ -56,6 +56,7 @@ class run_manager {
   std::int64_t lease_ms() const;
 
  private:
+  void handed_back();  // a launched run's thread let go of it
   void finished(const store::run_record& rec);
   void requeue(const store::run_record& rec);
   void schedule();

@@ -66,7 +66,7 @@ reader=$!
 wait_for 60 sh -c "[ \$(grep -c '^event: text' '$work/first.txt') -ge 5 ]" || fail "no text through nginx"
 kill "$reader" 2>/dev/null || true
 wait "$reader" 2>/dev/null || true
-frames() { awk '/^id: /{id=$2} /^data: /{print id "\t" substr($0, 7)}' "$1"; }  # complete frames: id, data
+frames() { awk '/^id: /{id=$2} /^event: /{ev=$2} /^data: /{print id "\t" ev "\t" substr($0, 7)}' "$1"; }  # complete frames
 frames "$work/first.txt" > "$work/first.frames"
 last=$(tail -1 "$work/first.frames" | cut -f1)
 
@@ -90,7 +90,8 @@ frames "$work/rest.txt" > "$work/rest.frames"
 ids=$(cat "$work/first.frames" "$work/rest.frames" | cut -f1 | tr '\n' ' ')
 expected=$(seq -s ' ' 1 "$(tail -1 "$work/rest.frames" | cut -f1)")
 [ "$ids" = "$expected " ] || fail "event ids not gap-free and once each: $ids"
-words=$(cat "$work/first.frames" "$work/rest.frames" | grep -o '"text":"[^"]*"' | cut -d'"' -f4 | tr -d '\n')
+words=$(cat "$work/first.frames" "$work/rest.frames" | awk -F'\t' '$2 == "text" {print $3}' | grep -o '"text":"[^"]*"' |
+  cut -d'"' -f4 | tr -d '\n')
 [ "$words" = "$(seq -s ' ' 1 40 | sed 's/[0-9]*/w&/g')" ] || fail "the text is not whole: $words"
 ok "the stream resumed through nginx on the other instance: run succeeded, events 1..${expected##* } once each"
 

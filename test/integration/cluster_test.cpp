@@ -173,3 +173,26 @@ TEST_CASE("an unreachable database at start is a clear error", "[cluster]") {
   REQUIRE_THROWS_WITH(berthd_process({{"BERTH_DATABASE_URL", "postgresql://berth:hunter2@127.0.0.1:1/berth"}}),
                       !Catch::Contains("hunter2"));
 }
+
+TEST_CASE("berthd --migrate-from-sqlite moves a history into PostgreSQL - a berthd there serves it", "[cluster]") {
+  temp_dir data;
+  std::string id;
+  {
+    berthd_process sqlite_berthd({}, data.path);
+    api_client api(sqlite_berthd.port(), test_key);
+    id = api.start_run(echo("u", 5, 10));
+    CHECK(api.wait_done(id)["status"] == "succeeded");
+  }  // stopped: the data dir is free again
+  scratch_database db;
+  const std::string cmd = "BERTH_DATABASE_URL='" + db.url() + "' " + BERTHD_PATH + " --migrate-from-sqlite " + data.path +
+                          "/berth.db > " + data.path + "/migrate.out 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  CHECK(std::system(cmd.c_str()) == 0);  // again: idempotent
+  berthd_process pg_berthd({{"BERTH_DATABASE_URL", db.url()}});
+  api_client api(pg_berthd.port(), test_key);
+  CHECK(api.get("/api/v1/runs/" + id).json()["status"] == "succeeded");
+  check_whole(api, id, 5);
+  // Refused clearly without a database to copy into.
+  CHECK(std::system((std::string("env -u BERTH_DATABASE_URL ") + BERTHD_PATH + " --migrate-from-sqlite " + data.path +
+                     "/berth.db >/dev/null 2>&1").c_str()) != 0);
+}
