@@ -294,9 +294,12 @@ net::awaitable<void> run_session(app& a, net::thread_pool& pool, tcp::socket soc
     auto m = match_route(routes(), headers.method, headers.target, listener);
     // A dashboard cookie may have to be looked up in the store (a login made on another instance): off the
     // I/O thread.
-    auto denied = m.row && m.row->auth == auth_kind::cookie
-                      ? co_await offload(pool, [&a, &m, &headers] { return authenticate(a, m, headers); })
-                      : authenticate(a, m, headers);
+    // (No co_await inside a conditional expression: GCC 12 destroys its temporaries too early.)
+    std::optional<reply> denied;
+    if (m.row && m.row->auth == auth_kind::cookie)
+      denied = co_await offload(pool, [&a, &m, &headers] { return authenticate(a, m, headers); });
+    else
+      denied = authenticate(a, m, headers);
     if (denied) {
       bool body_pending = !parser.is_done();
       co_await write_reply(stream, parser.get().version(), false, *denied, parser.get().method() == bhttp::verb::head);

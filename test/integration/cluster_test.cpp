@@ -32,7 +32,7 @@ void check_whole(api_client& api, const std::string& id, int n) {
 }
 }  // namespace
 
-TEST_CASE("two instances on one PostgreSQL: a run started on A streams live from B - resumes on B after a cut - one login for both",
+TEST_CASE("two instances on one PostgreSQL: a run followed by one streams live from the other - resumes there after a cut - one login for both",
           "[cluster]") {
   scratch_database db;
   berthd_process a({{"BERTH_DATABASE_URL", db.url()}});
@@ -40,23 +40,33 @@ TEST_CASE("two instances on one PostgreSQL: a run started on A streams live from
   CHECK(a.instance() == b.instance());  // the first to start named the deployment
   api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
   auto id = on_a.start_run(echo("u", 24, 150));
+  // Whichever instance claimed the run, stream it from the other one: its events reach it through the store
+  // and NOTIFY only.
+  std::string node;
+  REQUIRE(eventually([&] {
+    auto run = on_a.get("/api/v1/runs/" + id).json();
+    node = run["node"].is_string() ? run["node"].get<std::string>() : "";
+    return !node.empty();
+  }));
+  api_client& away = node == on_a.get("/health").json()["node"] ? on_b : on_a;
+  CHECK(away.get("/health").json()["node"] != node);
   std::vector<sse_event> first;
   std::string status_at_cut;
-  on_b.stream("GET", "/api/v1/runs/" + id + "/events", "", {}, [&](const sse_event& e) {
+  away.stream("GET", "/api/v1/runs/" + id + "/events", "", {}, [&](const sse_event& e) {
     first.push_back(e);
     if (count_type(first, "text") < 6) return true;
-    status_at_cut = on_b.get("/api/v1/runs/" + id).json()["status"];
+    status_at_cut = away.get("/api/v1/runs/" + id).json()["status"];
     return false;
   });
-  CHECK(status_at_cut == "running");  // B saw the text while A's worker was still producing it
+  CHECK(status_at_cut == "running");  // seen while the other instance's worker was still producing it
   REQUIRE(!first.empty());
-  auto rest = on_b.stream("GET", "/api/v1/runs/" + id + "/events", "", {{"Last-Event-ID", std::to_string(first.back().id)}});
+  auto rest = away.stream("GET", "/api/v1/runs/" + id + "/events", "", {{"Last-Event-ID", std::to_string(first.back().id)}});
   auto all = first;
   all.insert(all.end(), rest.events.begin(), rest.events.end());
   CHECK(spelled(all) == words(24));
   CHECK(ids_contiguous(all));
   CHECK(count_type(all, "done") == 1);
-  CHECK(on_b.get("/api/v1/runs/" + id).json()["status"] == "succeeded");
+  CHECK(away.get("/api/v1/runs/" + id).json()["status"] == "succeeded");
 
   // A dashboard login made on A is good on B (behind a load balancer either may answer).
   auto cookie = on_a.dashboard_login(test_key);
@@ -82,7 +92,7 @@ TEST_CASE("two instances with BERTH_MAX_CONCURRENT=2: never more than two worker
   for (const auto& id : ids) check_whole(on_b, id, 6);
 }
 
-TEST_CASE("kill -9 of an instance mid-stream: the other adopts its runs within the lease - every event exactly once - its queue runs there",
+TEST_CASE("kill -9 of the instance following a run: the other adopts it within the lease - every event exactly once - the queue runs there",
           "[cluster]") {
   scratch_database db;
   berthd_process::env_list env = {{"BERTH_DATABASE_URL", db.url()}, {"BERTH_MAX_CONCURRENT", "1"}, {"BERTH_LEASE_S", "3"}};
@@ -90,7 +100,7 @@ TEST_CASE("kill -9 of an instance mid-stream: the other adopts its runs within t
   api_client on_a(a.port(), test_key), on_b(b.port(), test_key);
   std::string streaming, queued;
   int seen = 0;
-  on_a.stream("POST", "/api/v1/runs", echo("u", 30, 150).dump(), {}, [&](const sse_event& e) {
+  on_a.stream("POST", "/api/v1/runs", echo("u", 30, 300).dump(), {}, [&](const sse_event& e) {
     if (streaming.empty()) streaming = e.json()["run"];
     if (e.type == "text" && ++seen == 5) {
       queued = on_a.start_run(echo("v", 6, 50));  // waits behind the first (cap 1 over both instances)
@@ -100,17 +110,26 @@ TEST_CASE("kill -9 of an instance mid-stream: the other adopts its runs within t
   });
   REQUIRE(!queued.empty());
   CHECK(on_b.get("/api/v1/runs/" + queued).json()["status"] == "queued");
+  // Either instance may have claimed the run (a queued run is announced to all): kill the one following it.
+  auto run = on_b.get("/api/v1/runs/" + streaming).json();
+  REQUIRE(run["status"] == "running");
+  const bool a_follows = run["node"] == on_a.get("/health").json()["node"];
+  REQUIRE((a_follows || run["node"] == on_b.get("/health").json()["node"]));
+  berthd_process& owner = a_follows ? a : b;
+  berthd_process& other = a_follows ? b : a;
+  api_client on_other(other.port(), test_key);
   const auto killed_at = std::chrono::steady_clock::now();
-  a.kill9();
-  CHECK(on_b.wait_done(streaming)["status"] == "succeeded");
+  owner.kill9();
+  CHECK(on_other.wait_done(streaming)["status"] == "succeeded");
   const auto adopted_in = std::chrono::steady_clock::now() - killed_at;
-  CHECK(on_b.wait_done(queued)["status"] == "succeeded");
-  check_whole(on_b, streaming, 30);
-  check_whole(on_b, queued, 6);
-  CHECK(b.log().find("adopting an active run nobody follows") != std::string::npos);
-  // The run had ~25 words (3.75 s) left; adoption waits for the 3 s lease and one heartbeat tick of B.
+  CHECK(on_other.wait_done(queued)["status"] == "succeeded");
+  check_whole(on_other, streaming, 30);
+  check_whole(on_other, queued, 6);
+  CHECK(other.log().find("adopting an active run nobody follows") != std::string::npos);
+  CHECK(on_other.get("/api/v1/runs/" + streaming).json()["node"] == on_other.get("/health").json()["node"]);
+  // The run had ~25 words (7.5 s) left; adoption waits for the 3 s lease and one heartbeat tick.
   CHECK(adopted_in < 20s);
-  CHECK(no_workers_left(b.instance()));
+  CHECK(no_workers_left(other.instance()));
 }
 
 TEST_CASE("a callback owed by a run is sent once though two instances run the outbox", "[cluster]") {

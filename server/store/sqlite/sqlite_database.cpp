@@ -1,6 +1,7 @@
 #include "server/store/sqlite/sqlite_database.hpp"
 
 #include <chrono>
+#include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -115,8 +116,13 @@ bool sqlite_database::ping() {
   // Readable is not enough: a database that cannot take a write (locked by another process, a full or
   // read-only disk) stops every run. Take the write lock briefly and give it back; wait at most 250 ms, for
   // this process's own writers too (they may be the ones stuck behind another process's lock).
-  std::unique_lock lock(write_mutex_, std::chrono::milliseconds(250));
-  if (!lock.owns_lock()) return false;
+  // (Polled with try_lock rather than a timed mutex: ThreadSanitizer cannot follow pthread_mutex_clocklock.)
+  std::unique_lock lock(write_mutex_, std::defer_lock);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+  while (!lock.try_lock()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   bool ok = false;
   try {
     writer_->setBusyTimeout(250);

@@ -24,7 +24,7 @@ class sqlite_database final : public sql::database {
  private:
   std::unique_ptr<SQLite::Database> writer_;
   std::unique_ptr<SQLite::Database> reader_;  // null for ":memory:"
-  std::timed_mutex write_mutex_;  // timed: ping() gives up on a writer stuck behind a lock
+  std::mutex write_mutex_;
   std::mutex read_mutex_;
 };
 
