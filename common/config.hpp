@@ -96,6 +96,13 @@ struct config {
   int delivery_backoff_ms = 1000;           // first retry delay; doubles per attempt (with jitter), ≤ 5 min
   int chat_update_ms = 1500;                // progressive chat.update / editMessageText at most this often
 
+  // Schedules (issue 17) and GitHub.
+  int schedule_min_interval_s = 60;     // the shortest period a schedule or heartbeat may have
+  std::string github_webhook_secret;    // enables POST /hooks/github (X-Hub-Signature-256)
+  std::string github_token;             // posts and edits the reply comments (secret)
+  std::string github_api_base = "https://api.github.com";
+  std::string github_mention = "@berth";  // a comment must mention this to start a run
+
   std::string log_level = "info";
   std::string log_format = "text";
 };

@@ -35,6 +35,7 @@
 #include "server/runs/task_builder.hpp"
 #include "server/gateway/gateway.hpp"
 #include "server/runs/workspace_guard.hpp"
+#include "server/schedule/scheduler.hpp"
 #include "server/store/backup.hpp"
 #include "server/store/copy_history.hpp"
 #include "server/store/data_dir_lock.hpp"
@@ -195,6 +196,7 @@ int main(int argc, char** argv) {
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);
     runs::node_lease lease(cfg, db, manager, exec);
     runs::cluster_feed feed(db, bus, manager, exec);
+    schedule::scheduler schedules(cfg, db, manager);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
     health.check_now();
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
@@ -226,6 +228,7 @@ int main(int argc, char** argv) {
     health.start();
     workspaces.start();
     outbox.start();
+    schedules.start();
     front.start();
     model_gateway.start();
     log::info("gateway listening", {{"socket", gateway_socket}, {"volume", runs::gateway_volume(cfg, instance)}});
@@ -252,6 +255,7 @@ int main(int argc, char** argv) {
       model_gateway.stop();
       if (metrics_front) metrics_front->stop();
       stopper = std::thread([&] {
+        schedules.stop();
         reconcile.stop();
         workspaces.stop();
         feed.stop();

@@ -10,10 +10,11 @@ using json = nlohmann::json;
 
 // Platform ids are alphanumeric (Slack) or integers (Telegram); anything else is mapped to '_' so the result
 // is always a valid berth user/session.
-std::string safe(std::string_view s, std::size_t max) {
+std::string safe(std::string_view s, std::size_t max, std::string_view extra = "") {
   std::string out;
   for (char c : s.substr(0, max)) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+              extra.find(c) != std::string_view::npos;
     out += ok ? c : '_';
   }
   return out;
@@ -117,6 +118,60 @@ std::vector<std::string> split_message(std::string_view text, std::size_t max_by
   }
   if (!text.empty() || out.empty()) out.emplace_back(text);
   return out;
+}
+
+bool mentions(std::string_view text, std::string_view mention) {
+  auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const std::string t = lower(text), m = lower(mention);
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; };
+  for (auto at = t.find(m); at != std::string::npos; at = t.find(m, at + 1)) {
+    const bool starts = at == 0 || !word(t[at - 1]);
+    const bool ends = at + m.size() == t.size() || !word(t[at + m.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+inbound parse_github(std::string_view event, std::string_view delivery, std::string_view body, std::string_view mention) {
+  inbound in;
+  auto j = parse_json(body);
+  if (!j.is_object()) return {inbound::invalid, {}, "the body is not a JSON object"};
+  if (delivery.empty() || delivery.size() > 128) return {inbound::invalid, {}, "missing or oversized X-GitHub-Delivery"};
+  const std::string action = j.value("action", "");
+  const json* thing = nullptr;  // the comment, or the opened issue
+  const json* numbered = nullptr;  // the issue or pull request it is on
+  if (event == "issue_comment" && action == "created") {
+    thing = j.contains("comment") ? &j["comment"] : nullptr;
+    numbered = j.contains("issue") ? &j["issue"] : nullptr;
+  } else if (event == "pull_request_review_comment" && action == "created") {
+    thing = j.contains("comment") ? &j["comment"] : nullptr;
+    numbered = j.contains("pull_request") ? &j["pull_request"] : nullptr;
+  } else if (event == "issues" && action == "opened") {
+    thing = j.contains("issue") ? &j["issue"] : nullptr;
+    numbered = thing;
+  } else {
+    return {inbound::ignore, {}, "event " + std::string(event) + "/" + action + " starts nothing"};
+  }
+  if (!thing || !thing->is_object() || !numbered || !numbered->is_object() || !j.contains("repository") ||
+      !j["repository"].is_object())
+    return {inbound::invalid, {}, "the event lacks its comment, issue or repository"};
+  const auto& author = thing->contains("user") && (*thing)["user"].is_object() ? (*thing)["user"] : json::object();
+  const std::string login = author.value("login", "");
+  const std::string repo = j["repository"].value("full_name", "");
+  const auto number = numbered->value("number", std::int64_t{0});
+  const std::string text = thing->contains("body") && (*thing)["body"].is_string() ? (*thing)["body"].get<std::string>() : "";
+  if (login.empty() || repo.empty() || number <= 0) return {inbound::invalid, {}, "the event lacks author, repository or number"};
+  if (author.value("type", "") == "Bot" || login.ends_with("[bot]")) return {inbound::ignore, {}, "written by a bot"};
+  if (!mentions(text, mention)) return {inbound::ignore, {}, "does not mention " + std::string(mention)};
+  const std::string session = repo + "#" + std::to_string(number);
+  in.kind = inbound::message;
+  in.msg = {"github", std::string(delivery), safe("github." + login, 64), safe(session, 128, "/#"), text,
+            json{{"repo", repo}, {"issue", number}}.dump()};
+  return in;
 }
 
 }  // namespace berth::chat

@@ -28,6 +28,13 @@ struct inbound {
 inbound parse_slack(std::string_view body);
 // Telegram bot update: a user's text message → message; edits, bots, non-text → ignore.
 inbound parse_telegram(std::string_view body);
+// GitHub webhook (`event` from X-GitHub-Event, `delivery` from X-GitHub-Delivery): a created issue_comment or
+// pull_request_review_comment, or an opened issue, whose text mentions `mention` (a whole word, any case) and
+// whose author is not a bot → message for user github.<login> in session <owner>/<repo>#<number>, replying on
+// that issue or pull request; anything else → ignore.
+inbound parse_github(std::string_view event, std::string_view delivery, std::string_view body, std::string_view mention);
+// True when `text` names `mention` as a word (not inside a longer name such as @berthold).
+bool mentions(std::string_view text, std::string_view mention);
 
 // `text` cut into pieces of at most `max_bytes`, at line breaks or spaces where possible, never inside a
 // UTF-8 character. Telegram allows 4096 characters per message; Slack recommends 4000.

@@ -22,6 +22,7 @@ constexpr std::int64_t max_backoff_ms = 300000;   // 5 minutes between attempts 
 constexpr int batch = 50;
 constexpr std::int64_t send_claim_ms = 120000;  // longer than any one send (its HTTP timeouts)
 constexpr auto idle_wait = std::chrono::seconds(5);
+constexpr std::string_view working_note = "⏳ berth is working on it…";
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -70,12 +71,16 @@ std::int64_t backoff_ms(int attempts, int base_ms) {
   return d / 2 + jitter(rng);  // "equal jitter": between half and all of the exponential delay
 }
 
-// Where a chat run's progress message is recorded in its delivery target (Slack ts / Telegram message id).
-const char* progress_key(const std::string& kind) { return kind == "slack" ? "progress_ts" : "progress_id"; }
+// Where a chat run's progress message is recorded in its delivery target (Slack ts / Telegram message id /
+// GitHub comment id).
+const char* progress_key(const std::string& kind) {
+  return kind == "slack" ? "progress_ts" : kind == "github" ? "comment_id" : "progress_id";
+}
 
-// The reference of the message a successful post created (Slack ts / Telegram message id).
+// The reference of the message a successful post created (Slack ts / Telegram message id / GitHub comment id).
 json posted_ref(const std::string& kind, const json& answer) {
   if (kind == "slack") return answer.value("ts", "");
+  if (kind == "github") return answer.value("id", json(nullptr));
   return answer.contains("result") && answer["result"].is_object() ? answer["result"].value("message_id", json(nullptr))
                                                                   : json(nullptr);
 }
@@ -90,8 +95,14 @@ send_result say(const config& c, const std::string& kind, const json& target, co
   if (kind == "slack") {
     json body = {{"channel", target.value("channel", "")}, {"text", text}};
     if (edit) body["ts"] = target[ref];
-    else body["thread_ts"] = target.value("thread_ts", "");
+    else if (!target.value("thread_ts", "").empty()) body["thread_ts"] = target.value("thread_ts", "");
     r = slack_call(c, edit ? "chat.update" : "chat.postMessage", body);
+  } else if (kind == "github") {
+    // A comment on the issue or pull request; edits change that comment in place.
+    const auto repo = target.value("repo", "");
+    r = edit ? github_call(c, "PATCH", "/repos/" + repo + "/issues/comments/" + target[ref].dump(), {{"body", text}})
+             : github_call(c, "POST", "/repos/" + repo + "/issues/" + std::to_string(target.value("issue", 0)) + "/comments",
+                           {{"body", text}});
   } else {
     json body = {{"chat_id", target.value("chat_id", json(nullptr))}, {"text", text}};
     if (edit) body["message_id"] = target[ref];
@@ -205,6 +216,13 @@ void outbox::finalize_waiting() {
     if (!run) continue;
     auto now = now_ms();
     store::delivery_update u;
+    if (run->trigger.starts_with("heartbeat:") && trim(reply_text(store_, *run)) == "HEARTBEAT_OK") {
+      u.state = "quiet";  // nothing needs attention: the heartbeat says nothing
+      u.only_if_state = "waiting";
+      store_.update_delivery(d.id, u);
+      log::info("heartbeat answered HEARTBEAT_OK; nothing sent", {{"run", run->id}, {"user", run->user}});
+      continue;
+    }
     u.payload = dump(payload_for(d, store_, *run));
     u.state = "pending";
     u.next_at = now;
@@ -217,7 +235,8 @@ void outbox::finalize_waiting() {
 void outbox::send_due() {
   // Claimed: with several instances on one database, exactly one sends each delivery (another takes it over
   // only if this one dies mid-send and its claim runs out).
-  for (const auto& d : store_.claim_due_deliveries(cfg_.node_id, now_ms(), send_claim_ms, batch)) {
+  const std::int64_t node_lease_ms = store_.shared() ? static_cast<std::int64_t>(cfg_.lease_s) * 1000 : 0;
+  for (const auto& d : store_.claim_due_deliveries(cfg_.node_id, now_ms(), send_claim_ms, batch, node_lease_ms)) {
     {
       std::lock_guard lock(m_);
       if (stop_) return;
@@ -288,11 +307,16 @@ void outbox::progress_one(const std::string& run, tracked& t) {
   }
   auto now = now_ms();
   if (t.done || !t.dirty || now - t.last_update_ms < cfg_.chat_update_ms) return;
-  for (const auto& d : store_.deliveries_of_run(run)) {
-    if (d.state != "waiting" || (d.kind != "slack" && d.kind != "telegram")) continue;
+  const auto deliveries = store_.deliveries_of_run(run);
+  // Before any text only a GitHub reply has something to post (its progress comment).
+  if (t.text.empty() && std::none_of(deliveries.begin(), deliveries.end(), [](const auto& d) { return d.kind == "github"; }))
+    return;
+  for (const auto& d : deliveries) {
+    if (d.state != "waiting" || (d.kind != "slack" && d.kind != "telegram" && d.kind != "github")) continue;
+    if (t.text.empty() && d.kind != "github") continue;
     auto target = parse_json(d.target);
     if (!target.is_object()) continue;
-    std::string shown = split_message(t.text, chunk_bytes - 4).front() + " …";
+    std::string shown = t.text.empty() ? std::string(working_note) : split_message(t.text, chunk_bytes - 4).front() + " …";
     auto r = say(cfg_, d.kind, target, shown, true, true);
     if (!r.ok) {
       log::warn("progress update failed (the final reply is still owed)", {{"run", run}, {"error", r.error}});

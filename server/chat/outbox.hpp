@@ -36,7 +36,7 @@ class outbox {
   struct tracked {
     std::shared_ptr<runs::subscription> sub;
     std::string text;
-    bool dirty = false;
+    bool dirty = true;  // a GitHub reply posts its progress comment at once, before any text
     bool done = false;
     std::int64_t last_update_ms = 0;
   };

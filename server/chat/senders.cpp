@@ -92,6 +92,43 @@ send_result telegram_call(const config& c, const std::string& method, const json
   return chat_api_call(c.telegram_api_base, "/bot" + c.telegram_bot_token + "/" + method, {}, body, "telegram " + method);
 }
 
+send_result github_call(const config& c, const std::string& method, const std::string& path, const json& body) {
+  if (c.github_token.empty()) return {.permanent = true, .error = "BERTH_GITHUB_TOKEN is not set"};
+  auto u = parse_url(c.github_api_base);
+  if (!u) return {.permanent = true, .error = "github: BERTH_GITHUB_API_BASE is not a URL"};
+  httplib::Client cli(u->origin());
+  cli.set_connection_timeout(connect_timeout_s, 0);
+  cli.set_read_timeout(read_timeout_s, 0);
+  cli.set_write_timeout(read_timeout_s, 0);
+  const httplib::Headers h = {{"Authorization", "Bearer " + c.github_token},
+                              {"Accept", "application/vnd.github+json"},
+                              {"X-GitHub-Api-Version", "2022-11-28"},
+                              {"User-Agent", "berthd/" BERTH_VERSION}};
+  const std::string full = (u->path == "/" ? "" : u->path) + path;
+  const auto text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  auto r = method == "PATCH" ? cli.Patch(full, h, text, "application/json") : cli.Post(full, h, text, "application/json");
+  send_result s;
+  const std::string api = "github " + method + " " + path;
+  if (!r) {
+    s.error = api + ": connection failed: " + httplib::to_string(r.error());
+    return s;
+  }
+  if (auto ra = r->get_header_value("Retry-After"); !ra.empty()) {
+    try {
+      s.retry_after_ms = std::stoll(ra) * 1000;
+    } catch (const std::exception&) {}
+  }
+  auto j = parse_json(r->body);
+  if (r->status >= 200 && r->status < 300 && j.is_object()) {
+    s.ok = true;
+    s.answer = j;
+    return s;
+  }
+  s.error = api + ": HTTP " + std::to_string(r->status) + (j.is_object() ? " " + j.value("message", "") : "");
+  s.permanent = r->status == 401 || r->status == 404 || r->status == 422 || r->status == 400;
+  return s;
+}
+
 send_result callback_post(const std::string& url, const std::string& body, const std::string& signature,
                           const std::string& timestamp, std::int64_t delivery_id) {
   send_result s;

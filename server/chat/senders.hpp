@@ -22,6 +22,9 @@ struct send_result {
 send_result slack_call(const config& c, const std::string& method, const nlohmann::json& body);
 // POST {BERTH_TELEGRAM_API_BASE}/bot<token>/{method}; {"ok": false} is a failure.
 send_result telegram_call(const config& c, const std::string& method, const nlohmann::json& body);
+// {POST|PATCH} {BERTH_GITHUB_API_BASE}{path} with the token; a 2xx JSON object is success. 401/404/422 cannot
+// be fixed by retrying; 403 can (GitHub's rate limits answer 403 with Retry-After).
+send_result github_call(const config& c, const std::string& method, const std::string& path, const nlohmann::json& body);
 // POST the signed body to an allowed callback URL; any 2xx is success.
 send_result callback_post(const std::string& url, const std::string& body, const std::string& signature,
                           const std::string& timestamp, std::int64_t delivery_id);

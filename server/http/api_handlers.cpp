@@ -36,18 +36,18 @@ std::string preview(const std::string& s) {
   return s.substr(0, n) + "…";
 }
 
+bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
+
+}  // namespace
+
 bool is_json(std::string_view ct) {
   auto semi = ct.find(';');
   return ascii_lower(trim(ct.substr(0, semi))) == "application/json";
 }
 
-bool wants_sse(std::string_view accept) { return accept.find("text/event-stream") != std::string_view::npos; }
-
 reply forbidden_user(const std::string& user) {
   return error_reply(403, "forbidden_user", "this key may not see or act for user " + user);
 }
-
-}  // namespace
 
 reply api_create_run(app& a, const route_match&, const request_view& req) {
   if (!is_json(req.content_type))
@@ -194,6 +194,8 @@ json run_json(const store::run_record& r, bool full) {
             {"usage", usage_from_json(parse_json(r.usage)).to_json()}};  // berthd's own count, at the gateway
   if (!r.session.empty()) j["session"] = r.session;
   if (!r.model.empty()) j["model"] = r.model;
+  if (!r.trigger.empty()) j["trigger"] = r.trigger;
+  if (r.scheduled_for) j["scheduled_for"] = format_time_ms(*r.scheduled_for);
   if (full) {
     j["message"] = r.message;
     j["options"] = parse_json(r.options);

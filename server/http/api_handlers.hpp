@@ -34,6 +34,9 @@ struct request_view {
   std::string_view slack_timestamp;  // X-Slack-Request-Timestamp
   std::string_view slack_signature;  // X-Slack-Signature
   std::string_view telegram_secret;  // X-Telegram-Bot-Api-Secret-Token
+  std::string_view github_signature;  // X-Hub-Signature-256
+  std::string_view github_event;      // X-GitHub-Event
+  std::string_view github_delivery;   // X-GitHub-Delivery
   std::string_view client;  // the client's address (the peer's, or X-Forwarded-For's behind a trusted proxy)
   user_scope users;         // set by authenticate: the users the caller may see and act for (null: every user)
 };
@@ -55,6 +58,8 @@ struct reply {
 
 reply error_reply(int status, std::string_view code, std::string_view message);
 reply json_reply(int status, const nlohmann::json& j);
+bool is_json(std::string_view content_type);  // application/json, parameters aside
+reply forbidden_user(const std::string& user);  // 403: the key's scope does not cover this user
 
 // A run / a delivery as the API shows it (also the rows of the dashboard's overview).
 nlohmann::json time_or_null(const std::optional<std::int64_t>& ms);

@@ -77,4 +77,15 @@ reply telegram_hook(app& a, const request_view& req) {
   return dispatch(a, chat::parse_telegram(req.body), "telegram");
 }
 
+reply github_hook(app& a, const request_view& req) {
+  if (a.cfg.github_webhook_secret.empty())
+    return error_reply(404, "not_configured", "the GitHub integration is off (set BERTH_GITHUB_WEBHOOK_SECRET and BERTH_GITHUB_TOKEN)");
+  const std::string expected = "sha256=" + chat::hmac_sha256_hex(a.cfg.github_webhook_secret, req.body);
+  if (req.github_signature.empty() || !same_secret(expected, req.github_signature)) {
+    log::warn("github hook refused: missing or wrong signature", {{"delivery", std::string(req.github_delivery.substr(0, 64))}});
+    return error_reply(401, "bad_signature", "missing or wrong X-Hub-Signature-256");
+  }
+  return dispatch(a, chat::parse_github(req.github_event, req.github_delivery, req.body, a.cfg.github_mention), "github");
+}
+
 }  // namespace berth::http

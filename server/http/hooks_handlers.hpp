@@ -8,5 +8,7 @@ namespace berth::http {
 
 reply slack_hook(app& a, const request_view& req);
 reply telegram_hook(app& a, const request_view& req);
+// X-Hub-Signature-256 is checked over the raw body before anything is parsed; unsigned or wrong: 401.
+reply github_hook(app& a, const request_view& req);
 
 }  // namespace berth::http

@@ -7,6 +7,7 @@
 #include "server/runs/metrics.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/hooks_handlers.hpp"
+#include "server/http/schedules_handlers.hpp"
 #include "server/http/http_error.hpp"
 #include "server/runs/run_request.hpp"
 
@@ -18,6 +19,7 @@ using enum run_on;
 
 reply slack(app& a, const route_match&, const request_view& req) { return slack_hook(a, req); }
 reply telegram(app& a, const route_match&, const request_view& req) { return telegram_hook(a, req); }
+reply github(app& a, const route_match&, const request_view& req) { return github_hook(a, req); }
 
 // clang-format off
 constexpr std::array table{
@@ -37,7 +39,17 @@ constexpr std::array table{
   route{"GET",    "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
   route{"PUT",    "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
   route{"DELETE", "/api/v1/users/{user}/instructions", api_instructions,      key,       pool},
+  route{"POST",   "/api/v1/schedules",               api_create_schedule,     key,       pool},
+  route{"GET",    "/api/v1/schedules",               api_list_schedules,      key,       pool},
+  route{"GET",    "/api/v1/schedules/{id}",          api_schedule,            key,       pool},
+  route{"DELETE", "/api/v1/schedules/{id}",          api_schedule,            key,       pool},
+  route{"POST",   "/api/v1/schedules/{id}/pause",    api_pause_schedule,      key,       pool},
+  route{"POST",   "/api/v1/schedules/{id}/resume",   api_resume_schedule,     key,       pool},
+  route{"GET",    "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
   route{"POST",   "/hooks/slack",                    slack,                   signature, pool},
+  route{"POST",   "/hooks/github",                   github,                  signature, pool},
   route{"POST",   "/hooks/telegram",                 telegram,                signature, pool},
   route{"GET",    "/dashboard",                      dashboard_page,          cookie,    pool},
   route{"GET",    "/dashboard/login",                dashboard_login_form,    none,      pool},

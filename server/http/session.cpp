@@ -239,6 +239,9 @@ request_view view_of(const bhttp::request<bhttp::string_body>& req, std::string_
       .slack_timestamp = field(req, "X-Slack-Request-Timestamp"),
       .slack_signature = field(req, "X-Slack-Signature"),
       .telegram_secret = field(req, "X-Telegram-Bot-Api-Secret-Token"),
+      .github_signature = field(req, "X-Hub-Signature-256"),
+      .github_event = field(req, "X-GitHub-Event"),
+      .github_delivery = field(req, "X-GitHub-Delivery"),
       .client = client,
       .users = nullptr,
   };

@@ -27,6 +27,11 @@ void docker_executor::launch(const store::run_record& rec) {
   std::vector<std::jthread> ended;
   {
     std::lock_guard lock(m_);
+    // A stop asked of this run before its thread let go of it (a store failure) still holds.
+    if (auto it = unfinished_stops_.find(rec.id); it != unfinished_stops_.end()) {
+      a->stop_why = it->second;
+      unfinished_stops_.erase(it);
+    }
     ended.swap(finished_);
     auto& slot = active_[rec.id];
     if (slot && slot->thread.joinable()) ended.push_back(std::move(slot->thread));  // its last steps: join it
@@ -122,7 +127,9 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
   // own). A shutdown joins this thread, so it never races them.
   if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) release();
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
+  if (how == run_flow::ending::abandoned && cb_.on_let_go) cb_.on_let_go(rec);
   std::lock_guard lock(m_);
+  if (how == run_flow::ending::abandoned && a->stop_why != stop_request::none) unfinished_stops_[rec.id] = a->stop_why;
   if (auto it = active_.find(rec.id); it != active_.end() && it->second == a) {
     if (a->thread.joinable()) finished_.push_back(std::move(a->thread));
     active_.erase(it);

@@ -54,6 +54,8 @@ class docker_executor : public executor {
   mutable std::mutex m_;
   std::map<std::string, std::shared_ptr<active_run>> active_;
   std::vector<std::jthread> finished_;
+  // Stops asked of runs whose thread then let go of them (store failure): applied when they are followed again.
+  std::map<std::string, stop_request> unfinished_stops_;
   volume_registry volumes_;
   spare_pool spares_;
 };

@@ -24,6 +24,7 @@ struct run_note {
 struct executor_callbacks {
   std::function<void(const store::run_record&)> on_finished;
   std::function<void(const store::run_record&)> on_requeue;
+  std::function<void(const store::run_record&)> on_let_go;  // its thread let go of it on a store failure
 };
 
 class executor {

@@ -41,9 +41,11 @@ void journal::finish(const std::string& run, std::int64_t& last_seq, run_end end
   write(run, last_seq, {{"done", {{"status", status}, {"exit_code", std::move(code)}, {"reason", reason}}}}, u);
 }
 
-void journal::insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies) {
-  store_.insert_run(r, first, replies);
+bool journal::insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies,
+                     const std::optional<store::schedule_step>& step) {
+  if (!store_.insert_run(r, first, replies, step)) return false;
   bus_.publish(r.id, {std::make_shared<const event>(first)});
+  return true;
 }
 
 }  // namespace berth::runs

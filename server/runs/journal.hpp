@@ -23,7 +23,9 @@ class journal {
   void finish(const std::string& run, std::int64_t& last_seq, run_end end, const std::string& reason,
               std::optional<int> exit_code = std::nullopt);
   // Stores a new run with its first event, then publishes that event (the dashboard sees the run queued).
-  void insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies = {});
+  // With `step` (a schedule's firing) false when the firing had been taken already: nothing stored.
+  bool insert(const store::run_record& r, const event& first, const std::vector<store::delivery_record>& replies = {},
+              const std::optional<store::schedule_step>& step = std::nullopt);
   // Called (on the writer's thread) after a run's terminal status is stored: the outbox's wake-up.
   void on_finished(std::function<void(const std::string& run)> f) { finished_ = std::move(f); }
   store::store& db() { return store_; }

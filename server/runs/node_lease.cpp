@@ -1,6 +1,7 @@
 #include "server/runs/node_lease.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
@@ -47,10 +48,12 @@ int node_lease::serve_cancels() {
 void node_lease::beat() {
   try {
     store_.heartbeat(manager_.node(), now_ms());
-    if (warned_) log::info("heartbeat written again; this node's runs are its own");
-    warned_ = false;
+    // Back after a database outage: this node's runs whose threads let go meanwhile are followed again now
+    // (otherwise the reconciler's next pass would); in ordinary beats only dead nodes' runs are adopted.
+    const bool recovered = std::exchange(warned_, false);
+    if (recovered) log::info("heartbeat written again; following this node's runs again");
     serve_cancels();
-    manager_.adopt_orphans();
+    manager_.adopt_orphans(manager_.take_let_go() || recovered);
     manager_.retry();
   } catch (const std::exception& e) {
     if (!warned_)

@@ -10,8 +10,9 @@ namespace berth::runs {
 
 run_manager::run_manager(const config& c, journal& j, executor& e, std::string node)
     : cfg_(c), journal_(j), exec_(e), node_(std::move(node)) {
-  exec_.set_callbacks({[this](const store::run_record& r) { finished(r); },
-                       [this](const store::run_record& r) { requeue(r); }});
+  exec_.set_callbacks({.on_finished = [this](const store::run_record& r) { finished(r); },
+                       .on_requeue = [this](const store::run_record& r) { requeue(r); },
+                       .on_let_go = [this](const store::run_record&) { let_go_ = true; }});
 }
 
 request_limits run_manager::limits() const {
@@ -44,14 +45,15 @@ store::run_record run_manager::submit(const run_request& r) {
     throw request_error(refusal::busy, "queue_full", "the run queue is full (" + std::to_string(cfg_.queue_max) +
                                                          " waiting); retry later");
   }
-  auto rec = store_queued(r, "");
+  auto rec = *store_queued(r, "");
   global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
   log::info("run queued", {{"run", rec.id}, {"user", rec.user}, {"engine", rec.engine}});
   schedule();
   return rec;
 }
 
-store::run_record run_manager::store_queued(const run_request& r, const std::string& owner) {
+std::optional<store::run_record> run_manager::store_queued(const run_request& r, const std::string& owner,
+                                                          const std::optional<store::schedule_step>& step) {
   store::run_record rec;
   rec.id = new_run_id();
   rec.user = r.user;
@@ -64,6 +66,8 @@ store::run_record run_manager::store_queued(const run_request& r, const std::str
   rec.created_at = now_ms();
   rec.last_seq = 1;
   rec.owner = owner;
+  rec.trigger = r.trigger;
+  rec.scheduled_for = r.scheduled_for;
   event first{rec.id, 1, "status", event_data(rec.id, {{"status", "queued"}}), rec.created_at};
   std::vector<store::delivery_record> replies;
   for (const auto& route : r.replies) {
@@ -72,18 +76,34 @@ store::run_record run_manager::store_queued(const run_request& r, const std::str
     d.target = route.target;
     replies.push_back(std::move(d));
   }
-  journal_.insert(rec, first, replies);
+  if (!journal_.insert(rec, first, replies, step)) return std::nullopt;
   return rec;
 }
 
 store::run_record run_manager::record_refused(const run_request& r, const std::string& why) {
   // Stored owned by this node, so no scheduler claims it: its only step left is `done`.
-  auto rec = store_queued(r, node_);
+  return finish_refused(*store_queued(r, node_), why);
+}
+
+store::run_record run_manager::finish_refused(store::run_record rec, const std::string& why) {
   std::int64_t seq = rec.last_seq;
   rec.reason = "not started: " + why;
   journal_.finish(rec.id, seq, run_end::failed, rec.reason);
   log::warn("run refused at submission; recorded as failed so its reply says why", {{"run", rec.id}, {"reason", why}});
   rec.status = std::string(name_of(run_end::failed));
+  return rec;
+}
+
+std::optional<store::run_record> run_manager::submit_scheduled(const run_request& r, const store::schedule_step& step) {
+  std::string refused = missing_credentials(cfg_, r.engine);
+  if (refused.empty() && journal_.db().count_waiting() >= cfg_.queue_max)
+    refused = "the run queue is full (" + std::to_string(cfg_.queue_max) + " waiting)";
+  auto rec = store_queued(r, refused.empty() ? "" : node_, step);
+  if (!rec) return std::nullopt;
+  if (!refused.empty()) return finish_refused(*rec, refused);
+  global_metrics().runs_submitted.fetch_add(1, std::memory_order_relaxed);
+  log::info("scheduled run queued", {{"run", rec->id}, {"user", rec->user}, {"trigger", rec->trigger}});
+  schedule();
   return rec;
 }
 
@@ -184,13 +204,13 @@ void run_manager::adopt(const std::string& id) {
   launch(*rec);
 }
 
-int run_manager::adopt_orphans() {
+int run_manager::adopt_orphans(bool own) {
   if (stopping_) return 0;
   int adopted = 0;
   const auto now = now_ms();
   if (int n = journal_.db().release_dead_claims(now, lease_ms()); n > 0)
     log::info("runs claimed by a node that died are back in the queue", {{"count", std::to_string(n)}});
-  for (const auto& id : journal_.db().adoptable_runs(node_, now, lease_ms())) {
+  for (const auto& id : journal_.db().adoptable_runs(node_, now, lease_ms(), own)) {
     if (exec_.is_active(id)) continue;
     const bool before = exec_.is_active(id);
     adopt(id);

@@ -40,17 +40,24 @@ class run_manager {
   // A run that could not be admitted but whose caller must still get an answer (a chat message): stored as
   // `failed` ("not started: <why>") with its `done`, so its owed replies are sent and history shows it.
   store::run_record record_refused(const run_request& r, const std::string& why);
+  // A schedule's firing: the run is stored and the schedule moves on (`step`) in one transaction; a full queue
+  // records the run as failed instead (its reason says so). Nothing when the firing was taken already.
+  std::optional<store::run_record> submit_scheduled(const run_request& r, const store::schedule_step& step);
   // Schedules now: the engine came back, a slot may have freed or a run was queued (here or elsewhere).
   void retry() { schedule(); }
   // Follows an active run nobody alive follows (found by the reconciler or the lease loop).
   void adopt(const std::string& id);
   // Adopts every such run and returns dead nodes' claims to the queue; returns how many runs were adopted.
-  int adopt_orphans();
+  // `own`: also this node's runs whose thread let go (the reconciler's job, at BERTH_RECONCILE_S).
+  int adopt_orphans(bool own = true);
   // While this says no, nothing is launched: runs wait in the queue instead of failing.
   void set_engine_check(std::function<bool()> ok) { engine_ok_ = std::move(ok); }
   queue_stats stats();
   request_limits limits() const;
   const std::string& node() const { return node_; }
+  // True once after a run thread of this node let go of its run (store failure): the next heartbeat follows
+  // this node's own orphans again instead of waiting for the reconciler.
+  bool take_let_go() { return let_go_.exchange(false); }
   // How long another node's silence must last before its runs are taken: 0 on SQLite (one instance at a
   // time: any other owner is a previous process).
   std::int64_t lease_ms() const;
@@ -61,7 +68,11 @@ class run_manager {
   void requeue(const store::run_record& rec);
   void schedule();
   void launch(const store::run_record& rec);
-  store::run_record store_queued(const run_request& r, const std::string& owner);
+  // The run, its first event and its replies, atomically (and the schedule's step with them); nullopt when the
+  // step was taken already.
+  std::optional<store::run_record> store_queued(const run_request& r, const std::string& owner,
+                                                const std::optional<store::schedule_step>& step = std::nullopt);
+  store::run_record finish_refused(store::run_record rec, const std::string& why);
 
   const config& cfg_;
   journal& journal_;
@@ -72,6 +83,7 @@ class run_manager {
   std::atomic<bool> schedule_again_{false};
   std::atomic<std::size_t> running_{0};  // launched here and not yet handed back
   std::atomic<bool> stopping_{false};    // set from the signal handler's I/O thread without a lock
+  std::atomic<bool> let_go_{false};
   std::function<bool()> engine_ok_;
 };
 

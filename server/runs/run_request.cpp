@@ -65,7 +65,7 @@ void check_options(run_request& r, const request_limits& limits) {
 
 // "." and ".." would name paths and volumes (berth-ws-..) that mean something else.
 bool valid_user(std::string_view u) { return all_of_set(u, 64, "_.-") && u != "." && u != ".."; }
-bool valid_session(std::string_view s) { return all_of_set(s, 128, "_.:-"); }
+bool valid_session(std::string_view s) { return all_of_set(s, 128, "_.:/#-"); }
 
 run_request parse_run_request(std::string_view body, const request_limits& limits) {
   if (body.size() > max_body_bytes) throw request_error(refusal::too_large, "body_too_large", "request body exceeds 1 MiB");
@@ -90,7 +90,7 @@ run_request parse_run_request(std::string_view body, const request_limits& limit
     bad("invalid_field", "engine \"" + r.engine + "\" is not enabled on this server");
   r.session = get_string(j, "session", false);
   if (!r.session.empty() && !valid_session(r.session))
-    bad("invalid_field", "field \"session\" must match [A-Za-z0-9_.:-]{1,128}");
+    bad("invalid_field", "field \"session\" must match [A-Za-z0-9_.:/#-]{1,128}");
   r.model = get_string(j, "model", false);
   if (!r.model.empty() && !all_of_set(r.model, 100, "_.:-[]")) bad("invalid_field", "field \"model\" is not a model name");
   if (auto it = j.find("options"); it != j.end() && !it->is_null()) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct run_request {
     std::string target;  // JSON
   };
   std::vector<reply_route> replies;
+  // Set by berthd itself, never from a request body: what started the run (schedule:<id>, heartbeat:<user>,
+  // github:<delivery>) and, for a schedule, the firing time it stands for (ms since epoch).
+  std::string trigger;
+  std::optional<std::int64_t> scheduled_for;
 };
 
 struct request_limits {
@@ -60,6 +65,6 @@ struct request_limits {
 run_request parse_run_request(std::string_view body, const request_limits& limits);
 
 bool valid_user(std::string_view u);     // [A-Za-z0-9_.-]{1,64}
-bool valid_session(std::string_view s);  // [A-Za-z0-9_.:-]{1,128}
+bool valid_session(std::string_view s);  // [A-Za-z0-9_.:/#-]{1,128}
 
 }  // namespace berth::runs

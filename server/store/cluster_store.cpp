@@ -73,12 +73,13 @@ bool store::claim_for_cancel(const std::string& run, const std::string& node) {
   return n == 1;
 }
 
-std::vector<std::string> store::adoptable_runs(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms) {
+std::vector<std::string> store::adoptable_runs(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms, bool own) {
   std::vector<std::string> out;
   db_->read([&](sql::connection& c) {
+    // Not `own`: never this node's runs, even on SQLite where a lease of 0 makes every heartbeat "old".
     for (const auto& r : c.query(std::string("SELECT id FROM runs WHERE status IN ('starting', 'running') AND ") +
-                                     adoptable_owner + " ORDER BY id",
-                                 {node, now_ms - lease_ms}))
+                                     (own ? "" : "owner != ? AND ") + adoptable_owner + " ORDER BY id",
+                                 own ? sql::params{node, now_ms - lease_ms} : sql::params{node, node, now_ms - lease_ms}))
       out.push_back(r.text(0));
   });
   return out;

@@ -21,7 +21,7 @@ constexpr std::array tables = {
     table_copy{"runs",
                "id, \"user\", engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
                "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
-               "cancel_requested",
+               "cancel_requested, triggered_by, scheduled_for",
                "id", "id"},
     table_copy{"events", "run_id, seq, type, data, ts", "run_id, seq", "run_id, seq"},
     table_copy{"user_instructions", "\"user\", text, updated_at", "\"user\"", "\"user\""},
@@ -30,6 +30,10 @@ constexpr std::array tables = {
                "delivered_at, claimed_by, claimed_until",
                "id", "id"},
     table_copy{"chat_events", "source, event_id, run_id, created_at", "source, event_id", "source, event_id"},
+    table_copy{"schedules",
+               "id, \"user\", kind, message, engine, session, model, options, cron, interval_s, timezone, missed, replies, "
+               "paused, next_at, created_at",
+               "id", "id"},
 };
 constexpr std::int64_t page_rows = 500;
 

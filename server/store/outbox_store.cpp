@@ -55,15 +55,17 @@ std::vector<delivery_record> store::due_deliveries(std::int64_t now_ms, int limi
 }
 
 std::vector<delivery_record> store::claim_due_deliveries(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms,
-                                                         int limit) {
+                                                         int limit, std::int64_t node_lease_ms) {
   // One instance sends a delivery: it is claimed until `claimed_until`; a claimer that dies lets it go then.
   const bool pg = db_->kind() == sql::dialect::postgres;
   std::vector<delivery_record> out;
   db_->write([&](sql::connection& c) {
+    // Claimable: unclaimed, ours, past its claim, or claimed by a node that is gone (killed mid-send).
     auto ids = c.query(std::string("SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= ? AND "
-                                   "(claimed_by = '' OR claimed_by = ? OR claimed_until < ?) ORDER BY next_at, id LIMIT ?") +
+                                   "(claimed_by = '' OR claimed_by = ? OR claimed_until < ? OR "
+                                   "claimed_by NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)) ORDER BY next_at, id LIMIT ?") +
                            (pg ? " FOR UPDATE SKIP LOCKED" : ""),
-                       {now_ms, node, now_ms, static_cast<std::int64_t>(limit)});
+                       {now_ms, node, now_ms, now_ms - node_lease_ms, static_cast<std::int64_t>(limit)});
     for (const auto& r : ids) {
       c.exec("UPDATE deliveries SET claimed_by = ?, claimed_until = ? WHERE id = ?", {node, now_ms + lease_ms, r.int64(0)});
       auto d = c.query(std::string("SELECT ") + delivery_columns + " FROM deliveries d WHERE d.id = ?", {r.int64(0)});

@@ -12,11 +12,13 @@ namespace {
 
 constexpr const char* run_columns =
     "id, \"user\", engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
-    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner";
+    "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
+    "triggered_by, scheduled_for";
 // Lists show a preview of each message: reading 500 whole 256 KiB messages per page would cost 128 MB.
 constexpr const char* list_columns =
     "id, \"user\", engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
-    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner";
+    "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
+    "triggered_by, scheduled_for";
 // Rows per INSERT of events: one statement per batch, under SQLite's 32766-parameter cap.
 constexpr std::size_t events_per_insert = 500;
 
@@ -43,6 +45,8 @@ run_record read_run(const sql::row& q) {
   r.truncated = q.int64(18) != 0;
   r.usage = q.text(19);
   r.owner = q.text(20);
+  r.trigger = q.text(21);
+  r.scheduled_for = q.opt_int64(22);
   return r;
 }
 
@@ -141,12 +145,17 @@ std::string store::meta_or_set(const std::string& key, const std::string& value)
   return v;
 }
 
-void store::insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies) {
+bool store::insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies,
+                       const std::optional<schedule_step>& step) {
+  bool stored = false;
   db_->write([&](sql::connection& c) {
-    c.exec("INSERT INTO runs (id, \"user\", engine, session, model, message, options, status, created_at, last_seq, owner) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    if (step && c.exec("UPDATE schedules SET next_at = ? WHERE id = ? AND next_at = ?", {step->next, step->id, step->expected}) != 1)
+      return;  // fired already (another instance, or before a restart)
+    sql::param scheduled = r.scheduled_for ? sql::param(*r.scheduled_for) : sql::param(nullptr);
+    c.exec("INSERT INTO runs (id, \"user\", engine, session, model, message, options, status, created_at, last_seq, owner, "
+           "triggered_by, scheduled_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
            {r.id, r.user, r.engine, r.session, r.model, r.message, r.options, r.status,
-            static_cast<std::int64_t>(r.created_at), static_cast<std::int64_t>(first.seq), r.owner});
+            static_cast<std::int64_t>(r.created_at), static_cast<std::int64_t>(first.seq), r.owner, r.trigger, scheduled});
     insert_events(c, r.id, {first});
     for (const auto& rep : replies)
       c.exec("INSERT INTO deliveries (run_id, kind, target, state, created_at) VALUES (?, ?, ?, 'waiting', ?)",
@@ -154,7 +163,9 @@ void store::insert_run(const run_record& r, const event& first, const std::vecto
     const auto seq = std::to_string(first.seq);
     announce(*db_, c, events_channel, node_ + " " + r.id + " " + seq + " " + seq);
     announce(*db_, c, queue_channel, r.id);
+    stored = true;
   });
+  return stored;
 }
 
 void store::commit(const std::string& run, const std::vector<event>& events, const run_update& u) {

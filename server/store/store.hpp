@@ -41,6 +41,37 @@ struct run_record {
   bool truncated = false;
   std::string usage;  // JSON (common/usage.hpp) as the gateway metered it; empty: nothing metered
   std::string owner;  // the node (one berthd process) that follows the run or claimed it; empty: nobody yet
+  std::string trigger;  // schedule:<id>, heartbeat:<user>, github:<delivery>; empty: a request
+  std::optional<std::int64_t> scheduled_for;  // the firing a scheduled run stands for (ms since epoch)
+};
+
+// A schedule (server/schedule): an ordinary run of `message` for `user` at each firing of `cron` (in
+// `timezone`) or every `interval_s`. kind `heartbeat` is a user's heartbeat (its replies go to `replies`).
+struct schedule_record {
+  std::string id;
+  std::string user;
+  std::string kind = "schedule";
+  std::string message;
+  std::string engine;
+  std::string session;
+  std::string model;
+  std::string options = "{}";
+  std::string cron;
+  std::int64_t interval_s = 0;
+  std::string timezone = "UTC";
+  std::string missed = "skip";  // skip | once
+  std::string replies = "[]";   // JSON [{kind, target}]
+  bool paused = false;
+  std::int64_t next_at = 0;  // ms since epoch
+  std::int64_t created_at = 0;
+};
+
+// Moves a schedule from one firing to the next, only if it still stands at `expected` (compare-and-set):
+// two instances, or a restart, never fire the same firing twice.
+struct schedule_step {
+  std::string id;
+  std::int64_t expected = 0;
+  std::int64_t next = 0;
 };
 
 // Fields to change on a run together with appended events; unset fields stay as they are.
@@ -75,7 +106,8 @@ struct delivery_record {
   std::optional<std::int64_t> delivered_at;
 };
 
-inline constexpr std::array<std::string_view, 4> delivery_states = {"waiting", "pending", "delivered", "failed"};
+// `quiet`: a heartbeat run answered HEARTBEAT_OK, so its reply is kept back on purpose.
+inline constexpr std::array<std::string_view, 5> delivery_states = {"waiting", "pending", "delivered", "failed", "quiet"};
 
 struct delivery_update {
   std::optional<std::string> only_if_state;  // a condition: change nothing unless the delivery is in this state
@@ -151,8 +183,10 @@ class store {
   // Stores `value` unless the key has one already; returns the stored value either way (first writer wins).
   std::string meta_or_set(const std::string& key, const std::string& value);
 
-  // Inserts the run, its first event and its reply deliveries (state `waiting`) atomically.
-  void insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies = {});
+  // Inserts the run, its first event and its reply deliveries (state `waiting`) atomically. With `step`, the
+  // schedule moves on in the same transaction; false (and nothing stored) when it had moved on already.
+  bool insert_run(const run_record& r, const event& first, const std::vector<delivery_record>& replies = {},
+                  const std::optional<schedule_step>& step = std::nullopt);
   // Appends events (seqs must continue the run's last_seq without gaps) and applies `u`, atomically. With a
   // node set, the run must be owned by it (ownership_lost otherwise): only a run's owner writes its events.
   void commit(const std::string& run, const std::vector<event>& events, const run_update& u);
@@ -187,8 +221,9 @@ class store {
   void release_claim(const std::string& run, const std::string& node);
   // A queued run taken out of the queue by `node` to be cancelled; false when someone claimed it first.
   bool claim_for_cancel(const std::string& run, const std::string& node);
-  // Active runs nobody alive follows: unowned, owned by `node` itself, or by a node whose lease ran out.
-  std::vector<std::string> adoptable_runs(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
+  // Active runs nobody alive follows: unowned, owned by a node whose lease ran out, and (with `own`) owned by
+  // `node` itself (its thread let go of it on a store failure).
+  std::vector<std::string> adoptable_runs(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms, bool own = true);
   // Takes an active run over when it is adoptable; true when `node` owns it now.
   bool take_over(const std::string& run, const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
   // Queued runs claimed by dead nodes go back to the queue; returns how many.
@@ -205,10 +240,23 @@ class store {
   void remove_login(const std::string& token_hash);
   std::int64_t count_logins(std::int64_t now_ms);
 
+  // Schedules (schedule_store.cpp).
+  void insert_schedule(const schedule_record& s);
+  std::optional<schedule_record> get_schedule(const std::string& id);
+  // `users` (names, or prefixes ending in '*') limits them; `user` non-empty: that user's only.
+  std::vector<schedule_record> list_schedules(const std::string& user, const std::vector<std::string>& users = {});
+  bool delete_schedule(const std::string& id);
+  bool set_schedule_paused(const std::string& id, bool paused, std::int64_t next_at);
+  std::vector<schedule_record> due_schedules(std::int64_t now_ms, int limit);
+  std::optional<std::int64_t> next_schedule_at();
+  bool advance_schedule(const schedule_step& step);  // compare-and-set; false: someone else moved it
+
   // The outbox (outbox_store.cpp).
   std::vector<delivery_record> waiting_deliveries_of_finished_runs(int limit);
   // Pending deliveries that are due, claimed for `node` for `lease_ms` (another instance skips them meanwhile).
-  std::vector<delivery_record> claim_due_deliveries(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms, int limit);
+  // A claim is also void once its node is dead (heartbeat older than `node_lease_ms`; 0 on SQLite: any other node).
+  std::vector<delivery_record> claim_due_deliveries(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms, int limit,
+                                                    std::int64_t node_lease_ms = 0);
   std::vector<delivery_record> due_deliveries(std::int64_t now_ms, int limit);
   std::optional<std::int64_t> next_delivery_at();
   void update_delivery(std::int64_t id, const delivery_update& u);

@@ -273,8 +273,10 @@ TEST_CASE("cancelling an active run that no thread follows stops it", "[integrat
     CHECK(eventually([&] { return d.log().find("the reconciler will adopt the run again") != std::string::npos; }, 20s));
     other.exec("ROLLBACK");
   }
-  CHECK(api.get("/api/v1/runs/" + id).json()["status"] == "running");  // active, and nobody follows it
-  CHECK(api.del("/api/v1/runs/" + id).status == 202);
+  // The cancel asked before the thread let go still holds: when the run is followed again (at once after the
+  // database answers, or by this second request) it ends cancelled, not as a worker killed from outside.
+  const auto again = api.del("/api/v1/runs/" + id).status;
+  CHECK((again == 202 || again == 200));
   CHECK(api.wait_done(id)["status"] == "cancelled");
 }
 

@@ -5,8 +5,8 @@
 namespace berth::test {
 
 fake_chat::fake_chat() : srv_(std::make_unique<httplib::Server>()) {
-  srv_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-    recorded_request r{req.path, req.body, {}, 200};
+  auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+    recorded_request r{req.method, req.path, req.body, {}, 200};
     for (const auto& [k, v] : req.headers) r.headers.emplace(k, v);
     nlohmann::json answer;
     {
@@ -19,16 +19,23 @@ fake_chat::fake_chat() : srv_(std::make_unique<httplib::Server>()) {
         else answer = {{"ok", true}, {"channel", body.value("channel", "")}, {"ts", "1700000000." + std::to_string(id)}};
       } else if (req.path.ends_with("/sendMessage") || req.path.ends_with("/editMessageText")) {
         answer = {{"ok", true}, {"result", {{"message_id", body.contains("message_id") ? body["message_id"] : nlohmann::json(id)}}}};
+      } else if (req.path.starts_with("/repos/")) {
+        // GitHub: POST …/issues/N/comments creates a comment, PATCH …/issues/comments/ID edits it.
+        answer = {{"id", req.method == "PATCH" ? nlohmann::json(std::stoll(req.path.substr(req.path.rfind('/') + 1))) : nlohmann::json(id)},
+                  {"body", body.value("body", "")}};
+        r.answered = req.method == "PATCH" ? 200 : 201;
       } else if (fail_callbacks_ > 0) {
         --fail_callbacks_;
         r.answered = 500;
       }
       res.status = r.answered;
-      res.set_content(r.answered == 200 ? (answer.is_null() ? std::string("{}") : answer.dump()) : "boom", "application/json");
+      res.set_content(r.answered < 300 ? (answer.is_null() ? std::string("{}") : answer.dump()) : "boom", "application/json");
       seen_.push_back(std::move(r));
     }
     cv_.notify_all();
-  });
+  };
+  srv_->Post(".*", handle);
+  srv_->Patch(".*", handle);
   port_ = srv_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { srv_->listen_after_bind(); });
 }

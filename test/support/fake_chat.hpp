@@ -1,6 +1,7 @@
-// A local stand-in for the Slack Web API, the Telegram Bot API and a callback receiver, on 127.0.0.1: records
-// every request and answers like the real APIs (Slack {"ok", "ts"}, Telegram {"ok", "result"}). Failures can be
-// injected: the next N callbacks answer 500, or Slack answers {"ok": false, "error": E}.
+// A local stand-in for the Slack Web API, the Telegram Bot API, GitHub's issue comments and a callback receiver,
+// on 127.0.0.1: records every request and answers like the real APIs (Slack {"ok", "ts"}, Telegram {"ok",
+// "result"}, GitHub 201 {"id"} for a new comment and 200 for an edit). Failures can be injected: the next N
+// callbacks answer 500, or Slack answers {"ok": false, "error": E}.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +20,7 @@ namespace httplib { class Server; }
 namespace berth::test {
 
 struct recorded_request {
+  std::string method;
   std::string path;
   std::string body;
   std::multimap<std::string, std::string> headers;

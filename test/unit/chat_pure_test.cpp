@@ -128,3 +128,40 @@ TEST_CASE("callback secrets differ per key and are derivable by the caller") {
   CHECK(key_id("key-one-0123456789").size() == 16);
   CHECK(callback_signature("s", "body") == "sha256=" + hmac_sha256_hex("s", "body"));
 }
+
+TEST_CASE("github: comments that mention the bot start runs - bots - other events - no mention") {
+  using berth::chat::inbound;
+  auto event = [](const std::string& login, const std::string& type, const std::string& text) {
+    return nlohmann::json{{"action", "created"},
+                          {"issue", {{"number", 12}}},
+                          {"comment", {{"body", text}, {"user", {{"login", login}, {"type", type}}}}},
+                          {"repository", {{"full_name", "octo/widgets"}}}}
+        .dump();
+  };
+  auto in = berth::chat::parse_github("issue_comment", "d1", event("Alice-1", "User", "Hey @Berth, fix it"), "@berth");
+  REQUIRE(in.kind == inbound::message);
+  CHECK(in.msg.user == "github.Alice-1");
+  CHECK(in.msg.session == "octo/widgets#12");
+  CHECK(in.msg.event_id == "d1");
+  CHECK(nlohmann::json::parse(in.msg.target) == nlohmann::json{{"repo", "octo/widgets"}, {"issue", 12}});
+  CHECK(berth::chat::parse_github("issue_comment", "d1", event("dependabot[bot]", "Bot", "@berth"), "@berth").kind == inbound::ignore);
+  CHECK(berth::chat::parse_github("issue_comment", "d1", event("renovate", "Bot", "@berth"), "@berth").kind == inbound::ignore);
+  CHECK(berth::chat::parse_github("issue_comment", "d1", event("bob", "User", "cc @berthold"), "@berth").kind == inbound::ignore);
+  CHECK(berth::chat::parse_github("issue_comment", "d1", event("bob", "User", "email berth@x.org"), "@berth").kind == inbound::ignore);
+  CHECK(berth::chat::parse_github("push", "d1", "{}", "@berth").kind == inbound::ignore);
+  CHECK(berth::chat::parse_github("issue_comment", "d1", "[1]", "@berth").kind == inbound::invalid);
+  CHECK(berth::chat::parse_github("issue_comment", "", event("bob", "User", "@berth"), "@berth").kind == inbound::invalid);
+  auto opened = nlohmann::json{{"action", "opened"},
+                               {"issue", {{"number", 3}, {"body", "@berth triage"}, {"user", {{"login", "carol"}, {"type", "User"}}}}},
+                               {"repository", {{"full_name", "o/r"}}}};
+  CHECK(berth::chat::parse_github("issues", "d2", opened.dump(), "@berth").kind == inbound::message);
+  auto review = nlohmann::json{{"action", "created"},
+                               {"pull_request", {{"number", 9}}},
+                               {"comment", {{"body", "@berth why?"}, {"user", {{"login", "dan"}, {"type", "User"}}}}},
+                               {"repository", {{"full_name", "o/r"}}}};
+  auto pr = berth::chat::parse_github("pull_request_review_comment", "d3", review.dump(), "@berth");
+  REQUIRE(pr.kind == inbound::message);
+  CHECK(pr.msg.session == "o/r#9");
+  CHECK(berth::chat::mentions("(@berth)", "@berth"));
+  CHECK_FALSE(berth::chat::mentions("@berth_bot", "@berth"));
+}

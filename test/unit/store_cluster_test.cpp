@@ -183,11 +183,19 @@ TEST_CASE("store: a due delivery is claimed by one node until its claim runs out
     a.insert_run(r, first_event(r.id), {d});
     auto id = a.deliveries_of_run(r.id).at(0).id;
     a.update_delivery(id, {.state = "pending", .next_at = 100});
-    CHECK(a.claim_due_deliveries("A", 1000, 30000, 10).size() == 1);
-    CHECK(b.claim_due_deliveries("B", 1000, 30000, 10).empty());
-    CHECK(b.claim_due_deliveries("B", 40000, 30000, 10).size() == 1);  // A went silent: B takes it
+    a.heartbeat("A", 1000);
+    b.heartbeat("B", 1000);
+    const std::int64_t lease = 60000;
+    CHECK(a.claim_due_deliveries("A", 1000, 30000, 10, lease).size() == 1);
+    CHECK(b.claim_due_deliveries("B", 1000, 30000, 10, lease).empty());
+    CHECK(b.claim_due_deliveries("B", 40000, 30000, 10, lease).size() == 1);  // A's claim ran out: B takes it
+    b.heartbeat("B", 40000);
+    CHECK(a.claim_due_deliveries("A", 40001, 30000, 10, lease).empty());       // B holds it now
+    a.forget_node("A");
+    b.forget_node("B");
+    CHECK(a.claim_due_deliveries("A", 40002, 30000, 10, lease).size() == 1);  // B is gone (killed): A takes it
     a.update_delivery(id, {.state = "delivered"});
-    CHECK(b.claim_due_deliveries("B", 90000, 30000, 10).empty());
+    CHECK(b.claim_due_deliveries("B", 90000, 30000, 10, lease).empty());
   });
 }
 
@@ -268,7 +276,7 @@ TEST_CASE("store: an embedded history is copied into PostgreSQL whole - again wi
   berth::test::scratch_database db;
   store::store pg(db.url());
   auto counts = store::copy_history(path, pg);
-  CHECK(counts == store::copy_counts{{"meta", 1}, {"runs", 3}, {"events", 2100}, {"user_instructions", 1}, {"deliveries", 3}, {"chat_events", 1}});
+  CHECK(counts == store::copy_counts{{"meta", 1}, {"runs", 3}, {"events", 2100}, {"user_instructions", 1}, {"deliveries", 3}, {"chat_events", 1}, {"schedules", 0}});
   CHECK(pg.meta("instance") == "old1");
   CHECK(pg.instructions("alice") == std::optional<std::string>("be brief"));
   auto r = pg.get_run(ids[1]);

@@ -152,6 +152,29 @@ CREATE TABLE dashboard_sessions (
   expires_at BIGINT NOT NULL
 );
 )sql",
+    R"sql(
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  "user" TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'schedule',
+  message TEXT NOT NULL,
+  engine TEXT NOT NULL DEFAULT '',
+  session TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  options TEXT NOT NULL DEFAULT '{}',
+  cron TEXT NOT NULL DEFAULT '',
+  interval_s BIGINT NOT NULL DEFAULT 0,
+  timezone TEXT NOT NULL DEFAULT 'UTC',
+  missed TEXT NOT NULL DEFAULT 'skip',
+  replies TEXT NOT NULL DEFAULT '[]',
+  paused BIGINT NOT NULL DEFAULT 0,
+  next_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (paused, next_at);
+ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN scheduled_for BIGINT;
+)sql",
 };
 
 constexpr std::int64_t migration_lock_key = 0x62657274680001;  // "berth" + 1: taken while migrating

@@ -9,7 +9,7 @@
 
 namespace berth::store::sqlite {
 namespace {
-constexpr std::array<const char*, 5> migrations = {
+constexpr std::array<const char*, 6> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -95,6 +95,30 @@ CREATE TABLE dashboard_sessions (
 ) WITHOUT ROWID;
 ALTER TABLE deliveries ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE deliveries ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 6: schedules and heartbeats; what started a run and the firing it stands for.
+    R"sql(
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'schedule',
+  message TEXT NOT NULL,
+  engine TEXT NOT NULL DEFAULT '',
+  session TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  options TEXT NOT NULL DEFAULT '{}',
+  cron TEXT NOT NULL DEFAULT '',
+  interval_s INTEGER NOT NULL DEFAULT 0,
+  timezone TEXT NOT NULL DEFAULT 'UTC',
+  missed TEXT NOT NULL DEFAULT 'skip',
+  replies TEXT NOT NULL DEFAULT '[]',
+  paused INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (paused, next_at);
+ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN scheduled_for INTEGER;
 )sql",
 };
 }  // namespace
