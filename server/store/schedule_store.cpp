@@ -42,7 +42,7 @@ void store::insert_schedule(const schedule_record& s) {
            "ON CONFLICT (id) DO UPDATE SET message = excluded.message, engine = excluded.engine, session = excluded.session, "
            "model = excluded.model, options = excluded.options, cron = excluded.cron, interval_s = excluded.interval_s, "
            "timezone = excluded.timezone, missed = excluded.missed, replies = excluded.replies, paused = excluded.paused, "
-           "next_at = excluded.next_at",
+           "next_at = excluded.next_at, created_at = excluded.created_at",
            {s.id, s.user, s.kind, s.message, s.engine, s.session, s.model, s.options, s.cron, s.interval_s, s.timezone,
             s.missed, s.replies, static_cast<std::int64_t>(s.paused ? 1 : 0), s.next_at, s.created_at});
   });
