@@ -1,4 +1,4 @@
-// Slack and Telegram webhooks after their signature check: parsing never throws, a message always names a
+// Slack, Telegram and GitHub webhooks after their signature check: parsing never throws, a message always names a
 // bounded user and session, and the signature check refuses anything not made with the secret.
 #include <cstdint>
 #include <cstdlib>
@@ -10,7 +10,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  for (auto parsed : {berth::chat::parse_slack(in), berth::chat::parse_telegram(in)}) {
+  for (auto parsed : {berth::chat::parse_slack(in), berth::chat::parse_telegram(in),
+                      berth::chat::parse_github("issue_comment", "d", in, "@berth"),
+                      berth::chat::parse_github("issues", "d", in, "@berth")}) {
     if (parsed.kind != berth::chat::inbound::message) continue;
     if (!berth::runs::valid_user(parsed.msg.user) || !berth::runs::valid_session(parsed.msg.session)) std::abort();
   }
