@@ -55,6 +55,8 @@ class database {
   virtual void read(const std::function<void(connection&)>& f) = 0;
   // True when the database takes a write now (waits at most ~250 ms on a lock).
   virtual bool ping() = 0;
+  // The schema version its migrations brought it to.
+  virtual int schema_version() = 0;
 };
 
 // `?` placeholders → `$1, $2, …` (PostgreSQL), skipping quoted text. Pure.

@@ -116,10 +116,7 @@ store::store(const std::string& path_or_url) : db_(open_database(path_or_url)), 
 
 store::~store() = default;
 
-int store::schema_version() {
-  if (auto* pg = dynamic_cast<postgres::pg_database*>(db_.get())) return pg->schema_version();
-  return dynamic_cast<sqlite::sqlite_database&>(*db_).schema_version();
-}
+int store::schema_version() { return db_->schema_version(); }
 
 std::string store::meta(const std::string& key) {
   std::string v;

@@ -7,6 +7,15 @@
 namespace berth::store::postgres {
 namespace {
 
+// `r` when the statement succeeded; otherwise frees it and throws the server's message.
+PGresult* checked(PGconn* c, PGresult* r) {
+  const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  std::string msg(trim(r ? PQresultErrorMessage(r) : PQerrorMessage(c)));
+  if (r) PQclear(r);
+  throw sql::error("postgresql: " + msg);
+}
+
 class pg_connection final : public sql::connection {
  public:
   explicit pg_connection(PGconn* c) : c_(c) {}
@@ -54,27 +63,14 @@ class pg_connection final : public sql::connection {
       }
     }
     const auto numbered = sql::numbered_placeholders(text);
-    PGresult* r = PQexecParams(c_, numbered.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                               nullptr, 0);
-    const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-    std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c_);
-    if (r) PQclear(r);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw sql::error("postgresql: " + msg);
+    return checked(c_, PQexecParams(c_, numbered.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                    nullptr, nullptr, 0));
   }
   PGconn* c_;
 };
 
 // Statements without parameters, several at once allowed (migrations, BEGIN/COMMIT).
-void run_plain(PGconn* c, const char* text) {
-  PGresult* r = PQexec(c, text);
-  const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  std::string msg = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? "" : (r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-  if (r) PQclear(r);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw sql::error("postgresql: " + msg);
-}
+void run_plain(PGconn* c, const char* text) { PQclear(checked(c, PQexec(c, text))); }
 
 bool healthy(PGconn* c) { return c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE; }
 
@@ -193,9 +189,8 @@ pg_handle connect(const std::string& url) {
   pg_handle c(PQconnectdbParams(keys, values, 1));
   if (!c) throw sql::error("postgresql: out of memory connecting");
   if (PQstatus(c.get()) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(c.get());
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw sql::error("cannot connect to PostgreSQL at " + redact_url_password(url) + ": " + msg);
+    throw sql::error("cannot connect to PostgreSQL at " + redact_url_password(url) + ": " +
+                     std::string(trim(PQerrorMessage(c.get()))));
   }
   // Quiet NOTICEs (they would go to stderr unformatted).
   PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);

@@ -34,7 +34,7 @@ class pg_database final : public sql::database {
   void write(const std::function<void(sql::connection&)>& f) override;
   void read(const std::function<void(sql::connection&)>& f) override;
   bool ping() override;
-  int schema_version();
+  int schema_version() override;
   const std::string& url() const { return url_; }
 
  private:

@@ -19,7 +19,7 @@ class sqlite_database final : public sql::database {
   void write(const std::function<void(sql::connection&)>& f) override;
   void read(const std::function<void(sql::connection&)>& f) override;
   bool ping() override;
-  int schema_version();
+  int schema_version() override;
 
  private:
   std::unique_ptr<SQLite::Database> writer_;
