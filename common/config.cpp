@@ -174,6 +174,7 @@ config parse_config(const env_lookup& env) {
   r.string("BERTH_GITHUB_WEBHOOK_SECRET", c.github_webhook_secret);
   r.string("BERTH_GITHUB_TOKEN", c.github_token);
   r.string("BERTH_GITHUB_API_BASE", c.github_api_base);
+  r.string("BERTH_GITHUB_GIT_BASE", c.github_git_base);
   r.string("BERTH_GITHUB_MENTION", c.github_mention);
   if (!c.github_webhook_secret.empty() && c.github_token.empty())
     r.problems.push_back("BERTH_GITHUB_WEBHOOK_SECRET needs BERTH_GITHUB_TOKEN (the replies are comments posted with it)");
@@ -182,7 +183,9 @@ config parse_config(const env_lookup& env) {
   r.string("BERTH_TELEGRAM_API_BASE", c.telegram_api_base);
   // A named array, not a braced list in the for: gcc 12's -fsanitize=thread build read a wild pointer from that.
   const std::pair<const char*, std::string*> api_bases[] = {{"BERTH_SLACK_API_BASE", &c.slack_api_base},
-                                                           {"BERTH_TELEGRAM_API_BASE", &c.telegram_api_base}};
+                                                           {"BERTH_TELEGRAM_API_BASE", &c.telegram_api_base},
+                                                           {"BERTH_GITHUB_API_BASE", &c.github_api_base},
+                                                           {"BERTH_GITHUB_GIT_BASE", &c.github_git_base}};
   for (auto [name, base] : api_bases) {
     if (!starts_with(*base, "http://") && !starts_with(*base, "https://"))
       r.problems.push_back(std::string(name) + " must start with http:// or https://");
@@ -313,7 +316,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
       {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
       {"schedules", "min interval " + std::to_string(c.schedule_min_interval_s) + " s"},
-      {"github", c.github_webhook_secret.empty() ? "off" : "on (" + c.github_api_base + ", mention " + c.github_mention + ")"},
+      {"github", c.github_webhook_secret.empty() ? "off" : "on (" + c.github_api_base + ", repositories from " + c.github_git_base + ", mention " + c.github_mention + ")"},
       {"callback_allow", c.callback_allow.empty() ? "(none: callback_url refused)" : join(c.callback_allow)},
       {"deliveries", "deadline " + std::to_string(c.delivery_deadline_s) + " s, first retry " +
                          std::to_string(c.delivery_backoff_ms) + " ms"},

@@ -101,6 +101,7 @@ struct config {
   std::string github_webhook_secret;    // enables POST /hooks/github (X-Hub-Signature-256)
   std::string github_token;             // posts and edits the reply comments (secret)
   std::string github_api_base = "https://api.github.com";
+  std::string github_git_base = "https://github.com";  // where a GitHub run's agent reads its repository from
   std::string github_mention = "@berth";  // a comment must mention this to start a run
 
   std::string log_level = "info";

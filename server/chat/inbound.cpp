@@ -169,7 +169,11 @@ inbound parse_github(std::string_view event, std::string_view delivery, std::str
   if (!mentions(text, mention)) return {inbound::ignore, {}, "does not mention " + std::string(mention)};
   const std::string session = repo + "#" + std::to_string(number);
   in.kind = inbound::message;
-  in.msg = {"github", std::string(delivery), safe("github." + login, 64), safe(session, 128, "/#"), text,
+  // The agent learns where it was asked and where the repository is (its clone goes through the gateway).
+  const std::string title = numbered->contains("title") && (*numbered)["title"].is_string() ? (*numbered)["title"].get<std::string>() : "";
+  const std::string context = "[GitHub " + session + (title.empty() ? "" : " \"" + split_message(title, 200).front() + "\"") +
+                              "; repository https://github.com/" + repo + "]\n\n";
+  in.msg = {"github", std::string(delivery), safe("github." + login, 64), safe(session, 128, "/#"), context + text,
             json{{"repo", repo}, {"issue", number}}.dump()};
   return in;
 }

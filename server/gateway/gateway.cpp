@@ -24,6 +24,7 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/gateway/egress_policy.hpp"
+#include "server/gateway/git_route.hpp"
 #include "server/runs/metrics.hpp"
 
 namespace berth::gateway {
@@ -115,31 +116,37 @@ struct upstream_conn {
 class session : public std::enable_shared_from_this<session> {
  public:
   session(local::socket s, const config& c, runs::token_registry& t, const note_sink& n, const upstream& u,
-          net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
-      : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), up_(u), tls_ctx_(tls), open_(std::move(open)) {}
+          const upstream& git, net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
+      : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), up_(u), git_up_(git), tls_ctx_(tls), open_(std::move(open)) {}
   ~session() { open_->fetch_sub(1); }
   net::awaitable<void> run();
   net::any_io_executor executor() { return c_.get_executor(); }
 
  private:
   net::awaitable<bool> read_preamble();
+  net::awaitable<bool> read_body(http::request_parser<http::string_body>& p);
   net::awaitable<bool> forward(http::request_parser<http::string_body>& p);
+  net::awaitable<bool> git(http::request_parser<http::string_body>& p);
+  net::awaitable<bool> send(http::request<http::string_body>& req, bool client_keeps, upstream_conn& conn,
+                            const upstream& up, bool meter, std::string_view name);
   net::awaitable<void> tunnel(const http::request<http::string_body>& req);
-  net::awaitable<void> connect_upstream();
+  net::awaitable<void> connect_upstream(upstream_conn& conn, const upstream& up);
   template <class Up>
-  net::awaitable<int> exchange(Up& up, http::request<http::string_body>& req);
+  net::awaitable<int> exchange(Up& up, upstream_conn& conn, http::request<http::string_body>& req, bool meter);
 
   client_stream c_;
   const config& cfg_;
   runs::token_registry& tokens_;
   const note_sink& notes_;
   const upstream& up_;
+  const upstream& git_up_;
   net::ssl::context& tls_ctx_;
   std::shared_ptr<std::atomic<std::size_t>> open_;
   beast::flat_buffer buf_;
   std::string token_;
   std::string run_;
-  upstream_conn upc_;
+  upstream_conn upc_;  // to the model API
+  upstream_conn gitc_;  // to GitHub's git host
 };
 
 net::awaitable<bool> session::read_preamble() {
@@ -188,6 +195,10 @@ net::awaitable<void> session::run() {
       co_return co_await refuse(c_, 401, "berth gateway: the run this token belongs to has ended", run_);
     }
     if (req.method() == http::verb::connect) co_return co_await tunnel(req);
+    if (req.target().starts_with(git_prefix)) {  // the run's repository (the relay's preamble named the run)
+      if (!co_await git(p)) co_return;
+      continue;
+    }
     if ((req.method() == http::verb::head || req.method() == http::verb::get) && req.target() == "/" &&
         !req.has_content_length() && !req.chunked()) {
       // The CLI's reachability check: answered here, never sent upstream.
@@ -208,58 +219,65 @@ net::awaitable<void> session::run() {
                                              std::string(req.target().substr(0, 200)) +
                                              " refused: only POST /v1/messages and /v1/messages/count_tokens are served", run_);
     }
-    if (auto cl = p.content_length(); cl && *cl > static_cast<std::uint64_t>(cfg_.gateway_max_body_bytes))
-      co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
-                                             std::to_string(cfg_.gateway_max_body_bytes) + ")", run_);
-    c_.expires_after(body_timeout);
-    auto [bec, bn] = co_await http::async_read(c_, buf_, p, tuple);
-    if (bec == http::error::body_limit)
-      co_return co_await refuse(c_, 413, "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" +
-                                             std::to_string(cfg_.gateway_max_body_bytes) + ")", run_);
-    if (bec) co_return;  // the worker went away or stalled mid-body: nothing was forwarded
+    if (!co_await read_body(p)) co_return;
     if (!co_await forward(p)) co_return;
   }
 }
 
-net::awaitable<void> session::connect_upstream() {
+// The rest of a request whose header was accepted; false (after refusing, where there is someone to tell)
+// when it is over the limit or the worker went away or stalled mid-body: nothing is forwarded then.
+net::awaitable<bool> session::read_body(http::request_parser<http::string_body>& p) {
+  const auto over = "berth gateway: request body over BERTH_GATEWAY_MAX_BODY_BYTES (" + std::to_string(cfg_.gateway_max_body_bytes) + ")";
+  if (auto cl = p.content_length(); cl && *cl > static_cast<std::uint64_t>(cfg_.gateway_max_body_bytes)) {
+    co_await refuse(c_, 413, over, run_);
+    co_return false;
+  }
+  c_.expires_after(body_timeout);
+  auto [bec, bn] = co_await http::async_read(c_, buf_, p, tuple);
+  if (bec == http::error::body_limit) co_await refuse(c_, 413, over, run_);
+  co_return !bec;
+}
+
+net::awaitable<void> session::connect_upstream(upstream_conn& conn, const upstream& up) {
   auto ex = co_await net::this_coro::executor;
   tcp::resolver resolver(ex);
-  auto results = co_await resolver.async_resolve(up_.host, up_.port, net::use_awaitable);
-  if (up_.tls) {
-    upc_.tls.emplace(ex, tls_ctx_);
-    if (SSL_ctrl(upc_.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(up_.host.c_str())) != 1)  // SSL_set_tlsext_host_name, without its C cast
+  auto results = co_await resolver.async_resolve(up.host, up.port, net::use_awaitable);
+  if (up.tls) {
+    conn.tls.emplace(ex, tls_ctx_);
+    if (SSL_ctrl(conn.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(up.host.c_str())) != 1)  // SSL_set_tlsext_host_name, without its C cast
       throw std::runtime_error("cannot set TLS server name");
-    upc_.tls->set_verify_callback(net::ssl::host_name_verification(up_.host));
-    beast::get_lowest_layer(*upc_.tls).expires_after(connect_timeout);
-    co_await beast::get_lowest_layer(*upc_.tls).async_connect(results, net::use_awaitable);
-    beast::get_lowest_layer(*upc_.tls).socket().set_option(tcp::no_delay(true));
-    co_await upc_.tls->async_handshake(net::ssl::stream_base::client, net::use_awaitable);
+    conn.tls->set_verify_callback(net::ssl::host_name_verification(up.host));
+    beast::get_lowest_layer(*conn.tls).expires_after(connect_timeout);
+    co_await beast::get_lowest_layer(*conn.tls).async_connect(results, net::use_awaitable);
+    beast::get_lowest_layer(*conn.tls).socket().set_option(tcp::no_delay(true));
+    co_await conn.tls->async_handshake(net::ssl::stream_base::client, net::use_awaitable);
   } else {
-    upc_.plain.emplace(ex);
-    upc_.plain->expires_after(connect_timeout);
-    co_await upc_.plain->async_connect(results, net::use_awaitable);
-    upc_.plain->socket().set_option(tcp::no_delay(true));  // a request is header + body: no Nagle wait between
+    conn.plain.emplace(ex);
+    conn.plain->expires_after(connect_timeout);
+    co_await conn.plain->async_connect(results, net::use_awaitable);
+    conn.plain->socket().set_option(tcp::no_delay(true));  // a request is header + body: no Nagle wait between
   }
 }
 
-// Sends `req` and streams the answer back. Returns 0 when the answer was relayed, 1 when nothing came back
-// on a reused connection (safe to retry on a fresh one), 2 when the upstream failed.
+// Sends `req` and streams the answer back, metering its usage if `meter`. Returns 0 when the answer was
+// relayed, 1 when nothing came back on a reused connection (safe to retry on a fresh one), 2 when the
+// upstream failed.
 template <class Up>
-net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& req) {
+net::awaitable<int> session::exchange(Up& up, upstream_conn& conn, http::request<http::string_body>& req, bool meter) {
   auto& lowest = beast::get_lowest_layer(up);
   lowest.expires_after(answer_timeout);
   auto [wec, wn] = co_await http::async_write(up, req, tuple);
   if (wec) co_return 1;
   http::response_parser<http::buffer_body> p;
   p.body_limit(boost::none);
-  auto [hec, hn] = co_await http::async_read_header(up, upc_.buf, p, tuple);
-  if (hec) co_return hn == 0 && upc_.buf.size() == 0 ? 1 : 2;
+  auto [hec, hn] = co_await http::async_read_header(up, conn.buf, p, tuple);
+  if (hec) co_return hn == 0 && conn.buf.size() == 0 ? 1 : 2;
   auto& res = p.get();
   const bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
-  usage_meter meter(sse);
+  usage_meter meter_(sse);
   auto report = [&](usage u) {
-    if (u.empty()) return;
+    if (!meter || u.empty()) return;
     auto& m = runs::global_metrics();
     m.tokens_input.fetch_add(static_cast<std::uint64_t>(u.input_tokens), std::memory_order_relaxed);
     m.tokens_output.fetch_add(static_cast<std::uint64_t>(u.output_tokens), std::memory_order_relaxed);
@@ -278,13 +296,13 @@ net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& 
       res.body().data = chunk.data();
       res.body().size = chunk.size();
       lowest.expires_after(answer_timeout);
-      auto [rec, rn] = co_await http::async_read_some(up, upc_.buf, p, tuple);
+      auto [rec, rn] = co_await http::async_read_some(up, conn.buf, p, tuple);
       if (rec == http::error::need_buffer) rec = {};
       if (rec) co_return 2;
       got = chunk.size() - res.body().size;
       // Metered before the client sees it: the run's count is stored before its worker can act on the answer.
-      report(meter.feed(std::string_view(chunk.data(), got)));
-      if (p.is_done()) report(meter.finish());
+      if (meter) report(meter_.feed(std::string_view(chunk.data(), got)));
+      if (meter && p.is_done()) report(meter_.finish());
       // Nothing to pass on yet (a chunk header was parsed): an empty piece here would read as the last chunk.
       if (got == 0 && !p.is_done()) continue;
     }
@@ -297,7 +315,7 @@ net::awaitable<int> session::exchange(Up& up, http::request<http::string_body>& 
     if (cec) co_return 2;
     if (p.is_done() && sr.is_done()) break;
   }
-  if (!res.keep_alive()) upc_.reset();
+  if (!res.keep_alive()) conn.reset();
   co_return 0;
 }
 
@@ -306,34 +324,66 @@ net::awaitable<bool> session::forward(http::request_parser<http::string_body>& p
   const bool client_keeps = req.keep_alive();
   rewrite_for_upstream(req, up_, cfg_.anthropic_api_key, cfg_.claude_oauth_token);
   req.target(up_.prefix + std::string(req.target()));
-  req.keep_alive(true);
-  req.prepare_payload();
   runs::global_metrics().gateway_forwarded.fetch_add(1, std::memory_order_relaxed);
   notes_(run_, note{.used = {.requests = 1}});
+  co_return co_await send(req, client_keeps, upc_, up_, true, "the model API");
+}
+
+// git's clone and fetch of the one repository this run's token grants, with GitHub's token added here.
+net::awaitable<bool> session::git(http::request_parser<http::string_body>& p) {
+  const auto& head = p.get();
+  auto g = parse_git_request(head.method_string(), head.target());
+  auto grant = tokens_.grant_of(token_);
+  std::string why;
+  if (!g) why = "under /git/github.com/ only git's clone and fetch requests are served";
+  else if (cfg_.github_token.empty() || !grant || grant->git_repo.empty())
+    why = "this run has no repository access (only a run started from GitHub reads its own repository)";
+  else if (!same_repo(grant->git_repo, g->owner + "/" + g->repo))
+    why = "this run may read " + grant->git_repo + " only, not " + g->owner + "/" + g->repo;
+  else if (g->push) why = "pushing is refused: a run reads its repository, its answer goes back as a comment";
+  if (!why.empty()) {
+    co_await refuse(c_, 403, "berth gateway: " + why, run_);
+    co_return false;
+  }
+  if (!co_await read_body(p)) co_return false;
+  auto req = p.release();
+  const bool client_keeps = req.keep_alive();
+  rewrite_for_git(req, git_up_, cfg_.github_token);
+  req.target(git_up_.prefix + "/" + g->owner + "/" + g->repo + ".git" + g->rest);
+  log::info("gateway: repository read", {{"run", run_}, {"repo", g->owner + "/" + g->repo}, {"step", g->rest.substr(0, g->rest.find('?'))}});
+  co_return co_await send(req, client_keeps, gitc_, git_up_, false, "GitHub");
+}
+
+// Sends a rewritten request over `conn` (made, or made again once when a kept connection turned out closed)
+// and relays the answer. True when the worker's connection may carry its next request.
+net::awaitable<bool> session::send(http::request<http::string_body>& req, bool client_keeps, upstream_conn& conn,
+                                   const upstream& up, bool meter, std::string_view name) {
+  req.keep_alive(true);
+  req.prepare_payload();
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = upc_.open();
+    const bool reused = conn.open();
     if (!reused) {
       std::string failure;
       try {
-        co_await connect_upstream();
+        co_await connect_upstream(conn, up);
       } catch (const std::exception& e) {
         failure = e.what();
       }
       if (!failure.empty()) {
-        upc_.reset();
+        conn.reset();
         runs::global_metrics().gateway_failed.fetch_add(1, std::memory_order_relaxed);
-        log::warn("gateway: the model API is unreachable", {{"run", run_}, {"upstream", up_.host + ":" + up_.port}, {"error", failure}});
-        co_await refuse(c_, 502, "berth gateway: the model API is unreachable: " + failure, run_);
+        log::warn("gateway: an upstream is unreachable", {{"run", run_}, {"upstream", std::string(name) + " at " + up.host + ":" + up.port}, {"error", failure}});
+        co_await refuse(c_, 502, "berth gateway: " + std::string(name) + " is unreachable: " + failure, run_);
         co_return false;
       }
     }
-    int r = upc_.tls ? co_await exchange(*upc_.tls, req) : co_await exchange(*upc_.plain, req);
+    int r = conn.tls ? co_await exchange(*conn.tls, conn, req, meter) : co_await exchange(*conn.plain, conn, req, meter);
     if (r == 0) co_return client_keeps;
-    upc_.reset();
+    conn.reset();
     if (r == 1 && reused) continue;  // the kept connection had closed: once more on a fresh one
     runs::global_metrics().gateway_failed.fetch_add(1, std::memory_order_relaxed);
-    log::warn("gateway: the model API's answer broke off", {{"run", run_}, {"upstream", up_.host + ":" + up_.port}});
-    co_return false;  // the client sees its connection close mid-answer, as it would have from the API
+    log::warn("gateway: an upstream's answer broke off", {{"run", run_}, {"upstream", std::string(name) + " at " + up.host + ":" + up.port}});
+    co_return false;  // the client sees its connection close mid-answer, as it would have from the upstream
   }
   co_return false;
 }
@@ -420,6 +470,9 @@ gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& to
   auto u = parse_upstream(c.anthropic_base_url);
   if (!u) throw std::runtime_error("ANTHROPIC_BASE_URL is not an http(s) URL");
   upstream_ = *u;
+  auto g = parse_upstream(c.github_git_base);
+  if (!g) throw std::runtime_error("BERTH_GITHUB_GIT_BASE is not an http(s) URL");
+  git_upstream_ = *g;
   tls_.set_default_verify_paths();
   tls_.set_verify_mode(net::ssl::verify_peer);
 }
@@ -464,7 +517,7 @@ void gateway::start() {
             sock.close(ignored);
             continue;
           }
-          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, upstream_, tls_, open_);
+          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, upstream_, git_upstream_, tls_, open_);
           net::co_spawn(s->executor(), [s]() -> net::awaitable<void> { co_await s->run(); },
                         [](std::exception_ptr e) {
                           if (!e) return;

@@ -3,6 +3,8 @@
 // opened with one line `BERTH <run token>`. On such a connection the gateway
 //   - forwards Messages API requests carrying that run's token to ANTHROPIC_BASE_URL, with the token swapped
 //     for the real credential, streaming the answer back as it comes and metering its usage;
+//   - forwards git's clone and fetch requests of a run started from GitHub, for that run's repository only,
+//     to BERTH_GITHUB_GIT_BASE with BERTH_GITHUB_TOKEN added (server/gateway/git_route.hpp);
 //   - answers CONNECT host:port for targets BERTH_EGRESS_ALLOW names (checked after resolution) and splices
 //     the tunnel, refusing the rest with 403;
 //   - refuses everything else itself (401 unknown or ended token, 403 other paths, 413 body over
@@ -46,6 +48,7 @@ class gateway {
   runs::token_registry& tokens_;
   note_sink notes_;
   upstream upstream_;
+  upstream git_upstream_;  // BERTH_GITHUB_GIT_BASE
   boost::asio::ssl::context tls_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;

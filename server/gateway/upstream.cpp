@@ -1,5 +1,7 @@
 #include "server/gateway/upstream.hpp"
 
+#include "server/gateway/git_route.hpp"
+
 #include <boost/beast/http/field.hpp>
 
 #include <cctype>
@@ -60,14 +62,26 @@ std::string presented_token(const http::fields& f) {
   return {};
 }
 
-void rewrite_for_upstream(http::fields& f, const upstream& u, const std::string& api_key, const std::string& oauth_token) {
+namespace {
+// Hop-by-hop, proxy, credential and client-identity headers go; Host names the upstream.
+void clean_for(http::fields& f, const upstream& u) {
   for (auto name : {"x-api-key", "authorization", "proxy-authorization", "proxy-connection", "connection",
-                    "keep-alive", "te", "trailer", "upgrade", "accept-encoding", "host", "cookie", "forwarded",
-                    "x-forwarded-for"})
+                    "keep-alive", "te", "trailer", "upgrade", "host", "cookie", "forwarded", "x-forwarded-for"})
     f.erase(name);
   const bool default_port = (u.tls && u.port == "443") || (!u.tls && u.port == "80");
   f.set(http::field::host, (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) +
                                (default_port ? "" : ":" + u.port));
+}
+}  // namespace
+
+void rewrite_for_git(http::fields& f, const upstream& u, const std::string& github_token) {
+  clean_for(f, u);
+  f.set(http::field::authorization, git_basic_auth(github_token));
+}
+
+void rewrite_for_upstream(http::fields& f, const upstream& u, const std::string& api_key, const std::string& oauth_token) {
+  clean_for(f, u);
+  f.erase(http::field::accept_encoding);
   if (!api_key.empty()) f.set("x-api-key", api_key);
   else f.set(http::field::authorization, "Bearer " + oauth_token);
 }

@@ -30,4 +30,8 @@ std::string presented_token(const boost::beast::http::fields& f);
 void rewrite_for_upstream(boost::beast::http::fields& f, const upstream& u, const std::string& api_key,
                           const std::string& oauth_token);
 
+// The same for a git request to GitHub's git host: the worker's headers cleaned as above except that an
+// encoding request stays (git's answers are relayed, not metered), and GitHub's token added as Basic auth.
+void rewrite_for_git(boost::beast::http::fields& f, const upstream& u, const std::string& github_token);
+
 }  // namespace berth::gateway

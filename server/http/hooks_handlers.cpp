@@ -27,6 +27,7 @@ reply start_chat_run(app& a, const chat::chat_message& m) {
   r.message = m.text;
   r.engine = a.cfg.default_engine;
   r.replies.push_back({m.source, m.target});
+  if (m.source == "github") r.trigger = "github:" + m.session;  // its agent may read that repository
   try {
     auto rec = a.manager.submit(r);
     a.db.link_chat_event(m.source, m.event_id, rec.id);

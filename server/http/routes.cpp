@@ -62,6 +62,7 @@ constexpr std::array table{
   route{"GET",    "/dashboard/api/runs/{id}",        dashboard_run,           cookie,    pool},
   route{"DELETE", "/dashboard/api/runs/{id}",        dashboard_run_cancel,    cookie,    pool},
   route{"GET",    "/dashboard/api/runs/{id}/events", dashboard_run_events,    cookie,    pool},
+  route{"GET",    "/dashboard/api/schedules",        api_list_schedules,      cookie,    pool},
 };
 // clang-format on
 

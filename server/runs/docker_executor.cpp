@@ -23,7 +23,7 @@ void docker_executor::launch(const store::run_record& rec) {
   a->id = rec.id;
   // Open before the thread starts: a re-attached worker's next model request must not meet a closed token
   // while its thread is still getting going (berthd starts the gateway after re-attaching).
-  a->token_opening = tokens_.open(rec.id);
+  a->token_opening = tokens_.open(rec.id, cfg_.github_token.empty() ? std::string() : git_repo_of_trigger(rec.trigger));
   std::vector<std::jthread> ended;
   {
     std::lock_guard lock(m_);

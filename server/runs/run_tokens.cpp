@@ -33,10 +33,19 @@ std::string new_gateway_secret() {
   return hex(b, sizeof b);
 }
 
-std::uint64_t token_registry::open(const std::string& run) {
+std::string git_repo_of_trigger(std::string_view trigger) {
+  if (!trigger.starts_with("github:")) return {};
+  trigger.remove_prefix(7);
+  auto repo = trigger.substr(0, trigger.rfind('#'));
+  auto slash = repo.find('/');
+  if (slash == 0 || slash == std::string_view::npos || slash + 1 == repo.size()) return {};
+  return std::string(repo);
+}
+
+std::uint64_t token_registry::open(const std::string& run, std::string git_repo) {
   auto t = token_of(run);
   std::lock_guard lock(m_);
-  runs_[t] = {run, ++openings_};
+  runs_[t] = {{run, std::move(git_repo)}, ++openings_};
   return openings_;
 }
 
@@ -46,11 +55,17 @@ void token_registry::close(const std::string& run, std::uint64_t opening) {
   if (auto it = runs_.find(t); it != runs_.end() && it->second.opening == opening) runs_.erase(it);
 }
 
-std::optional<std::string> token_registry::run_of(std::string_view token) const {
+std::optional<token_grant> token_registry::grant_of(std::string_view token) const {
   std::lock_guard lock(m_);
   auto it = runs_.find(std::string(token));
   if (it == runs_.end()) return std::nullopt;
-  return it->second.run;
+  return it->second.grant;
+}
+
+std::optional<std::string> token_registry::run_of(std::string_view token) const {
+  auto g = grant_of(token);
+  if (!g) return std::nullopt;
+  return g->run;
 }
 
 std::size_t token_registry::open_count() const {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/json_bounded.hpp"
+#include "server/runs/run_tokens.hpp"
 
 namespace berth::runs {
 
@@ -134,6 +135,14 @@ task build_task(const config& c, const store::run_record& r, const std::string& 
   for (const char* k : {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"}) t.env[k] = relay;
   // Without these a loopback base URL would itself be sent through the proxy (measured with CLI 2.1.197).
   for (const char* k : {"NO_PROXY", "no_proxy"}) t.env[k] = "127.0.0.1,localhost";
+  // A run GitHub started reads its repository: git's https://github.com/… goes to the gateway's git route
+  // (server/gateway/git_route.hpp), which adds GitHub's token; the worker never holds it.
+  if (!c.github_token.empty() && !git_repo_of_trigger(r.trigger).empty()) {
+    t.env["GIT_CONFIG_COUNT"] = "1";
+    t.env["GIT_CONFIG_KEY_0"] = "url." + relay + "/git/github.com/.insteadOf";
+    t.env["GIT_CONFIG_VALUE_0"] = "https://github.com/";
+    t.env["GIT_TERMINAL_PROMPT"] = "0";
+  }
   return t;
 }
 

@@ -1,7 +1,7 @@
 // The dashboard in a real browser: Debian's headless chromium driven by playwright-core, against the real
 // berthd and real worker containers. Logs in with the form, sees a run started through the API appear on the
 // open page without a reload, opens it and watches its words arrive, cancels a second run from the page,
-// finds it in the history, logs out; run text with markup stays text; no console errors. A screenshot of the
+// finds it in the history, lists schedules, logs out; run text with markup stays text; no console errors. A screenshot of the
 // run view and of the overview are kept in $BERTH_ARTIFACTS.
 //
 // Environment: BERTHD (the binary), BERTH_ARTIFACTS (where screenshots go), NODE_PATH (playwright-core).
@@ -178,6 +178,22 @@ async function main() {
     await page.fill('#search input[name=id]', id);
     await page.click('#search button');
     await page.waitForSelector(`#run[data-run="${id}"]`);
+
+    // 6b. Schedules: each one the API made is listed with when it fires; a paused one says so.
+    const cron = await api('POST', '/api/v1/schedules',
+      { user: 'carol', message: 'summarise the standup', cron: '30 9 * * 1-5', timezone: 'Europe/Berlin' });
+    assert.equal(cron.status, 201);
+    const every = await api('POST', '/api/v1/schedules', { user: 'dave', message: 'check the build', interval_s: 7200 });
+    assert.equal(every.status, 201);
+    assert.equal((await api('POST', `/api/v1/schedules/${every.json.id}/pause`)).status, 200);
+    await page.click('[data-nav=schedules]');
+    await page.waitForSelector(`#schedules tr[data-schedule="${cron.json.id}"]`);
+    const cronRow = await page.textContent(`#schedules tr[data-schedule="${cron.json.id}"]`);
+    assert.match(cronRow, /cron 30 9 \* \* 1-5 \(Europe\/Berlin\)/);
+    assert.match(cronRow, /summarise the standup/);
+    assert.equal(await page.textContent(`#schedules tr[data-schedule="${every.json.id}"] .next`), 'paused');
+    assert.match(await page.textContent(`#schedules tr[data-schedule="${every.json.id}"]`), /every 2h 0m/);
+    for (const s of [cron, every]) assert.equal((await api('DELETE', `/api/v1/schedules/${s.json.id}`)).status, 200);
 
     // 7. The overview counts both, then a screenshot of it.
     await page.goto(`${base}/dashboard#/`);

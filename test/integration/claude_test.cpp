@@ -5,11 +5,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
 #include "api_client.hpp"
 #include "berthd_process.hpp"
+#include "fake_chat.hpp"
+#include "server/chat/signing.hpp"
 #include "docker_helpers.hpp"
 #include "fake_anthropic.hpp"
 #include "gateway_helpers.hpp"
@@ -318,4 +321,70 @@ TEST_CASE("claude: an OAuth token works the same way - the worker holds only its
   for (const auto& r : fake.requests())
     if (r["path"] != "/v1/messages") others.push_back(r["method"].get<std::string>() + " " + r["path"].get<std::string>());
   CHECK(others.empty());
+}
+
+TEST_CASE("claude: a run GitHub started clones its own repository through the gateway - no other - no push - GitHub's token stays out",
+          "[integration][claude][github]") {
+  // Two bare repositories behind the real `git http-backend` (the fake GitHub), which wants GitHub's token.
+  const auto root = std::filesystem::temp_directory_path() / unique("berth-git");
+  struct removed {
+    std::filesystem::path p;
+    ~removed() { std::filesystem::remove_all(p); }
+  } cleanup{root};
+  const std::string r = root.string();
+  REQUIRE(std::system(("set -e; git init -q -b main " + r + "/src; echo widgets-readme-5e1 > " + r + "/src/README.md; "
+                       "git -C " + r + "/src add README.md; git -C " + r + "/src -c user.name=t -c user.email=t@t commit -qm init; "
+                       "git clone -q --bare " + r + "/src " + r + "/octo/widgets.git; git clone -q --bare " + r + "/src " + r +
+                       "/octo/secret.git").c_str()) == 0);
+  fake_chat gh({r, "Basic eC1hY2Nlc3MtdG9rZW46Z2hwX2dpdF90ZXN0X3Rva2Vu"});  // base64 of x-access-token:ghp_git_test_token
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  const std::string hook_secret = "github-webhook-secret-git";
+  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"ANTHROPIC_API_KEY", secret},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()}, {"BERTH_GITHUB_WEBHOOK_SECRET", hook_secret},
+                    {"BERTH_GITHUB_TOKEN", "ghp_git_test_token"}, {"BERTH_GITHUB_API_BASE", gh.base()},
+                    {"BERTH_GITHUB_GIT_BASE", gh.base()}});
+  api_client api(d.port(), test_key);
+  users u;
+  const std::string login = unique("alice");
+  u.names.push_back("github." + login);
+  const std::string command =
+      "git clone -q https://github.com/octo/widgets && cat widgets/README.md; "
+      "git clone -q https://github.com/octo/secret 2>&1; git -C widgets push -q origin HEAD:refs/heads/x 2>&1; "
+      "echo token-count=$(env | grep -c ghp_git_test_token)";
+  const auto body = json{{"action", "created"},
+                         {"issue", {{"number", 7}, {"title", "read me"}}},
+                         {"comment", {{"id", 1}, {"body", "@berth what does the README say?\n@@bash:" + command},
+                                      {"user", {{"login", login}, {"type", "User"}}}}},
+                         {"repository", {{"full_name", "octo/widgets"}}}}
+                        .dump();
+  auto res = api.post("/hooks/github", body,
+                      {{"Content-Type", "application/json"}, {"X-GitHub-Event", "issue_comment"}, {"X-GitHub-Delivery", unique("d")},
+                       {"X-Hub-Signature-256", "sha256=" + berth::chat::hmac_sha256_hex(hook_secret, body)}});
+  REQUIRE(res.status == 200);
+  const std::string run = res.json().value("run", "");
+  REQUIRE(!run.empty());
+  auto done = api.wait_done(run);
+  INFO(done.dump());
+  CHECK(api.get("/api/v1/runs/" + run).json()["trigger"] == "github:octo/widgets#7");
+  REQUIRE(done["status"] == "succeeded");
+  auto result = tool_result_of(stored_events(api, run));
+  REQUIRE(result.is_object());
+  const auto out = result["output"].get<std::string>();
+  INFO(out);
+  CHECK(out.find("widgets-readme-5e1") != std::string::npos);  // cloned its own repository
+  std::size_t refusals = 0;
+  for (auto at = out.find("error: 403"); at != std::string::npos; at = out.find("error: 403", at + 1)) ++refusals;
+  CHECK(refusals == 2);                                         // another repository, and a push
+  CHECK(out.find("token-count=0") != std::string::npos);        // GitHub's token is not in the worker
+  // The fake GitHub saw the clone of octo/widgets only, each request with GitHub's token (the gateway's).
+  std::vector<std::string> git_paths;
+  for (const auto& q : gh.requests())
+    if (!q.path.starts_with("/repos/")) {
+      git_paths.push_back(q.method + " " + q.path);
+      CHECK(q.answered == 200);
+    }
+  // Protocol v2: the refs advertisement, then ls-refs and fetch as two POSTs (v0 would need one).
+  REQUIRE(git_paths.size() >= 2);
+  CHECK(git_paths.front() == "GET /octo/widgets.git/info/refs");
+  for (std::size_t i = 1; i < git_paths.size(); ++i) CHECK(git_paths[i] == "POST /octo/widgets.git/git-upload-pack");
 }

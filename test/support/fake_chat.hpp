@@ -1,7 +1,9 @@
 // A local stand-in for the Slack Web API, the Telegram Bot API, GitHub's issue comments and a callback receiver,
 // on 127.0.0.1: records every request and answers like the real APIs (Slack {"ok", "ts"}, Telegram {"ok",
 // "result"}, GitHub 201 {"id"} for a new comment and 200 for an edit). Failures can be injected: the next N
-// callbacks answer 500, or Slack answers {"ok": false, "error": E}.
+// callbacks answer 500, or Slack answers {"ok": false, "error": E}. Given a directory of bare repositories
+// (<owner>/<repo>.git), it also serves git's smart HTTP for them through the real `git http-backend`, as
+// github.com does, to requests carrying the expected Authorization only (401 otherwise).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -32,9 +34,14 @@ struct recorded_request {
   }
 };
 
+struct git_repos {
+  std::string root;           // empty: no git service
+  std::string authorization;  // the header value a request must carry
+};
+
 class fake_chat {
  public:
-  fake_chat();
+  explicit fake_chat(git_repos git = {});
   ~fake_chat();
   fake_chat(const fake_chat&) = delete;
   fake_chat& operator=(const fake_chat&) = delete;
@@ -49,6 +56,7 @@ class fake_chat {
   void slack_error(std::string e);
 
  private:
+  git_repos git_;
   std::unique_ptr<httplib::Server> srv_;
   std::thread thread_;
   int port_ = 0;

@@ -143,6 +143,7 @@ TEST_CASE("github: comments that mention the bot start runs - bots - other event
   CHECK(in.msg.user == "github.Alice-1");
   CHECK(in.msg.session == "octo/widgets#12");
   CHECK(in.msg.event_id == "d1");
+  CHECK(in.msg.text == "[GitHub octo/widgets#12; repository https://github.com/octo/widgets]\n\nHey @Berth, fix it");
   CHECK(nlohmann::json::parse(in.msg.target) == nlohmann::json{{"repo", "octo/widgets"}, {"issue", 12}});
   CHECK(berth::chat::parse_github("issue_comment", "d1", event("dependabot[bot]", "Bot", "@berth"), "@berth").kind == inbound::ignore);
   CHECK(berth::chat::parse_github("issue_comment", "d1", event("renovate", "Bot", "@berth"), "@berth").kind == inbound::ignore);
@@ -154,7 +155,10 @@ TEST_CASE("github: comments that mention the bot start runs - bots - other event
   auto opened = nlohmann::json{{"action", "opened"},
                                {"issue", {{"number", 3}, {"body", "@berth triage"}, {"user", {{"login", "carol"}, {"type", "User"}}}}},
                                {"repository", {{"full_name", "o/r"}}}};
-  CHECK(berth::chat::parse_github("issues", "d2", opened.dump(), "@berth").kind == inbound::message);
+  opened["issue"]["title"] = "Crash on start";
+  auto issue = berth::chat::parse_github("issues", "d2", opened.dump(), "@berth");
+  REQUIRE(issue.kind == inbound::message);
+  CHECK(issue.msg.text.starts_with("[GitHub o/r#3 \"Crash on start\"; repository https://github.com/o/r]\n\n@berth triage"));
   auto review = nlohmann::json{{"action", "created"},
                                {"pull_request", {{"number", 9}}},
                                {"comment", {{"body", "@berth why?"}, {"user", {{"login", "dan"}, {"type", "User"}}}}},

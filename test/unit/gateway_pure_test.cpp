@@ -7,6 +7,7 @@
 
 #include "common/config.hpp"
 #include "server/gateway/egress_policy.hpp"
+#include "server/gateway/git_route.hpp"
 #include "server/gateway/upstream.hpp"
 #include "server/gateway/usage_meter.hpp"
 #include "server/runs/run_tokens.hpp"
@@ -181,6 +182,53 @@ TEST_CASE("run tokens: 256 bits per run - stable for a secret - open only betwee
   r.close("run-a", second);
   CHECK_FALSE(r.run_of(a));
   CHECK(r.open_count() == 0);
+}
+
+TEST_CASE("git route: clone and fetch steps of owner/repo - push steps marked - anything else refused") {
+  using gateway::parse_git_request;
+  auto refs = parse_git_request("GET", "/git/github.com/octo/widgets.git/info/refs?service=git-upload-pack");
+  REQUIRE(refs);
+  CHECK(refs->owner == "octo");
+  CHECK(refs->repo == "widgets");
+  CHECK(refs->rest == "/info/refs?service=git-upload-pack");
+  CHECK_FALSE(refs->push);
+  auto bare = parse_git_request("POST", "/git/github.com/Octo/my.repo_1/git-upload-pack");  // cloned without .git
+  REQUIRE(bare);
+  CHECK(bare->repo == "my.repo_1");
+  CHECK(bare->rest == "/git-upload-pack");
+  auto push = parse_git_request("GET", "/git/github.com/octo/widgets.git/info/refs?service=git-receive-pack");
+  REQUIRE(push);
+  CHECK(push->push);
+  CHECK(parse_git_request("POST", "/git/github.com/octo/widgets/git-receive-pack")->push);
+  for (auto [m, t] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/git/github.com/octo/widgets.git/info/refs?service=git-upload-pack"},  // wrong method
+           {"GET", "/git/github.com/octo/widgets.git/git-upload-pack"},
+           {"GET", "/git/github.com/octo/widgets.git/HEAD"},                                 // dumb protocol
+           {"GET", "/git/github.com/octo/widgets.git/info/refs"},                            // no service
+           {"GET", "/git/github.com/../widgets.git/info/refs?service=git-upload-pack"},
+           {"GET", "/git/github.com/octo/..git/info/refs?service=git-upload-pack"},
+           {"GET", "/git/github.com/oc%2fto/widgets/info/refs?service=git-upload-pack"},
+           {"GET", "/git/github.com/octo/info/refs?service=git-upload-pack"},
+           {"GET", "/git/gitlab.com/octo/widgets.git/info/refs?service=git-upload-pack"},
+           {"GET", "/git/github.com/octo"}})
+    CHECK_FALSE(parse_git_request(m, t));
+  CHECK(gateway::same_repo("Octo/Widgets", "octo/widgets"));
+  CHECK_FALSE(gateway::same_repo("octo/widgets", "octo/widget"));
+  CHECK(gateway::git_basic_auth("ghp_x") == "Basic eC1hY2Nlc3MtdG9rZW46Z2hwX3g=");
+}
+
+TEST_CASE("run tokens: a run GitHub started may read its repository - no other run may read any") {
+  CHECK(runs::git_repo_of_trigger("github:octo/widgets#7") == "octo/widgets");
+  CHECK(runs::git_repo_of_trigger("schedule:abc").empty());
+  CHECK(runs::git_repo_of_trigger("").empty());
+  CHECK(runs::git_repo_of_trigger("github:#7").empty());
+  CHECK(runs::git_repo_of_trigger("github:octo/#7").empty());
+  runs::token_registry r("s");
+  r.open("run-gh", "octo/widgets");
+  r.open("run-api");
+  CHECK(r.grant_of(r.token_of("run-gh"))->git_repo == "octo/widgets");
+  CHECK(r.grant_of(r.token_of("run-api"))->git_repo.empty());
+  CHECK(r.grant_of(r.token_of("run-api"))->run == "run-api");
 }
 
 TEST_CASE("config: gateway and egress settings") {

@@ -80,6 +80,23 @@ TEST_CASE("a request narrows the operator's tool policy - never widens it") {
   CHECK_FALSE(runs::build_task(c, run_of("claude"), "t").options.contains("allowed_tools"));
 }
 
+TEST_CASE("a run GitHub started sends git's github.com URLs to the gateway - others do not - no token in the task") {
+  config c;
+  c.anthropic_api_key = "sk-secret-value";
+  c.gateway_relay_port = 8200;
+  c.github_token = "ghp_secret";
+  auto r = run_of("claude");
+  r.trigger = "github:octo/widgets#7";
+  auto t = runs::build_task(c, r, "brt-token");
+  CHECK(t.env.at("GIT_CONFIG_COUNT") == "1");
+  CHECK(t.env.at("GIT_CONFIG_KEY_0") == "url.http://127.0.0.1:8200/git/github.com/.insteadOf");
+  CHECK(t.env.at("GIT_CONFIG_VALUE_0") == "https://github.com/");
+  CHECK(serialize_task(t).find("ghp_secret") == std::string::npos);
+  CHECK_FALSE(runs::build_task(c, run_of("claude"), "brt-token").env.contains("GIT_CONFIG_COUNT"));
+  c.github_token.clear();  // no token: no repository access to offer
+  CHECK_FALSE(runs::build_task(c, r, "brt-token").env.contains("GIT_CONFIG_COUNT"));
+}
+
 TEST_CASE("missing credentials are named") {
   config c;
   CHECK(runs::missing_credentials(c, "claude").find("ANTHROPIC_API_KEY") != std::string::npos);

@@ -394,11 +394,36 @@ async function showHistory(params) {
   results.replaceChildren(table(['Run', 'User', 'Engine', 'Status', 'Created', 'Message', 'Reason'], rows, 'No runs match.'), pager);
 }
 
+// ---- schedules ------------------------------------------------------------------------------------------
+
+// Every schedule and heartbeat the session may see: when it fires, whether it is paused, what it sends.
+async function showSchedules() {
+  const results = el('div', { id: 'schedules' }, el('p', { class: 'muted' }, 'Loading…'));
+  view.replaceChildren(el('section', {}, el('h2', {}, 'Schedules'), results));
+  let page;
+  try {
+    page = await api('/dashboard/api/schedules');
+  } catch (e) {
+    results.replaceChildren(el('p', { class: 'ev-error' }, e.message));
+    return;
+  }
+  const when = (s) => (s.cron ? `cron ${s.cron}` : `every ${fmtDuration(s.interval_s)}`) +
+    (s.timezone && s.timezone !== 'UTC' ? ` (${s.timezone})` : '');
+  const next = (s) => (s.paused ? el('span', { class: 'status paused' }, 'paused') : s.next_run ? fmtTime(s.next_run) : '—');
+  const history = (s) => el('a', { href: '#/history?user=' + encodeURIComponent(s.user) }, s.user);
+  const rows = page.schedules.map((s) => el('tr', { dataset: { schedule: s.id } },
+    el('td', { class: 'mono' }, s.id), el('td', {}, history(s)), el('td', {}, s.kind), el('td', {}, when(s)),
+    el('td', { class: 'next' }, next(s)), el('td', { class: 'hide-narrow' }, s.missed),
+    el('td', { class: 'wrap' }, s.message.length > 120 ? s.message.slice(0, 120) + '…' : s.message)));
+  results.replaceChildren(table(['Schedule', 'User', 'Kind', 'When', 'Next run', 'Missed', 'Message'], rows, 'No schedules.'));
+}
+
 // ---- routing --------------------------------------------------------------------------------------------
 
 function currentRoute() {
   const h = location.hash.slice(1) || '/';
   if (h.startsWith('/run/')) return { name: 'run', id: decodeURIComponent(h.slice(5)) };
+  if (h === '/schedules') return { name: 'schedules' };
   if (h.startsWith('/history')) {
     const q = h.indexOf('?');
     return { name: 'history', params: new URLSearchParams(q < 0 ? '' : h.slice(q + 1)) };
@@ -412,6 +437,7 @@ function render() {
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('current', a.dataset.nav === r.name);
   if (r.name === 'run') showRun(r.id);
   else if (r.name === 'history') showHistory(r.params);
+  else if (r.name === 'schedules') showSchedules();
   else renderOverview();
 }
 
