@@ -130,6 +130,7 @@ class session : public std::enable_shared_from_this<session> {
   net::awaitable<bool> send(http::request<http::string_body>& req, bool client_keeps, upstream_conn& conn,
                             const upstream& up, bool meter, std::string_view name);
   net::awaitable<void> tunnel(const http::request<http::string_body>& req);
+  void record_egress(const std::string& target, bool allowed, const std::string& reason, const std::string& repo = {});
   net::awaitable<void> connect_upstream(upstream_conn& conn, const upstream& up);
   template <class Up>
   net::awaitable<int> exchange(Up& up, upstream_conn& conn, http::request<http::string_body>& req, bool meter);
@@ -345,12 +346,23 @@ net::awaitable<bool> session::git(http::request_parser<http::string_body>& p) {
     co_await refuse(c_, 403, "berth gateway: " + why, run_);
     co_return false;
   }
+  // GitHub is a destination like any other: the operator lists it (BERTH_EGRESS_ALLOW) or no run reaches it.
+  const auto host = parse_connect_target((git_up_.host.find(':') != std::string::npos ? "[" + git_up_.host + "]" : git_up_.host) +
+                                         ":" + git_up_.port);
+  const std::string repo = g->owner + "/" + g->repo;
+  if (!host || !egress_listed(cfg_.egress_allow, *host)) {
+    const std::string named = host ? host->text() : git_up_.host + ":" + git_up_.port;
+    why = named + " (BERTH_GITHUB_GIT_BASE) is not in BERTH_EGRESS_ALLOW";
+    record_egress(named, false, why, repo);
+    co_await refuse(c_, 403, "berth gateway: " + why, run_);
+    co_return false;
+  }
+  if (g->rest.starts_with("/info/refs")) record_egress(host->text(), true, "", repo);  // once per git operation
   if (!co_await read_body(p)) co_return false;
   auto req = p.release();
   const bool client_keeps = req.keep_alive();
   rewrite_for_git(req, git_up_, cfg_.github_token);
   req.target(git_up_.prefix + "/" + g->owner + "/" + g->repo + ".git" + g->rest);
-  log::info("gateway: repository read", {{"run", run_}, {"repo", g->owner + "/" + g->repo}, {"step", g->rest.substr(0, g->rest.find('?'))}});
   co_return co_await send(req, client_keeps, gitc_, git_up_, false, "GitHub");
 }
 
@@ -403,17 +415,21 @@ net::awaitable<void> pipe(From& from, To& to) {
   }
 }
 
-net::awaitable<void> session::tunnel(const http::request<http::string_body>& req) {
+// An egress attempt on the run's journal (an `egress` event), the metrics and the log.
+void session::record_egress(const std::string& target, bool allowed, const std::string& reason, const std::string& repo) {
   auto& m = runs::global_metrics();
+  (allowed ? m.egress_allowed : m.egress_refused).fetch_add(1, std::memory_order_relaxed);
+  nlohmann::json e = {{"target", target}, {"allowed", allowed}};
+  if (!repo.empty()) e["git"] = repo;
+  if (!reason.empty()) e["reason"] = reason;
+  notes_(run_, note{.egress = e});
+  if (allowed) log::info("gateway: egress allowed", {{"run", run_}, {"target", target}});
+  else log::warn("gateway: egress refused", {{"run", run_}, {"target", target}, {"reason", reason}});
+}
+
+net::awaitable<void> session::tunnel(const http::request<http::string_body>& req) {
   const std::string asked(req.target().substr(0, 300));
-  auto record = [&](bool allowed, const std::string& reason) {
-    (allowed ? m.egress_allowed : m.egress_refused).fetch_add(1, std::memory_order_relaxed);
-    nlohmann::json e = {{"target", asked}, {"allowed", allowed}};
-    if (!reason.empty()) e["reason"] = reason;
-    notes_(run_, note{.egress = e});
-    if (allowed) log::info("gateway: egress allowed", {{"run", run_}, {"target", asked}});
-    else log::warn("gateway: egress refused", {{"run", run_}, {"target", asked}, {"reason", reason}});
-  };
+  auto record = [&](bool allowed, const std::string& reason) { record_egress(asked, allowed, reason); };
   auto target = parse_connect_target(asked);
   if (!target) {
     record(false, "not a host:port");

@@ -339,34 +339,57 @@ TEST_CASE("claude: a run GitHub started clones its own repository through the ga
   fake_chat gh({r, "Basic eC1hY2Nlc3MtdG9rZW46Z2hwX2dpdF90ZXN0X3Rva2Vu"});  // base64 of x-access-token:ghp_git_test_token
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
   const std::string hook_secret = "github-webhook-secret-git";
-  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"ANTHROPIC_API_KEY", secret},
-                    {"ANTHROPIC_BASE_URL", fake.base_url()}, {"BERTH_GITHUB_WEBHOOK_SECRET", hook_secret},
-                    {"BERTH_GITHUB_TOKEN", "ghp_git_test_token"}, {"BERTH_GITHUB_API_BASE", gh.base()},
-                    {"BERTH_GITHUB_GIT_BASE", gh.base()}});
-  api_client api(d.port(), test_key);
   users u;
   const std::string login = unique("alice");
   u.names.push_back("github." + login);
-  const std::string command =
+  // A comment on octo/widgets#7 whose agent runs `command`; the run, ended.
+  auto github_run = [&](api_client& api, const std::string& command) {
+    const auto body = json{{"action", "created"},
+                           {"issue", {{"number", 7}, {"title", "read me"}}},
+                           {"comment", {{"id", 1}, {"body", "@berth what does the README say?\n@@bash:" + command},
+                                        {"user", {{"login", login}, {"type", "User"}}}}},
+                           {"repository", {{"full_name", "octo/widgets"}}}}
+                          .dump();
+    auto res = api.post("/hooks/github", body,
+                        {{"Content-Type", "application/json"}, {"X-GitHub-Event", "issue_comment"}, {"X-GitHub-Delivery", unique("d")},
+                         {"X-Hub-Signature-256", "sha256=" + berth::chat::hmac_sha256_hex(hook_secret, body)}});
+    REQUIRE(res.status == 200);
+    const std::string run = res.json().value("run", "");
+    REQUIRE(!run.empty());
+    auto done = api.wait_done(run);
+    INFO(done.dump());
+    CHECK(api.get("/api/v1/runs/" + run).json()["trigger"] == "github:octo/widgets#7");
+    REQUIRE(done["status"] == "succeeded");
+    return run;
+  };
+  auto berthd = [&](const std::string& egress) {
+    return berthd_process({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"ANTHROPIC_API_KEY", secret},
+                           {"ANTHROPIC_BASE_URL", fake.base_url()}, {"BERTH_GITHUB_WEBHOOK_SECRET", hook_secret},
+                           {"BERTH_GITHUB_TOKEN", "ghp_git_test_token"}, {"BERTH_GITHUB_API_BASE", gh.base()},
+                           {"BERTH_GITHUB_GIT_BASE", gh.base()}, {"BERTH_EGRESS_ALLOW", egress}});
+  };
+  const std::string gh_host = gh.base().substr(7);  // 127.0.0.1:<port>
+  {
+    // GitHub is a destination like any other: not on the allow-list, no clone (the run's egress event says why).
+    auto d = berthd("");
+    api_client api(d.port(), test_key);
+    auto run = github_run(api, "git clone -q https://github.com/octo/widgets 2>&1");
+    auto evs = stored_events(api, run);
+    CHECK(tool_result_of(evs)["output"].get<std::string>().find("error: 403") != std::string::npos);
+    std::vector<json> egress;
+    for (const auto& e : evs)
+      if (e.type == "egress") egress.push_back(e.json());
+    REQUIRE(egress.size() == 1);
+    CHECK(egress[0]["allowed"] == false);
+    CHECK(egress[0]["reason"] == gh_host + " (BERTH_GITHUB_GIT_BASE) is not in BERTH_EGRESS_ALLOW");
+    for (const auto& q : gh.requests()) CHECK(q.path.starts_with("/repos/"));  // comments only: nothing reached git
+  }
+  auto d = berthd(gh_host);
+  api_client api(d.port(), test_key);
+  const auto run = github_run(api,
       "git clone -q https://github.com/octo/widgets && cat widgets/README.md; "
       "git clone -q https://github.com/octo/secret 2>&1; git -C widgets push -q origin HEAD:refs/heads/x 2>&1; "
-      "echo token-count=$(env | grep -c ghp_git_test_token)";
-  const auto body = json{{"action", "created"},
-                         {"issue", {{"number", 7}, {"title", "read me"}}},
-                         {"comment", {{"id", 1}, {"body", "@berth what does the README say?\n@@bash:" + command},
-                                      {"user", {{"login", login}, {"type", "User"}}}}},
-                         {"repository", {{"full_name", "octo/widgets"}}}}
-                        .dump();
-  auto res = api.post("/hooks/github", body,
-                      {{"Content-Type", "application/json"}, {"X-GitHub-Event", "issue_comment"}, {"X-GitHub-Delivery", unique("d")},
-                       {"X-Hub-Signature-256", "sha256=" + berth::chat::hmac_sha256_hex(hook_secret, body)}});
-  REQUIRE(res.status == 200);
-  const std::string run = res.json().value("run", "");
-  REQUIRE(!run.empty());
-  auto done = api.wait_done(run);
-  INFO(done.dump());
-  CHECK(api.get("/api/v1/runs/" + run).json()["trigger"] == "github:octo/widgets#7");
-  REQUIRE(done["status"] == "succeeded");
+      "echo token-count=$(env | grep -c ghp_git_test_token)");
   auto result = tool_result_of(stored_events(api, run));
   REQUIRE(result.is_object());
   const auto out = result["output"].get<std::string>();
