@@ -249,6 +249,13 @@ config parse_config(const env_lookup& env) {
     }
   }
 
+  r.string("BERTH_PRICES", c.prices_spec);
+  {
+    std::string why;
+    if (auto t = parse_prices(c.prices_spec, why)) c.prices = std::move(*t);
+    else r.problems.push_back("BERTH_PRICES: " + why);
+  }
+
   r.string("BERTH_LOG_LEVEL", c.log_level);
   r.string("BERTH_LOG_FORMAT", c.log_format);
   log::level lvl;
@@ -313,6 +320,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
                       ", dir " + (c.gateway_dir.empty() ? std::string("(the volume's mountpoint)") : c.gateway_dir) +
                       ", max body " + std::to_string(c.gateway_max_body_bytes) + " bytes"},
       {"egress_allow", c.egress_allow.empty() ? "(none: the model API only)" : join(c.egress_allow)},
+      {"prices", c.prices_spec},
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
       {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
       {"schedules", "min interval " + std::to_string(c.schedule_min_interval_s) + " s"},

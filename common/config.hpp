@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/prices.hpp"
+
 namespace berth {
 
 struct config {
@@ -81,6 +83,8 @@ struct config {
   std::string gateway_volume;  // empty: berth-gw-<instance>
   std::string gateway_dir;     // where berthd finds that volume; empty: its mountpoint on this engine's host
   std::int64_t gateway_max_body_bytes = 32LL << 20;  // a model request larger than this: 413
+  std::string prices_spec{default_prices};  // BERTH_PRICES: what metered usage costs (budgets in USD)
+  price_table prices;
   int gateway_relay_port = 8119;                     // the worker's loopback port the CLI talks to
   std::vector<std::string> egress_allow;             // host:port, *.domain:port reachable through CONNECT
 

@@ -1,5 +1,7 @@
 #include "common/usage.hpp"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 namespace berth {
@@ -16,6 +18,7 @@ usage& usage::operator+=(const usage& o) {
   output_tokens += o.output_tokens;
   cache_read_input_tokens += o.cache_read_input_tokens;
   cache_creation_input_tokens += o.cache_creation_input_tokens;
+  cost_micro_usd += o.cost_micro_usd;
   return *this;
 }
 
@@ -29,7 +32,8 @@ nlohmann::json usage::to_json() const {
           {"input_tokens", input_tokens},
           {"output_tokens", output_tokens},
           {"cache_read_input_tokens", cache_read_input_tokens},
-          {"cache_creation_input_tokens", cache_creation_input_tokens}};
+          {"cache_creation_input_tokens", cache_creation_input_tokens},
+          {"cost_usd", static_cast<double>(cost_micro_usd) / 1e6}};
 }
 
 usage usage_from_json(const nlohmann::json& j) {
@@ -40,6 +44,8 @@ usage usage_from_json(const nlohmann::json& j) {
   u.output_tokens = field(j, "output_tokens");
   u.cache_read_input_tokens = field(j, "cache_read_input_tokens");
   u.cache_creation_input_tokens = field(j, "cache_creation_input_tokens");
+  if (auto it = j.find("cost_usd"); it != j.end() && it->is_number() && it->get<double>() >= 0)
+    u.cost_micro_usd = static_cast<std::int64_t>(std::llround(it->get<double>() * 1e6));
   return u;
 }
 

@@ -12,6 +12,7 @@ struct usage {
   std::int64_t output_tokens = 0;
   std::int64_t cache_read_input_tokens = 0;
   std::int64_t cache_creation_input_tokens = 0;
+  std::int64_t cost_micro_usd = 0;  // at BERTH_PRICES (common/prices.hpp), millionths of a USD
   usage& operator+=(const usage& o);
   bool empty() const;
   nlohmann::json to_json() const;

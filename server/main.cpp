@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
     journal.on_finished([&outbox](const std::string&) { outbox.notify(); });
     // One secret for every instance on the database: a run adopted elsewhere keeps its worker's token.
     runs::token_registry tokens(db.meta_or_set("gateway_secret", runs::new_gateway_secret()));
+    runs::spend_ledger spend(db);  // before everything that checks or counts spend: it outlives them
+    spend.start();                 // budgets and today's spend, before anything may be submitted
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);
     runs::node_lease lease(cfg, db, manager, exec);
@@ -204,7 +206,8 @@ int main(int argc, char** argv) {
     runs::instructions_service instructions(cfg, docker, db, instance);
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
 
-    http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, instance, health.state());
+    manager.set_budget_check([&spend](const std::string& user) { return spend.check(user, now_ms()); });
+    http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, instance, health.state());
     // Before the io_context: sessions still suspended when it is destroyed give their slots back to it.
     http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),
                                   static_cast<std::size_t>(cfg.max_connections_per_client));
@@ -212,12 +215,21 @@ int main(int argc, char** argv) {
     boost::asio::thread_pool pool(blocking_threads);
     http::listener front(a, ioc, pool, conns);
     auto ep = front.bind(cfg.listen_host, cfg.listen_port);
-    gateway::gateway model_gateway(ioc, cfg, tokens, [&exec](const std::string& run, const gateway::note& n) {
-      runs::run_note rn;
-      rn.used = n.used;
-      if (!n.egress.is_null()) rn.events.push_back({"egress", n.egress});
-      exec.note(run, std::move(rn));
-    });
+    gateway::gateway model_gateway(
+        ioc, cfg, tokens,
+        [&exec, &spend](const std::string& run, const gateway::note& n) {
+          runs::run_note rn;
+          rn.used = n.used;
+          rn.refused = n.refused;
+          if (!n.egress.is_null()) rn.events.push_back({"egress", n.egress});
+          // Counted at once for the next model call's check; the run's writer stores it.
+          if (!n.used.empty() && !n.user.empty()) spend.add(n.user, {total_tokens(n.used), n.used.cost_micro_usd}, now_ms());
+          exec.note(run, std::move(rn));
+        },
+        [&spend](const std::string& user) -> std::optional<std::string> {
+          if (auto over = spend.check(user, now_ms())) return over->reason;
+          return std::nullopt;
+        });
     const auto gateway_socket =
         (std::filesystem::path(gateway_dir(cfg, docker, instance)) / runs::gateway_socket_name(cfg.node_id)).string();
     model_gateway.bind(gateway_socket);

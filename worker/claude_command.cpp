@@ -1,6 +1,7 @@
 #include "worker/claude_command.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace berth::worker {
 namespace {
@@ -33,6 +34,11 @@ claude_command build_claude_command(const task& t, const claude_paths& p, bool r
   }
   if (o.contains("max_turns") && o["max_turns"].is_number_integer())
     c.argv.insert(c.argv.end(), {"--max-turns", std::to_string(o["max_turns"].get<int>())});
+  if (o.contains("max_budget_usd") && o["max_budget_usd"].is_number() && o["max_budget_usd"].get<double>() > 0) {
+    char usd[32];
+    std::snprintf(usd, sizeof usd, "%.6f", o["max_budget_usd"].get<double>());
+    c.argv.insert(c.argv.end(), {"--max-budget-usd", usd});
+  }
   if (!t.session_id.empty()) c.argv.insert(c.argv.end(), {resume ? "--resume" : "--session-id", t.session_id});
 
   for (const auto& kv : inherited)

@@ -180,6 +180,9 @@ void stream_translator::on_result(const json& j, translation& out) {
     fail(out, "auth", text.empty() ? "the Anthropic API rejected the credentials" : text);
   else if (status.is_number() || !synthetic_error_.empty())
     fail(out, "api", text.empty() ? "the Anthropic API failed (" + status.dump() + ")" : text);
+  else if (sub == "error_max_budget_usd")
+    fail(out, "engine", "the agent reached the run's spending limit (options.max_budget_usd; cost " +
+                            std::to_string(j.value("total_cost_usd", 0.0)) + " USD as the CLI counts it)");
   else if (sub == "error_max_turns")
     fail(out, "engine", "the agent reached its turn limit (" + std::to_string(j.value("num_turns", 0)) +
                             " turns) before finishing");

@@ -115,9 +115,9 @@ struct upstream_conn {
 // One worker connection: its run, and the upstream connection it reuses between requests.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(local::socket s, const config& c, runs::token_registry& t, const note_sink& n, const upstream& u,
-          const upstream& git, net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
-      : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), up_(u), git_up_(git), tls_ctx_(tls), open_(std::move(open)) {}
+  session(local::socket s, const config& c, runs::token_registry& t, const note_sink& n, const budget_check& b,
+          const upstream& u, const upstream& git, net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
+      : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), budget_(b), up_(u), git_up_(git), tls_ctx_(tls), open_(std::move(open)) {}
   ~session() { open_->fetch_sub(1); }
   net::awaitable<void> run();
   net::any_io_executor executor() { return c_.get_executor(); }
@@ -139,6 +139,7 @@ class session : public std::enable_shared_from_this<session> {
   const config& cfg_;
   runs::token_registry& tokens_;
   const note_sink& notes_;
+  const budget_check& budget_;
   const upstream& up_;
   const upstream& git_up_;
   net::ssl::context& tls_ctx_;
@@ -146,6 +147,7 @@ class session : public std::enable_shared_from_this<session> {
   beast::flat_buffer buf_;
   std::string token_;
   std::string run_;
+  std::string user_;
   upstream_conn upc_;  // to the model API
   upstream_conn gitc_;  // to GitHub's git host
 };
@@ -167,8 +169,9 @@ net::awaitable<bool> session::read_preamble() {
     if (ec) co_return false;
     buf_.commit(n);
   }
-  if (auto r = tokens_.run_of(token_)) {
-    run_ = *r;
+  if (auto g = tokens_.grant_of(token_)) {
+    run_ = g->run;
+    user_ = g->user;
     co_return true;
   }
   co_await refuse(c_, 401, "berth gateway: this connection's run token is unknown or its run has ended");
@@ -221,6 +224,12 @@ net::awaitable<void> session::run() {
                                              " refused: only POST /v1/messages and /v1/messages/count_tokens are served", run_);
     }
     if (!co_await read_body(p)) co_return;
+    if (budget_) {
+      if (auto why = budget_(user_)) {  // read whole, so the refusal is the answer the CLI sees; nothing forwarded
+        notes_(run_, note{.user = user_, .refused = *why});
+        co_return co_await refuse(c_, 403, "berth gateway: budget exceeded: " + *why, run_);
+      }
+    }
     if (!co_await forward(p)) co_return;
   }
 }
@@ -276,7 +285,7 @@ net::awaitable<int> session::exchange(Up& up, upstream_conn& conn, http::request
   if (hec) co_return hn == 0 && conn.buf.size() == 0 ? 1 : 2;
   auto& res = p.get();
   const bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
-  usage_meter meter_(sse);
+  usage_meter meter_(sse, &cfg_.prices);
   auto report = [&](usage u) {
     if (!meter || u.empty()) return;
     auto& m = runs::global_metrics();
@@ -284,7 +293,7 @@ net::awaitable<int> session::exchange(Up& up, upstream_conn& conn, http::request
     m.tokens_output.fetch_add(static_cast<std::uint64_t>(u.output_tokens), std::memory_order_relaxed);
     m.tokens_cache_read.fetch_add(static_cast<std::uint64_t>(u.cache_read_input_tokens), std::memory_order_relaxed);
     m.tokens_cache_creation.fetch_add(static_cast<std::uint64_t>(u.cache_creation_input_tokens), std::memory_order_relaxed);
-    notes_(run_, note{.used = u});
+    notes_(run_, note{.user = user_, .used = u});
   };
   http::serializer<false, http::buffer_body> sr{res};
   c_.expires_after(answer_timeout);
@@ -326,7 +335,7 @@ net::awaitable<bool> session::forward(http::request_parser<http::string_body>& p
   rewrite_for_upstream(req, up_, cfg_.anthropic_api_key, cfg_.claude_oauth_token);
   req.target(up_.prefix + std::string(req.target()));
   runs::global_metrics().gateway_forwarded.fetch_add(1, std::memory_order_relaxed);
-  notes_(run_, note{.used = {.requests = 1}});
+  notes_(run_, note{.user = user_, .used = {.requests = 1}});
   co_return co_await send(req, client_keeps, upc_, up_, true, "the model API");
 }
 
@@ -422,7 +431,7 @@ void session::record_egress(const std::string& target, bool allowed, const std::
   nlohmann::json e = {{"target", target}, {"allowed", allowed}};
   if (!repo.empty()) e["git"] = repo;
   if (!reason.empty()) e["reason"] = reason;
-  notes_(run_, note{.egress = e});
+  notes_(run_, note{.user = user_, .egress = e});
   if (allowed) log::info("gateway: egress allowed", {{"run", run_}, {"target", target}});
   else log::warn("gateway: egress refused", {{"run", run_}, {"target", target}, {"reason", reason}});
 }
@@ -481,8 +490,8 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
 }
 }  // namespace
 
-gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes)
-    : ioc_(ioc), cfg_(c), tokens_(tokens), notes_(std::move(notes)), tls_(net::ssl::context::tls_client), acceptor_(ioc) {
+gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes, budget_check budget)
+    : ioc_(ioc), cfg_(c), tokens_(tokens), notes_(std::move(notes)), budget_(std::move(budget)), tls_(net::ssl::context::tls_client), acceptor_(ioc) {
   auto u = parse_upstream(c.anthropic_base_url);
   if (!u) throw std::runtime_error("ANTHROPIC_BASE_URL is not an http(s) URL");
   upstream_ = *u;
@@ -533,7 +542,7 @@ void gateway::start() {
             sock.close(ignored);
             continue;
           }
-          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, upstream_, git_upstream_, tls_, open_);
+          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, budget_, upstream_, git_upstream_, tls_, open_);
           net::co_spawn(s->executor(), [s]() -> net::awaitable<void> { co_await s->run(); },
                         [](std::exception_ptr e) {
                           if (!e) return;

@@ -7,6 +7,7 @@
 //     to BERTH_GITHUB_GIT_BASE with BERTH_GITHUB_TOKEN added (server/gateway/git_route.hpp);
 //   - answers CONNECT host:port for targets BERTH_EGRESS_ALLOW names (checked after resolution) and splices
 //     the tunnel, refusing the rest with 403;
+//   - refuses model requests of a user over a daily budget (403, and a note that ends the run `failed`);
 //   - refuses everything else itself (401 unknown or ended token, 403 other paths, 413 body over
 //     BERTH_GATEWAY_MAX_BODY_BYTES, 400/431 malformed): nothing refused reaches the upstream.
 // Every allowed and refused CONNECT and every metered answer is handed to `notes` for the run's journal.
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -29,14 +31,19 @@
 namespace berth::gateway {
 
 struct note {
+  std::string user;                          // whose run it is
   usage used;                                // tokens an answer reported (and requests forwarded)
   nlohmann::json egress = nullptr;           // a CONNECT attempt: {target, allowed, reason}
+  std::string refused;                       // a model call was refused for the user's budget: why
 };
 using note_sink = std::function<void(const std::string& run, const note& n)>;
+// Why `user` may not call the model now (over a budget), or nullopt.
+using budget_check = std::function<std::optional<std::string>(const std::string& user)>;
 
 class gateway {
  public:
-  gateway(boost::asio::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes);
+  gateway(boost::asio::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes,
+          budget_check budget = {});
   // Creates the socket at `path` (a stale one is replaced), mode 0666 so the worker's uid may connect.
   void bind(const std::string& path);
   void start();
@@ -47,6 +54,7 @@ class gateway {
   const config& cfg_;
   runs::token_registry& tokens_;
   note_sink notes_;
+  budget_check budget_;
   upstream upstream_;
   upstream git_upstream_;  // BERTH_GITHUB_GIT_BASE
   boost::asio::ssl::context tls_;

@@ -31,7 +31,10 @@ void usage_meter::line(std::string_view l) {
   if (!start && !delta) return;
   auto j = parse_json(l.substr(5));
   if (!j.is_object()) return;
-  if (start && j.contains("message") && j["message"].is_object() && j["message"].contains("usage")) take(j["message"]["usage"]);
+  if (start && j.contains("message") && j["message"].is_object()) {
+    if (auto m = j["message"].find("model"); m != j["message"].end() && m->is_string()) model_ = m->get<std::string>();
+    if (j["message"].contains("usage")) take(j["message"]["usage"]);
+  }
   if (delta && j.contains("usage")) take(j["usage"]);
 }
 
@@ -42,6 +45,7 @@ usage usage_meter::delta() {
   d.cache_read_input_tokens = seen_.cache_read_input_tokens - reported_.cache_read_input_tokens;
   d.cache_creation_input_tokens = seen_.cache_creation_input_tokens - reported_.cache_creation_input_tokens;
   reported_ = seen_;
+  if (prices_) d.cost_micro_usd = cost_micro_usd(*prices_, model_, d);
   return d;
 }
 
@@ -75,6 +79,7 @@ usage usage_meter::finish() {
     if (!skipping_ && !buf_.empty()) line(buf_);
   } else if (!skipping_) {
     auto j = parse_json(buf_);
+    if (j.is_object() && j.contains("model") && j["model"].is_string()) model_ = j["model"].get<std::string>();
     if (j.is_object() && j.contains("usage")) take(j["usage"]);
   }
   buf_.clear();

@@ -149,6 +149,7 @@ reply api_metrics(app& a, const route_match&, const request_view& req) {
   g.docker_up = a.health.docker_ok;
   g.uptime_s = static_cast<double>(now_ms() - a.started_ms) / 1000.0;
   for (const auto& [state, n] : a.db.count_deliveries_by_state()) g.deliveries[state] = static_cast<std::uint64_t>(n);
+  for (const auto& [user, s] : a.spend.today(now_ms())) g.spend_today[user] = {s.tokens, static_cast<double>(s.cost_micros) / 1e6};
   return {200, "text/plain; version=0.0.4; charset=utf-8", runs::render_prometheus(runs::global_metrics(), g), {}, std::nullopt};
 }
 

@@ -189,6 +189,16 @@ json build_overview(app& a, const user_scope& users) {
   }
   j["queue_total"] = queued.size();
 
+  // Spend today (UTC) per user, with each one's budget: what the gateway metered, priced at BERTH_PRICES.
+  j["spend_today"] = json::array();
+  for (const auto& [user, sp] : a.spend.today(now)) {
+    if (!scope_allows(users, user)) continue;
+    auto b = a.spend.budget_of(user);
+    j["spend_today"].push_back({{"user", user}, {"tokens", sp.tokens}, {"usd", static_cast<double>(sp.cost_micros) / 1e6},
+                                {"budget", b ? runs::budget_json(*b) : json(nullptr)},
+                                {"exceeded", a.spend.check(user, now).has_value()}});
+  }
+
   store::run_filter f;
   f.limit = recent_runs;
   if (users) f.user_patterns = *users;

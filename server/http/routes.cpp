@@ -1,10 +1,14 @@
 #include "server/http/routes.hpp"
 
+#include <algorithm>
 #include <array>
+
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/runs/metrics.hpp"
+#include "server/http/budget_handlers.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/hooks_handlers.hpp"
 #include "server/http/schedules_handlers.hpp"
@@ -48,6 +52,9 @@ constexpr std::array table{
   route{"GET",    "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
   route{"PUT",    "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
   route{"DELETE", "/api/v1/users/{user}/heartbeat",  api_heartbeat,           key,       pool},
+  route{"GET",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
   route{"POST",   "/hooks/slack",                    slack,                   signature, pool},
   route{"POST",   "/hooks/github",                   github,                  signature, pool},
   route{"POST",   "/hooks/telegram",                 telegram,                signature, pool},
@@ -81,6 +88,7 @@ int http_status_of(runs::refusal r) {
     case runs::refusal::invalid: return 400;
     case runs::refusal::too_large: return 413;
     case runs::refusal::busy: return 429;
+    case runs::refusal::over_budget: return 429;
     case runs::refusal::unavailable: return 503;
   }
   return 500;
@@ -135,6 +143,14 @@ reply dispatch(app& a, const route_match& m, const request_view& req) {
   } catch (const runs::request_error& e) {
     reply r = error_reply(http_status_of(e.kind), e.code, e.what());
     if (e.kind == runs::refusal::busy) r.headers.emplace_back("Retry-After", "5");
+    if (e.kind == runs::refusal::over_budget) {
+      r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, (e.resets_at_ms - now_ms() + 999) / 1000)));
+      auto body = nlohmann::json::parse(r.body, nullptr, false);
+      if (body.is_object()) {
+        body["error"]["resets_at"] = format_time_ms(e.resets_at_ms);
+        r.body = body.dump();
+      }
+    }
     return r;
   } catch (const http_error& e) {
     return error_reply(e.status, e.code, e.what());

@@ -23,7 +23,7 @@ void docker_executor::launch(const store::run_record& rec) {
   a->id = rec.id;
   // Open before the thread starts: a re-attached worker's next model request must not meet a closed token
   // while its thread is still getting going (berthd starts the gateway after re-attaching).
-  a->token_opening = tokens_.open(rec.id, cfg_.github_token.empty() ? std::string() : git_repo_of_trigger(rec.trigger));
+  a->token_opening = tokens_.open(rec.id, rec.user, cfg_.github_token.empty() ? std::string() : git_repo_of_trigger(rec.trigger));
   std::vector<std::jthread> ended;
   {
     std::lock_guard lock(m_);
@@ -78,6 +78,7 @@ void docker_executor::note(const std::string& id, run_note n) {
     std::lock_guard notes(it->second->notes_m);
     for (auto& d : n.events) it->second->notes.events.push_back(std::move(d));
     it->second->notes.used += n.used;
+    if (!n.refused.empty()) it->second->notes.refused = std::move(n.refused);
   }
   it->second->wake();
 }

@@ -19,6 +19,7 @@ namespace berth::runs {
 struct run_note {
   std::vector<draft> events;
   usage used;
+  std::string refused;  // a model call was refused for the user's budget: the run ends failed with this
 };
 
 struct executor_callbacks {

@@ -128,6 +128,11 @@ std::string render_prometheus(const metrics& m, const gauges& g) {
     out += "berth_deliveries{state=\"" + std::string(s) + "\"} " +
            std::to_string(it == g.deliveries.end() ? 0 : it->second) + "\n";
   }
+  // User names are [A-Za-z0-9_.-]: nothing to escape in a label value.
+  header(out, "berth_user_tokens_today", "gauge", "Tokens each user's runs used today (UTC), as the gateway metered them.");
+  for (const auto& [user, s] : g.spend_today) out += "berth_user_tokens_today{user=\"" + user + "\"} " + std::to_string(s.tokens) + "\n";
+  header(out, "berth_user_spend_usd_today", "gauge", "What each user's runs cost today (UTC) at BERTH_PRICES, in USD.");
+  for (const auto& [user, s] : g.spend_today) out += "berth_user_spend_usd_today{user=\"" + user + "\"} " + num(s.usd) + "\n";
   return out;
 }
 

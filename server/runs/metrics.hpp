@@ -68,6 +68,11 @@ struct gauges {
   bool docker_up = false;
   double uptime_s = 0;
   std::map<std::string, std::uint64_t> deliveries;  // outbox rows by state (waiting, pending, delivered, failed)
+  struct user_spend {
+    std::int64_t tokens = 0;
+    double usd = 0;
+  };
+  std::map<std::string, user_spend> spend_today;  // users who spent anything today (UTC)
 };
 
 std::string render_prometheus(const metrics& m, const gauges& g);

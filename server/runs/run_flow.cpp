@@ -7,10 +7,12 @@
 #include <utility>
 
 #include "common/json_bounded.hpp"
+#include "common/prices.hpp"
 #include "common/usage.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "common/task.hpp"
+#include "server/runs/budgets.hpp"
 #include "server/runs/metrics.hpp"
 #include "server/runs/task_builder.hpp"
 
@@ -351,6 +353,8 @@ void run_flow::finalize(output_pump& p) {
   }
   tokens_.close(rec_.id, a_.token_opening);
   flush_notes();
+  // The agent was cut off from the model by its user's budget: whatever it made of that, the run failed.
+  if (!refused_.empty() && (o.end == run_end::succeeded || o.end == run_end::failed)) o = {run_end::failed, "budget exceeded: " + refused_};
   journal_.finish(rec_.id, seq_, o.end, o.reason, code);
   release_();
   const auto t_done = clock::now();
@@ -371,11 +375,17 @@ void run_flow::flush_notes() {
     std::lock_guard lock(a_.notes_m);
     std::swap(n, a_.notes);
   }
+  if (!n.refused.empty() && refused_.empty()) {
+    refused_ = n.refused;
+    n.events.push_back(log_draft("berthd", "the gateway refused a model call: " + refused_));
+  }
   if (n.events.empty() && n.used.empty()) return;
   store::run_update u;
   if (!n.used.empty()) {
     used_ += n.used;
     u.usage = used_.to_json().dump();
+    // The user's spend today grows in the same transaction: a restart neither loses nor repeats it.
+    u.spend = store::spend_delta{utc_day(now_ms()), total_tokens(n.used), n.used.cost_micro_usd};
   }
   emit(std::move(n.events), u);
 }

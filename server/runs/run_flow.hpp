@@ -107,6 +107,7 @@ class run_flow {
   std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
   token_registry& tokens_;  // this run's gateway token is closed before its `done` is stored
   usage used_;  // this run's metered usage so far (restored from the store after a restart)
+  std::string refused_;  // why the gateway refused this run's model calls (a budget), if it did
   std::optional<docker::unix_stream> exit_waiter_;
 };
 

@@ -37,6 +37,13 @@ store::run_record run_manager::submit(const run_request& r) {
   if (stopping_) throw request_error(refusal::unavailable, "shutting_down", "berthd is shutting down; retry shortly");
   if (auto missing = missing_credentials(cfg_, r.engine); !missing.empty())
     throw request_error(refusal::unavailable, "credentials_missing", missing);
+  if (budget_) {
+    if (auto over = budget_(r.user)) {
+      request_error e(refusal::over_budget, "budget_exceeded", over->reason + "; it resets at " + format_time_ms(over->resets_at_ms));
+      e.resets_at_ms = over->resets_at_ms;
+      throw e;
+    }
+  }
   // Admission counts the runs waiting in the shared queue; two submissions racing may both pass at the edge,
   // which lets the queue exceed its bound by the number of concurrent submitters, never more.
   if (journal_.db().count_waiting() >= cfg_.queue_max) {
@@ -96,6 +103,8 @@ store::run_record run_manager::finish_refused(store::run_record rec, const std::
 
 std::optional<store::run_record> run_manager::submit_scheduled(const run_request& r, const store::schedule_step& step) {
   std::string refused = missing_credentials(cfg_, r.engine);
+  if (refused.empty() && budget_)
+    if (auto over = budget_(r.user)) refused = "budget exceeded: " + over->reason;
   if (refused.empty() && journal_.db().count_waiting() >= cfg_.queue_max)
     refused = "the run queue is full (" + std::to_string(cfg_.queue_max) + " waiting)";
   auto rec = store_queued(r, refused.empty() ? "" : node_, step);

@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/config.hpp"
+#include "server/runs/budgets.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/journal.hpp"
 #include "server/runs/run_request.hpp"
@@ -52,6 +54,8 @@ class run_manager {
   int adopt_orphans(bool own = true);
   // While this says no, nothing is launched: runs wait in the queue instead of failing.
   void set_engine_check(std::function<bool()> ok) { engine_ok_ = std::move(ok); }
+  // Why a user may not start runs now (over a daily budget), and when that ends; checked at submission.
+  void set_budget_check(std::function<std::optional<over_budget>(const std::string& user)> f) { budget_ = std::move(f); }
   queue_stats stats();
   request_limits limits() const;
   const std::string& node() const { return node_; }
@@ -85,6 +89,7 @@ class run_manager {
   std::atomic<bool> stopping_{false};    // set from the signal handler's I/O thread without a lock
   std::atomic<bool> let_go_{false};
   std::function<bool()> engine_ok_;
+  std::function<std::optional<over_budget>(const std::string& user)> budget_;
 };
 
 }  // namespace berth::runs

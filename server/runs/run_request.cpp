@@ -43,6 +43,10 @@ void check_options(run_request& r, const request_limits& limits) {
     else if (k == "timeout_s") r.timeout_s = get_int(r.options, "timeout_s", 1, limits.max_timeout_s);
     else if (k == "idle_timeout_s") r.idle_timeout_s = get_int(r.options, "idle_timeout_s", 1, limits.max_idle_timeout_s);
     else if (k == "max_turns") get_int(r.options, "max_turns", 1, 1000);
+    else if (k == "max_budget_usd") {
+      if (!it->is_number() || !(it->get<double>() > 0) || it->get<double>() > max_run_budget_usd)
+        bad("invalid_field", "options.max_budget_usd must be a number above 0 and at most " + std::to_string(static_cast<int>(max_run_budget_usd)));
+    }
     else if (k == "count") get_int(r.options, "count", 1, max_burst_count);
     else if (k == "permission_mode") {
       static constexpr std::string_view modes[] = {"default", "acceptEdits", "bypassPermissions", "plan", "dontAsk"};

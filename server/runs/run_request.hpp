@@ -2,6 +2,7 @@
 // named here; the HTTP layer caps the body at max_body_bytes before it gets this far.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@ inline constexpr std::size_t max_message_bytes = 256 * 1024;  // the task text
 inline constexpr int max_delay_ms = 5000;                     // echo engine's options.delay_ms
 inline constexpr int max_burst_count = 2000000;               // script engine's options.count
 inline constexpr std::size_t max_callback_url_bytes = 2048;
+inline constexpr double max_run_budget_usd = 1000;            // options.max_budget_usd (the CLI's own stop)
 
 // Why the runs layer refuses a request. It knows no HTTP: the HTTP layer (routes.cpp, http_status_of) is
 // the one place these become statuses.
@@ -23,6 +25,7 @@ enum class refusal {
   invalid,      // the request itself is wrong (400)
   too_large,    // a size limit (413)
   busy,         // full queue: try again later (429 + Retry-After)
+  over_budget,  // the user's daily budget is spent: not before it resets (429 + Retry-After + resets_at)
   unavailable,  // berthd cannot take it now: shutting down, no engine, no credentials (503)
 };
 
@@ -31,6 +34,7 @@ struct request_error : std::runtime_error {
   refusal kind;
   std::string code;
   request_error(refusal k, std::string c, const std::string& msg) : std::runtime_error(msg), kind(k), code(std::move(c)) {}
+  std::int64_t resets_at_ms = 0;  // over_budget: when the budget resets
 };
 
 struct run_request {

@@ -42,10 +42,10 @@ std::string git_repo_of_trigger(std::string_view trigger) {
   return std::string(repo);
 }
 
-std::uint64_t token_registry::open(const std::string& run, std::string git_repo) {
+std::uint64_t token_registry::open(const std::string& run, std::string user, std::string git_repo) {
   auto t = token_of(run);
   std::lock_guard lock(m_);
-  runs_[t] = {{run, std::move(git_repo)}, ++openings_};
+  runs_[t] = {{run, std::move(user), std::move(git_repo)}, ++openings_};
   return openings_;
 }
 

@@ -17,10 +17,11 @@ namespace berth::runs {
 std::string run_token(std::string_view secret, std::string_view run);
 std::string new_gateway_secret();  // 32 random bytes, hex
 
-// What an open token lets its worker do: the model API for `run`, and reading `git_repo` ("owner/repo", empty
-// for none) through the gateway.
+// What an open token lets its worker do: the model API for `run` (of `user`, whose budget it spends), and
+// reading `git_repo` ("owner/repo", empty for none) through the gateway.
 struct token_grant {
   std::string run;
+  std::string user;
   std::string git_repo;
 };
 
@@ -34,7 +35,7 @@ class token_registry {
   std::string token_of(std::string_view run) const { return run_token(secret_, run); }
   // Its token is accepted from now on; the returned number names this opening, so a close by a run thread
   // that has been replaced (a run launched again) cannot close its successor's.
-  std::uint64_t open(const std::string& run, std::string git_repo = {});
+  std::uint64_t open(const std::string& run, std::string user = {}, std::string git_repo = {});
   void close(const std::string& run, std::uint64_t opening);
   std::optional<std::string> run_of(std::string_view token) const;
   std::optional<token_grant> grant_of(std::string_view token) const;

@@ -34,6 +34,8 @@ constexpr std::array tables = {
                "id, \"user\", kind, message, engine, session, model, options, cron, interval_s, timezone, missed, replies, "
                "paused, next_at, created_at",
                "id", "id"},
+    table_copy{"user_settings", "\"user\", kind, value, updated_at", "\"user\", kind", "\"user\", kind"},
+    table_copy{"spend_daily", "\"user\", day, tokens, cost_micros", "\"user\", day", "\"user\", day"},
 };
 constexpr std::int64_t page_rows = 500;
 

@@ -200,6 +200,11 @@ void store::commit(const std::string& run, const std::vector<event>& events, con
     if (u.usage) set("usage", *u.usage);
     p.emplace_back(run);
     c.exec(text + " WHERE id = ?", p);
+    if (u.spend)
+      c.exec("INSERT INTO spend_daily (\"user\", day, tokens, cost_micros) SELECT \"user\", ?, ?, ? FROM runs WHERE id = ? "
+             "ON CONFLICT (\"user\", day) DO UPDATE SET tokens = spend_daily.tokens + excluded.tokens, "
+             "cost_micros = spend_daily.cost_micros + excluded.cost_micros",
+             {u.spend->day, u.spend->tokens, u.spend->cost_micros, run});
     if (!events.empty())
       announce(*db_, c, events_channel, node_ + " " + run + " " + std::to_string(first) + " " + std::to_string(last));
     if (u.status && is_terminal_status(*u.status)) announce(*db_, c, queue_channel, run);

@@ -75,6 +75,20 @@ struct schedule_step {
 };
 
 // Fields to change on a run together with appended events; unset fields stay as they are.
+// What a run's user spent, added to their day's total (spend_daily) with the run's usage.
+struct spend_delta {
+  std::string day;  // UTC, 2026-12-04
+  std::int64_t tokens = 0;
+  std::int64_t cost_micros = 0;
+};
+
+struct user_spend {
+  std::string user;
+  std::string day;
+  std::int64_t tokens = 0;
+  std::int64_t cost_micros = 0;
+};
+
 struct run_update {
   std::optional<std::string> status;
   std::optional<int> exit_code;
@@ -87,6 +101,7 @@ struct run_update {
   std::optional<std::int64_t> output_bytes;
   std::optional<bool> truncated;
   std::optional<std::string> usage;
+  std::optional<spend_delta> spend;
 };
 
 // An outbound reply (Slack, Telegram, callback), written before it is sent. `waiting` until its run ends,
@@ -205,6 +220,12 @@ class store {
   void set_instructions(const std::string& user, const std::string& text, std::int64_t now);
   std::optional<std::string> instructions(const std::string& user);
   bool delete_instructions(const std::string& user);
+  // Per-user settings, a JSON text per kind ("budget", "tools"), and spend per UTC day (settings_store.cpp).
+  void set_user_setting(const std::string& user, const std::string& kind, const std::string& value, std::int64_t now);
+  std::optional<std::string> user_setting(const std::string& user, const std::string& kind);
+  bool delete_user_setting(const std::string& user, const std::string& kind);
+  std::vector<std::pair<std::string, std::string>> user_settings_of(const std::string& kind);  // (user, value)
+  std::vector<user_spend> spend_on(const std::string& day);
   // A user's runs that named a session, oldest first (for the sessions listing).
   std::vector<run_record> session_runs(const std::string& user, int limit);
   bool ping();

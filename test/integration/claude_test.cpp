@@ -12,7 +12,9 @@
 #include "api_client.hpp"
 #include "berthd_process.hpp"
 #include "fake_chat.hpp"
+#include "common/strings.hpp"
 #include "server/chat/signing.hpp"
+#include "server/runs/budgets.hpp"
 #include "docker_helpers.hpp"
 #include "fake_anthropic.hpp"
 #include "gateway_helpers.hpp"
@@ -410,4 +412,55 @@ TEST_CASE("claude: a run GitHub started clones its own repository through the ga
   REQUIRE(git_paths.size() >= 2);
   CHECK(git_paths.front() == "GET /octo/widgets.git/info/refs");
   for (std::size_t i = 1; i < git_paths.size(); ++i) CHECK(git_paths[i] == "POST /octo/widgets.git/git-upload-pack");
+}
+
+TEST_CASE("claude: a user over tokens_per_day - the next model call is refused - the run fails naming the budget - new runs get 429",
+          "[integration][claude][budget]") {
+  claude_env env;
+  users u;
+  const auto spender = u.add("spender"), other = u.add("thrifty");
+  REQUIRE(env.api.put("/api/v1/users/" + spender + "/budget", R"({"tokens_per_day": 1})").status == 200);
+  // The first model call is allowed (nothing spent yet) and answers with a Bash call; its usage puts the user
+  // over the budget, so the call that would carry the tool's result is refused at the gateway.
+  auto id = env.api.start_run({{"user", spender}, {"message", "@@bash:echo ran-the-tool"}});
+  auto done = env.api.wait_done(id);
+  INFO(done.dump());
+  CHECK(done["status"] == "failed");
+  auto rec = env.api.get("/api/v1/runs/" + id).json();
+  const auto reason = rec.value("reason", "");
+  CHECK(reason.starts_with("budget exceeded: user " + spender + " is over budget: tokens_per_day 1 reached ("));
+  CHECK(rec["usage"]["requests"] == 1);
+  CHECK(rec["usage"]["cost_usd"].get<double>() > 0);  // priced at BERTH_PRICES' default for the model
+  auto result = tool_result_of(stored_events(env.api, id));
+  REQUIRE(result.is_object());
+  CHECK(result["output"].get<std::string>().find("ran-the-tool") != std::string::npos);
+  CHECK(env.fake.message_requests().size() == 1);  // the refused call never reached the model API
+
+  // New runs of that user are refused at submission, until the budget resets; other users are not.
+  auto refused = env.api.post("/api/v1/runs", json{{"user", spender}, {"message", "@@text:2"}}.dump(), {{"Content-Type", "application/json"}});
+  CHECK(refused.status == 429);
+  CHECK(refused.json()["error"]["code"] == "budget_exceeded");
+  const auto tomorrow = berth::format_time_ms(berth::runs::next_utc_midnight_ms(berth::now_ms()));
+  CHECK(refused.json()["error"]["resets_at"] == tomorrow);
+  CHECK(std::stoll(refused.header("Retry-After")) > 0);
+  auto state = env.api.get("/api/v1/users/" + spender + "/budget").json();
+  CHECK(state["budget"]["tokens_per_day"] == 1);
+  CHECK(state["today"]["tokens"].get<long long>() > 1);
+  CHECK(state.contains("exceeded"));
+  auto metrics = env.api.get("/metrics").body;
+  CHECK(metrics.find("berth_user_tokens_today{user=\"" + spender + "\"} " + state["today"]["tokens"].dump() + "\n") != std::string::npos);
+  // The dashboard's overview lists the user's spend with the budget, marked over it.
+  const auto cookie = env.api.dashboard_login(test_key);
+  auto overview = env.api.get("/dashboard/api/overview", {{"Cookie", cookie}}).json();
+  bool listed = false;
+  for (const auto& row : overview["spend_today"])
+    if (row["user"] == spender) listed = row["exceeded"] == true && row["budget"]["tokens_per_day"] == 1 && row["tokens"] == state["today"]["tokens"];
+  CHECK(listed);
+  auto fine = env.api.start_run({{"user", other}, {"message", "@@text:2"}});
+  CHECK(env.api.wait_done(fine)["status"] == "succeeded");
+
+  // Removed, the budget limits nothing.
+  CHECK(env.api.del("/api/v1/users/" + spender + "/budget").status == 200);
+  auto after = env.api.start_run({{"user", spender}, {"message", "@@text:2"}});
+  CHECK(env.api.wait_done(after)["status"] == "succeeded");
 }

@@ -33,7 +33,8 @@ struct in_process_server::parts {
         manager(cfg, journal, exec, "inproc-node"),
         health(docker, db, dir.path, [] {}),
         instructions(cfg, docker, db, "inproc"),
-        a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, "inproc", health.state())),
+        spend(db),
+        a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, "inproc", health.state())),
         conns(static_cast<std::size_t>(cfg.max_connections), static_cast<std::size_t>(cfg.max_connections_per_client)),
         front(a, ioc, pool, conns) {}
   temp_dir dir;
@@ -48,6 +49,7 @@ struct in_process_server::parts {
   runs::run_manager manager;
   runs::health_monitor health;
   runs::instructions_service instructions;
+  runs::spend_ledger spend;
   http::app a;
   http::connection_limits conns;  // before the io_context: suspended sessions give their slots back at its end
   boost::asio::io_context ioc{1};

@@ -224,7 +224,7 @@ TEST_CASE("run tokens: a run GitHub started may read its repository - no other r
   CHECK(runs::git_repo_of_trigger("github:#7").empty());
   CHECK(runs::git_repo_of_trigger("github:octo/#7").empty());
   runs::token_registry r("s");
-  r.open("run-gh", "octo/widgets");
+  r.open("run-gh", "github.alice", "octo/widgets");
   r.open("run-api");
   CHECK(r.grant_of(r.token_of("run-gh"))->git_repo == "octo/widgets");
   CHECK(r.grant_of(r.token_of("run-api"))->git_repo.empty());

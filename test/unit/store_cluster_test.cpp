@@ -272,11 +272,17 @@ TEST_CASE("store: an embedded history is copied into PostgreSQL whole - again wi
       ids.push_back(r.id);
     }
     s.claim_chat_event("slack", "Ev1", 1000);
+    s.set_user_setting("alice", "budget", R"({"tokens_per_day":9})", 5);
+    store::run_update spent;
+    spent.spend = store::spend_delta{"2026-12-04", 42, 7};
+    s.commit(ids[0], {}, spent);
   }
   berth::test::scratch_database db;
   store::store pg(db.url());
   auto counts = store::copy_history(path, pg);
-  CHECK(counts == store::copy_counts{{"meta", 1}, {"runs", 3}, {"events", 2100}, {"user_instructions", 1}, {"deliveries", 3}, {"chat_events", 1}, {"schedules", 0}});
+  CHECK(counts == store::copy_counts{{"meta", 1}, {"runs", 3}, {"events", 2100}, {"user_instructions", 1}, {"deliveries", 3}, {"chat_events", 1}, {"schedules", 0}, {"user_settings", 1}, {"spend_daily", 1}});
+  CHECK(pg.user_setting("alice", "budget") == std::optional<std::string>(R"({"tokens_per_day":9})"));
+  CHECK(pg.spend_on("2026-12-04").at(0).tokens == 42);
   CHECK(pg.meta("instance") == "old1");
   CHECK(pg.instructions("alice") == std::optional<std::string>("be brief"));
   auto r = pg.get_run(ids[1]);

@@ -212,3 +212,38 @@ TEST_CASE("store: the WAL shrinks back to its limit once a long reader lets go")
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("store: user settings by kind - spend added with a run's usage - per user and day", "[postgres]") {
+  on_each_backend([&](berth::store::store& s) {
+    s.set_user_setting("alice", "budget", R"({"tokens_per_day":100})", 1);
+    s.set_user_setting("alice", "budget", R"({"tokens_per_day":200})", 2);  // replaced, not added
+    s.set_user_setting("bob", "budget", R"({"usd_per_day":1})", 3);
+    s.set_user_setting("bob", "tools", R"({})", 3);
+    CHECK(s.user_setting("alice", "budget") == R"({"tokens_per_day":200})");
+    CHECK_FALSE(s.user_setting("carol", "budget"));
+    auto budgets = s.user_settings_of("budget");
+    REQUIRE(budgets.size() == 2);
+    CHECK(budgets[0].first == "alice");
+    CHECK(s.delete_user_setting("bob", "budget"));
+    CHECK_FALSE(s.delete_user_setting("bob", "budget"));
+    CHECK(s.user_setting("bob", "tools"));
+
+    auto a = make_run_id(1, 2, 3), b = make_run_id(1, 2, 4);
+    s.insert_run(make_run(a, "alice"), ev(a, 1, "status"));
+    s.insert_run(make_run(b, "alice"), ev(b, 1, "status"));
+    run_update u;
+    u.spend = spend_delta{"2026-12-04", 120, 3000};
+    s.commit(a, {}, u);
+    u.spend = spend_delta{"2026-12-04", 30, 500};
+    s.commit(b, {}, u);
+    u.spend = spend_delta{"2026-12-05", 7, 1};
+    s.commit(a, {}, u);
+    auto day = s.spend_on("2026-12-04");
+    REQUIRE(day.size() == 1);
+    CHECK(day[0].user == "alice");
+    CHECK(day[0].tokens == 150);
+    CHECK(day[0].cost_micros == 3500);
+    CHECK(s.spend_on("2026-12-05")[0].tokens == 7);
+    CHECK(s.spend_on("2026-12-03").empty());
+  });
+}

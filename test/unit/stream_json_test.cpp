@@ -125,6 +125,16 @@ TEST_CASE("stream-json: the turn limit fails the run as an engine error") {
   CHECK(tr.failed());
 }
 
+TEST_CASE("stream-json: the run's spending limit fails the run as an engine error naming it") {
+  stream_translator tr;
+  auto out = tr.feed(R"({"type":"result","subtype":"error_max_budget_usd","is_error":true,"num_turns":2,"total_cost_usd":0.0123,"result":""})");
+  auto errors = of_type(out.events, "error");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0]["kind"] == "engine");
+  CHECK(errors[0]["message"].get<std::string>().find("options.max_budget_usd") != std::string::npos);
+  CHECK(tr.failed());
+}
+
 TEST_CASE("stream-json: the first 401 retry stops the CLI with an auth error") {
   for (const char* file : {"auth_401.jsonl", "auth_401_full.jsonl"}) {
     INFO(file);
@@ -215,7 +225,7 @@ TEST_CASE("claude command: message never on argv - options map to flags - creden
   t.message = "secret plans";
   t.model = "claude-sonnet-4-5";
   t.options = {{"permission_mode", "bypassPermissions"}, {"allowed_tools", {"Bash", "Read"}}, {"max_turns", 8},
-               {"max_retries", 4}};
+               {"max_retries", 4}, {"max_budget_usd", 0.25}};
   t.env = {{"ANTHROPIC_API_KEY", "sk-live"}};
   t.session_id = "3f2fcc68-1e4b-4dc8-95e0-616273b8b009";
   berth::worker::claude_paths p;
@@ -228,6 +238,7 @@ TEST_CASE("claude command: message never on argv - options map to flags - creden
   CHECK(argv.find("--permission-mode bypassPermissions ") != std::string::npos);
   CHECK(argv.find("--allowedTools Bash,Read ") != std::string::npos);
   CHECK(argv.find("--max-turns 8 ") != std::string::npos);
+  CHECK(argv.find("--max-budget-usd 0.250000 ") != std::string::npos);
   CHECK(argv.find("--session-id 3f2fcc68-1e4b-4dc8-95e0-616273b8b009 ") != std::string::npos);
   CHECK(argv.find("--include-partial-messages") != std::string::npos);
   auto has_env = [&](const std::string& kv) {

@@ -186,7 +186,16 @@ function renderOverview() {
         el('td', {}, runLink(d.run)), el('td', {}, d.kind), el('td', {}, String(d.attempts)),
         el('td', { class: 'wrap ev-error' }, d.last_error))), ''))
     : '';
-  view.replaceChildren(facts, counts, active, queue, failed, recent);
+  const usd = (x) => '$' + x.toFixed(x < 1 ? 4 : 2);
+  const limit = (b) => (b ? [b.tokens_per_day ? `${b.tokens_per_day} tokens` : '', b.usd_per_day ? usd(b.usd_per_day) : '']
+    .filter(Boolean).join(' · ') : '—');
+  const spend = (s.spend_today || []).length
+    ? el('section', { id: 'spend' }, el('h2', {}, 'Spend today (UTC)'),
+      table(['User', 'Tokens', 'Cost', 'Budget per day', ''], s.spend_today.map((u) => el('tr', { dataset: { user: u.user } },
+        el('td', {}, u.user), el('td', {}, String(u.tokens)), el('td', {}, usd(u.usd)), el('td', {}, limit(u.budget)),
+        el('td', {}, u.exceeded ? el('span', { class: 'status failed' }, 'over budget') : ''))), ''))
+    : '';
+  view.replaceChildren(facts, counts, active, queue, failed, spend, recent);
 }
 
 // Once a second: the liveness line and every elapsed-time cell.

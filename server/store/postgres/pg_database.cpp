@@ -171,6 +171,22 @@ CREATE INDEX schedules_due ON schedules (paused, next_at);
 ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN scheduled_for BIGINT;
 )sql",
+    R"sql(
+CREATE TABLE user_settings (
+  "user" TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY ("user", kind)
+);
+CREATE TABLE spend_daily (
+  "user" TEXT NOT NULL,
+  day TEXT NOT NULL,
+  tokens BIGINT NOT NULL DEFAULT 0,
+  cost_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY ("user", day)
+);
+)sql",
 };
 
 constexpr std::int64_t migration_lock_key = 0x62657274680001;  // "berth" + 1: taken while migrating

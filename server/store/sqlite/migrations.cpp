@@ -9,7 +9,7 @@
 
 namespace berth::store::sqlite {
 namespace {
-constexpr std::array<const char*, 6> migrations = {
+constexpr std::array<const char*, 7> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -119,6 +119,22 @@ CREATE TABLE schedules (
 CREATE INDEX schedules_due ON schedules (paused, next_at);
 ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN scheduled_for INTEGER;
+)sql",
+    R"sql(
+CREATE TABLE user_settings (
+  "user" TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY ("user", kind)
+);
+CREATE TABLE spend_daily (
+  "user" TEXT NOT NULL,
+  day TEXT NOT NULL,
+  tokens BIGINT NOT NULL DEFAULT 0,
+  cost_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY ("user", day)
+);
 )sql",
 };
 }  // namespace
