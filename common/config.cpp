@@ -105,6 +105,21 @@ config parse_config(const env_lookup& env) {
     r.problems.push_back("BERTH_API_KEYS must name at least one API key (comma-separated); berthd never runs open");
   for (const auto& k : c.api_keys)
     if (k.size() < 16) { r.problems.push_back("every key in BERTH_API_KEYS must be at least 16 characters long"); break; }
+  // Admin keys manage what all users share (global skills and agents); each must be an unscoped API key.
+  if (auto v = r.get("BERTH_ADMIN_KEYS")) c.admin_keys = split_list(*v);
+  for (const auto& k : c.admin_keys)
+    if (std::find(c.api_keys.begin(), c.api_keys.end(), k) == c.api_keys.end() || c.key_users.count(k)) {
+      r.problems.push_back("every key in BERTH_ADMIN_KEYS must also be an unscoped key in BERTH_API_KEYS");
+      break;
+    }
+
+  r.string("BERTH_STORAGE", c.storage);
+  if (c.storage != "local")
+    r.problems.push_back("BERTH_STORAGE must be local (s3:// and postgres storage are not built yet)");
+  r.bytes("BERTH_SKILL_MAX_FILE_BYTES", c.skill_max_file_bytes, 1024, 16LL << 20);
+  r.bytes("BERTH_SKILL_MAX_BYTES", c.skill_max_bytes, 1024, 64LL << 20);
+  r.bytes("BERTH_AGENT_MAX_BYTES", c.agent_max_bytes, 1024, 1LL << 20);
+  r.bytes("BERTH_USER_FILES_MAX_BYTES", c.user_files_max_bytes, 4096, 1LL << 30);
 
   r.string("BERTH_WORKER_IMAGE", c.worker_image);
   r.string("BERTH_WORKER_NETWORK", c.worker_network);
@@ -321,6 +336,9 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
                       ", max body " + std::to_string(c.gateway_max_body_bytes) + " bytes"},
       {"egress_allow", c.egress_allow.empty() ? "(none: the model API only)" : join(c.egress_allow)},
       {"prices", c.prices_spec},
+      {"storage", c.storage + " (skills and agents: file " + std::to_string(c.skill_max_file_bytes) + ", skill " +
+                      std::to_string(c.skill_max_bytes) + ", agent " + std::to_string(c.agent_max_bytes) + ", per user " +
+                      std::to_string(c.user_files_max_bytes) + " bytes; " + std::to_string(c.admin_keys.size()) + " admin keys)"},
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
       {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
       {"schedules", "min interval " + std::to_string(c.schedule_min_interval_s) + " s"},

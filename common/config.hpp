@@ -83,6 +83,13 @@ struct config {
   std::string gateway_volume;  // empty: berth-gw-<instance>
   std::string gateway_dir;     // where berthd finds that volume; empty: its mountpoint on this engine's host
   std::int64_t gateway_max_body_bytes = 32LL << 20;  // a model request larger than this: 413
+  // Users' skills, agents and MCP settings (server/storage): where they are kept, and their limits.
+  std::string storage = "local";
+  std::int64_t skill_max_file_bytes = 256 << 10;
+  std::int64_t skill_max_bytes = 1 << 20;
+  std::int64_t agent_max_bytes = 64 << 10;
+  std::int64_t user_files_max_bytes = 8 << 20;
+  std::vector<std::string> admin_keys;  // may manage the global skills and agents
   std::string prices_spec{default_prices};  // BERTH_PRICES: what metered usage costs (budgets in USD)
   price_table prices;
   int gateway_relay_port = 8119;                     // the worker's loopback port the CLI talks to

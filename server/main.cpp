@@ -32,6 +32,8 @@
 #include "server/runs/reconciler.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/runs/run_tokens.hpp"
+#include "server/runs/skill_sets.hpp"
+#include "server/storage/local_store.hpp"
 #include "server/runs/task_builder.hpp"
 #include "server/gateway/gateway.hpp"
 #include "server/runs/workspace_guard.hpp"
@@ -194,7 +196,13 @@ int main(int argc, char** argv) {
     runs::token_registry tokens(db.meta_or_set("gateway_secret", runs::new_gateway_secret()));
     runs::spend_ledger spend(db);  // before everything that checks or counts spend: it outlives them
     spend.start();                 // budgets and today's spend, before anything may be submitted
+    // Users' skills, agents and MCP settings; before the executor, whose runs mount them (it outlives none).
+    storage::local_store file_store(std::filesystem::path(cfg.data_dir) / "files");
+    storage::user_files files(file_store, storage::bundle_limits_of(cfg), static_cast<std::size_t>(cfg.user_files_max_bytes));
+    runs::skill_sets sets(cfg, docker, files, instance);
+    log::info("storage", {{"kind", file_store.describe()}});
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
+    exec.set_skill_sets(&sets);
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);
     runs::node_lease lease(cfg, db, manager, exec);
     runs::cluster_feed feed(db, bus, manager, exec);
@@ -207,7 +215,7 @@ int main(int argc, char** argv) {
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
 
     manager.set_budget_check([&spend](const std::string& user) { return spend.check(user, now_ms()); });
-    http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, instance, health.state());
+    http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, files, instance, health.state());
     // Before the io_context: sessions still suspended when it is destroyed give their slots back to it.
     http::connection_limits conns(static_cast<std::size_t>(cfg.max_connections),
                                   static_cast<std::size_t>(cfg.max_connections_per_client));

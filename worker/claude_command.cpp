@@ -40,6 +40,7 @@ claude_command build_claude_command(const task& t, const claude_paths& p, bool r
     c.argv.insert(c.argv.end(), {"--max-budget-usd", usd});
   }
   if (!t.session_id.empty()) c.argv.insert(c.argv.end(), {resume ? "--resume" : "--session-id", t.session_id});
+  if (p.mcp) c.argv.insert(c.argv.end(), {"--mcp-config", p.set + "/mcp.json", "--strict-mcp-config"});
 
   for (const auto& kv : inherited)
     if (!dropped(kv)) c.env.push_back(kv);

@@ -16,6 +16,9 @@ struct claude_paths {
   // container. Not /workspace/.claude: that is the project's own settings directory.
   std::string config_dir = "/workspace/.berth/claude";
   std::string instructions = "/etc/berth/instructions/CLAUDE.md";  // read-only volume, when the user has any
+  // The run's skills, agents and MCP config (berthd's set volume, read-only), when it has any.
+  std::string set = "/etc/berth/set";
+  bool mcp = false;  // set/mcp.json exists: the CLI gets it with --strict-mcp-config
 };
 
 // Where the CLI keeps the transcript of `session_id` for sessions started in `cwd`.

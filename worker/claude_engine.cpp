@@ -58,6 +58,29 @@ void link_instructions(const claude_paths& p) {
   if (ec) diag("could not link the user's instructions as CLAUDE.md: " + ec.message());
 }
 
+// The CLI finds user-level skills and agents in its config dir (kept in the workspace volume). Each run's
+// come from berthd's read-only set volume: <config>/skills and <config>/agents are links to it, or absent
+// when the run has none. What the agent may have made there itself is moved aside, never deleted.
+void link_set(const claude_paths& p) {
+  std::error_code ec;
+  fs::create_directories(p.config_dir, ec);
+  for (const char* kind : {"skills", "agents"}) {
+    const fs::path link = fs::path(p.config_dir) / kind, target = fs::path(p.set) / kind;
+    const bool have = fs::is_directory(target, ec);
+    const auto st = fs::symlink_status(link, ec);
+    if (fs::is_symlink(st)) {
+      if (have && fs::read_symlink(link, ec) == target) continue;
+      fs::remove(link, ec);
+    } else if (fs::exists(st)) {
+      fs::rename(link, fs::path(p.config_dir) / (std::string(kind) + ".previous"), ec);
+      if (ec) diag(std::string("could not move the workspace's own ") + kind + " aside: " + ec.message());
+    }
+    if (!have) continue;
+    fs::create_symlink(target, link, ec);
+    if (ec) diag(std::string("could not link the run's ") + kind + ": " + ec.message());
+  }
+}
+
 std::vector<char*> c_strings(std::vector<std::string>& v) {
   std::vector<char*> out;
   for (auto& s : v) out.push_back(s.data());
@@ -115,6 +138,7 @@ int run_claude(const task& t) {
     paths.workspace = w;
     paths.config_dir = paths.workspace + "/.berth/claude";
     paths.instructions = paths.workspace + "/.no-instructions";
+    paths.set = paths.workspace + "/.no-set";
   }
   nlohmann::json started = {{"type", "started"}, {"engine", "claude"}};
   if (!t.model.empty()) started["model"] = t.model;
@@ -122,7 +146,9 @@ int run_claude(const task& t) {
   emit(started);
 
   link_instructions(paths);
+  link_set(paths);
   std::error_code ec;
+  paths.mcp = fs::exists(paths.set + "/mcp.json", ec);
   fs::create_directories(paths.config_dir, ec);
   const bool resume = !t.session_id.empty() && fs::exists(session_transcript(paths, t.session_id), ec);
   std::vector<std::string> inherited;

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
 #include <optional>
 #include <string>
 
 #include "common/task.hpp"
 #include "worker/emit.hpp"
 #include "worker/engines.hpp"
+#include "worker/mcp_echo.hpp"
 #include "worker/relay.hpp"
 
 namespace {
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     std::puts("berth-worker " BERTH_VERSION);
     return 0;
   }
+  if (argc > 1 && std::string(argv[1]) == "mcp-echo") return worker::run_mcp_echo(std::cin, std::cout);
   std::string line;
   if (!read_task_line(line)) {
     worker::emit_error("input", "no task on stdin (or larger than 2 MiB)");

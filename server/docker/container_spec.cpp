@@ -32,6 +32,8 @@ nlohmann::json container_create_body(const container_spec& s) {
   json mounts = json::array();
   if (!s.workspace_volume.empty())
     mounts.push_back({{"Type", "volume"}, {"Source", s.workspace_volume}, {"Target", "/workspace"}});
+  if (!s.set_volume.empty())
+    mounts.push_back({{"Type", "volume"}, {"Source", s.set_volume}, {"Target", s.set_target}, {"ReadOnly", true}});
   if (!s.instructions_volume.empty())
     mounts.push_back({{"Type", "volume"}, {"Source", s.instructions_volume}, {"Target", s.instructions_target}, {"ReadOnly", true}});
   if (!s.gateway_volume.empty())

@@ -21,6 +21,8 @@ struct container_spec {
   std::string workspace_volume;     // empty: no workspace mount
   std::string instructions_volume;  // empty: none; else mounted read-only at instructions_target
   std::string instructions_target = "/etc/berth/instructions";
+  std::string set_volume;  // empty: none; else the run's skills, agents and MCP config, read-only at set_target
+  std::string set_target = "/etc/berth/set";
   std::string gateway_volume;  // empty: none; else mounted read-only at gateway_target (berthd's gateway socket)
   std::string gateway_target = "/run/berth";
   std::int64_t memory = 1LL << 30;

@@ -214,6 +214,19 @@ void docker_client::put_archive(const std::string& id, const std::string& dir, c
   if (res->status >= 400) throw docker_error(res->status, "PUT " + path + ": " + std::to_string(res->status) + " " + res->body);
 }
 
+bool docker_client::path_exists(const std::string& id, const std::string& p) {
+  httplib::Client cli(socket_);
+  cli.set_address_family(AF_UNIX);
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(call_timeout_s, 0);
+  std::string path = "/containers/" + url_escape(id) + "/archive?path=" + url_escape(p);
+  auto res = cli.Head(path.c_str(), {{"Host", "localhost"}});
+  if (!res) throw docker_error(0, "HEAD " + path + ": docker unreachable (" + httplib::to_string(res.error()) + ")");
+  if (res->status == 404) return false;
+  if (res->status >= 400) throw docker_error(res->status, "HEAD " + path + ": " + std::to_string(res->status));
+  return true;
+}
+
 unix_stream docker_client::wait_next_exit(const std::string& id) {
   return unix_stream::open(socket_, "POST", "/containers/" + url_escape(id) + "/wait?condition=next-exit", "",
                            stream_open_timeout_ms);

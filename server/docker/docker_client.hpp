@@ -80,6 +80,8 @@ class docker_client {
   // Extracts a tar archive into `dir` of a (created, not necessarily started) container; works for
   // volumes even when the root filesystem is read-only.
   void put_archive(const std::string& id, const std::string& dir, const std::string& tar);
+  // Whether `path` exists in the container's filesystem (HEAD of the archive API: a stat, nothing copied).
+  bool path_exists(const std::string& id, const std::string& path);
 
   // Hijacked attach with stdin, stdout and stderr (multiplexed, no TTY). Open it before start.
   unix_stream attach(const std::string& id);

@@ -21,6 +21,7 @@
 #include "server/runs/instructions.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/runs/spend_ledger.hpp"
+#include "server/storage/user_files.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::http {
@@ -47,6 +48,7 @@ struct app {
   runs::instructions_service& instructions;
   chat::outbox& outbox;
   runs::spend_ledger& spend;
+  storage::user_files& files;
   std::string instance;
   key_matcher keys;
   runs::health_state& health;
@@ -60,7 +62,8 @@ struct app {
 // limits come from the configuration here and nowhere else.
 inline app make_app(const config& cfg, store::store& db, docker::docker_client& docker, runs::event_bus& bus,
                     runs::run_manager& manager, runs::executor& exec, runs::instructions_service& instructions,
-                    chat::outbox& outbox, runs::spend_ledger& spend, std::string instance, runs::health_state& health) {
+                    chat::outbox& outbox, runs::spend_ledger& spend, storage::user_files& files, std::string instance,
+                    runs::health_state& health) {
   return app{.cfg = cfg,
              .db = db,
              .docker = docker,
@@ -70,6 +73,7 @@ inline app make_app(const config& cfg, store::store& db, docker::docker_client& 
              .instructions = instructions,
              .outbox = outbox,
              .spend = spend,
+             .files = files,
              .instance = std::move(instance),
              .keys = key_matcher(cfg.api_keys, cfg.key_users),
              .health = health,

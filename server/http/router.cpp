@@ -5,8 +5,8 @@
 namespace berth::http {
 namespace {
 
-// Matches `path` against `pattern` segment by segment; a "{…}" segment takes one non-empty segment into param.
-bool path_matches(std::string_view pattern, std::string_view path, std::string& param) {
+// Matches `path` against `pattern` segment by segment; each "{…}" segment takes one non-empty segment.
+bool path_matches(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
   for (;;) {
     if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
     if (pattern[0] != '/' || path[0] != '/') return false;
@@ -18,7 +18,7 @@ bool path_matches(std::string_view pattern, std::string_view path, std::string& 
     auto seg = path.substr(0, se);
     if (pseg.size() >= 2 && pseg.front() == '{' && pseg.back() == '}') {
       if (seg.empty()) return false;
-      param = url_decode(seg);
+      params.push_back(url_decode(seg));
     } else if (pseg != seg) {
       return false;
     }
@@ -70,15 +70,16 @@ route_match match_route(std::span<const route> table, std::string_view method, s
   std::string_view as = method == "HEAD" ? std::string_view("GET") : method;
   for (const auto& r : table) {
     if (!(r.listeners & listener)) continue;
-    std::string param;
-    if (!path_matches(r.path, path, param)) continue;
+    std::vector<std::string> params;
+    if (!path_matches(r.path, path, params)) continue;
     if (r.method != as) {
       m.result = match_result::method_not_allowed;
       continue;
     }
     m.result = match_result::found;
     m.row = &r;
-    m.param = std::move(param);
+    if (!params.empty()) m.param = params.front();
+    m.params = std::move(params);
     return m;
   }
   return m;

@@ -5,6 +5,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace berth::http {
@@ -40,7 +41,8 @@ enum class match_result { found, not_found, method_not_allowed };
 struct route_match {
   match_result result = match_result::not_found;
   const route* row = nullptr;
-  std::string param;  // the {segment} of the row's pattern (url-decoded), if it has one
+  std::string param;                // the first {segment} of the row's pattern (url-decoded), if it has one
+  std::vector<std::string> params;  // every {segment}, in order
   std::map<std::string, std::string> query;
   std::string path;   // without the query, trailing slash removed
   unsigned listener = main_listener;

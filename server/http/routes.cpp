@@ -10,6 +10,7 @@
 #include "server/runs/metrics.hpp"
 #include "server/http/budget_handlers.hpp"
 #include "server/http/dashboard_handlers.hpp"
+#include "server/http/files_handlers.hpp"
 #include "server/http/hooks_handlers.hpp"
 #include "server/http/schedules_handlers.hpp"
 #include "server/http/http_error.hpp"
@@ -55,6 +56,25 @@ constexpr std::array table{
   route{"GET",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
   route{"PUT",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
   route{"DELETE", "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
+  route{"GET",    "/api/v1/users/{user}/skills",     api_skills,              key,       pool},
+  route{"GET",    "/api/v1/users/{user}/skills/{name}", api_skill,            key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/skills/{name}", api_skill,            key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/skills/{name}", api_skill,            key,       pool},
+  route{"GET",    "/api/v1/skills",                  api_skills,              key,       pool},
+  route{"GET",    "/api/v1/skills/{name}",           api_skill,               key,       pool},
+  route{"PUT",    "/api/v1/skills/{name}",           api_skill,               key,       pool},
+  route{"DELETE", "/api/v1/skills/{name}",           api_skill,               key,       pool},
+  route{"GET",    "/api/v1/users/{user}/agents",     api_agents,              key,       pool},
+  route{"GET",    "/api/v1/users/{user}/agents/{name}", api_agent,            key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/agents/{name}", api_agent,            key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/agents/{name}", api_agent,            key,       pool},
+  route{"GET",    "/api/v1/agents",                  api_agents,              key,       pool},
+  route{"GET",    "/api/v1/agents/{name}",           api_agent,               key,       pool},
+  route{"PUT",    "/api/v1/agents/{name}",           api_agent,               key,       pool},
+  route{"DELETE", "/api/v1/agents/{name}",           api_agent,               key,       pool},
+  route{"GET",    "/api/v1/users/{user}/mcp",        api_mcp,                 key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/mcp",        api_mcp,                 key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/mcp",        api_mcp,                 key,       pool},
   route{"POST",   "/hooks/slack",                    slack,                   signature, pool},
   route{"POST",   "/hooks/github",                   github,                  signature, pool},
   route{"POST",   "/hooks/telegram",                 telegram,                signature, pool},

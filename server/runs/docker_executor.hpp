@@ -28,6 +28,11 @@ class docker_executor : public executor {
   docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance, token_registry& tokens);
   ~docker_executor() override;
   void set_callbacks(executor_callbacks cb) override { cb_ = std::move(cb); }
+  // Runs (and spares) mount their user's skills, agents and MCP config from these; before the first launch.
+  void set_skill_sets(skill_sets* s) {
+    sets_ = s;
+    spares_.set_skill_sets(s);
+  }
   void launch(const store::run_record& rec) override;
   bool stop(const std::string& id, stop_request why) override;
   void detach_all() override;
@@ -47,6 +52,7 @@ class docker_executor : public executor {
   journal& journal_;
   std::string instance_;
   token_registry& tokens_;
+  skill_sets* sets_ = nullptr;
   executor_callbacks cb_;
   // Every run thread is owned: its handle sits in its active_run while it runs and in finished_ once it
   // has ended (joined at the next launch, or at shutdown). detach_all joins them all, so no thread can touch

@@ -55,6 +55,11 @@ void check_options(run_request& r, const request_limits& limits) {
     } else if (k == "scenario") {
       if (!it->is_string() || !all_of_set(it->get<std::string>(), 64, "_-:"))
         bad("invalid_field", "options." + k + " must be a short word");
+    } else if (k == "skills" || k == "agents") {
+      if (!it->is_array() || it->size() > 64) bad("invalid_field", "options." + k + " must be an array of at most 64 names");
+      for (const auto& n : *it)
+        if (!n.is_string() || n.get<std::string>().empty() || !all_of_set(n.get<std::string>(), 64, "-"))
+          bad("invalid_field", "options." + k + " must hold names like code-review");
     } else if (k == "allowed_tools") {
       if (!it->is_array() || it->size() > 64) bad("invalid_field", "options.allowed_tools must be an array of tool names");
       for (const auto& t : *it)

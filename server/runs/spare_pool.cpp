@@ -40,8 +40,9 @@ void spare_pool::create(const std::string& user) {
   s->user = user;
   try {
     s->instructions = store_.instructions(user).has_value();
+    if (sets_) s->set_volume = sets_->volume_for(user, nlohmann::json::object());
     volumes_.ensure(workspace_volume(instance_, user), workspace_labels(instance_, user));
-    auto spec = worker_container(cfg_, instance_, user, s->instructions);
+    auto spec = worker_container(cfg_, instance_, user, s->instructions, s->set_volume);
     spec.labels["berth.spare"] = user;
     s->container_id = docker_.create_container("berth-spare-" + new_run_id().substr(14), docker::container_create_body(spec));
     s->stream = docker_.attach(s->container_id);
@@ -63,7 +64,7 @@ void spare_pool::create(const std::string& user) {
   spares_[user] = std::move(s);
 }
 
-std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructions) {
+std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructions, const std::string& set_volume) {
   std::unique_ptr<spare> s;
   {
     std::lock_guard lock(m_);
@@ -73,7 +74,7 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
     spares_.erase(it);
   }
   bool fresh = std::chrono::steady_clock::now() - s->created < std::chrono::seconds(cfg_.spare_idle_s);
-  if (fresh && s->instructions == instructions) return s;
+  if (fresh && s->instructions == instructions && s->set_volume == set_volume) return s;
   discard(std::move(s), "no longer fits");  // on the run's own thread: rare, and no thread left uncounted
   return nullptr;
 }

@@ -15,6 +15,7 @@
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
+#include "server/runs/skill_sets.hpp"
 #include "server/runs/volume_registry.hpp"
 #include "server/store/store.hpp"
 
@@ -27,6 +28,7 @@ struct spare {
   docker::unix_stream waiter;  // wait?condition=next-exit, registered before start
   std::chrono::steady_clock::time_point created;
   bool instructions = false;   // whether it mounts the user's instructions volume
+  std::string set_volume;      // the user's skills and agents as they were when it was made ("" none)
 };
 
 class spare_pool {
@@ -36,7 +38,8 @@ class spare_pool {
   // Makes a spare for `user` in the background unless one exists or the pool is full.
   void replenish(const std::string& user);
   // The user's spare if it still fits (same instructions mount, not expired), removed from the pool.
-  std::unique_ptr<spare> take(const std::string& user, bool instructions);
+  std::unique_ptr<spare> take(const std::string& user, bool instructions, const std::string& set_volume);
+  void set_skill_sets(skill_sets* s) { sets_ = s; }  // before start(); null: spares mount no set
   std::size_t size() const;
   bool contains(const std::string& container_id) const;
   void start();  // the expiry/image watcher
@@ -52,6 +55,7 @@ class spare_pool {
   store::store& store_;
   std::string instance_;
   volume_registry& volumes_;
+  skill_sets* sets_ = nullptr;
   mutable std::mutex m_;
   std::condition_variable cv_;
   std::map<std::string, std::unique_ptr<spare>> spares_;

@@ -82,7 +82,7 @@ std::vector<std::string> engine_secrets(const config& c) {
 }
 
 docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,
-                                        bool instructions) {
+                                        bool instructions, const std::string& set_volume) {
   docker::container_spec s;
   s.image = c.worker_image;
   s.labels = {{"berth.instance", instance}, {"berth.user", user}, {"berth.node", c.node_id}};
@@ -93,6 +93,7 @@ docker::container_spec worker_container(const config& c, const std::string& inst
   s.workspace_volume = workspace_volume(instance, user);
   s.gateway_volume = gateway_volume(c, instance);
   if (instructions) s.instructions_volume = instructions_volume(instance, user);
+  s.set_volume = set_volume;
   return s;
 }
 

@@ -35,7 +35,7 @@ std::map<std::string, std::string> workspace_labels(std::string_view instance, s
 // The hardened worker container for `user` (labels berth.instance and berth.user; the caller adds
 // berth.run or berth.spare).
 docker::container_spec worker_container(const config& c, const std::string& instance, const std::string& user,
-                                        bool instructions);
+                                        bool instructions, const std::string& set_volume = {});
 // Whether runs of `engine` can start with this config; else the message saying what to set.
 std::string missing_credentials(const config& c, std::string_view engine);
 // The credential values handed to workers; redacted from every line a worker prints.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
+#include <set>
 #include <random>
 #include <sstream>
 
@@ -463,4 +464,71 @@ TEST_CASE("claude: a user over tokens_per_day - the next model call is refused -
   CHECK(env.api.del("/api/v1/users/" + spender + "/budget").status == 200);
   auto after = env.api.start_run({{"user", spender}, {"message", "@@text:2"}});
   CHECK(env.api.wait_done(after)["status"] == "succeeded");
+}
+
+TEST_CASE("claude: a user's skills - subagents and MCP server reach that user's model requests and no other user's - hostile uploads store nothing",
+          "[integration][claude][skills]") {
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  const std::string other_key = "not-an-admin-key-0123456789";
+  berthd_process d({{"BERTH_ENGINES", "claude"}, {"BERTH_DEFAULT_ENGINE", "claude"}, {"ANTHROPIC_API_KEY", secret},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()}, {"BERTH_API_KEYS", test_key + "," + other_key},
+                    {"BERTH_ADMIN_KEYS", test_key}});
+  api_client api(d.port(), test_key);
+  users u;
+  const auto alice = u.add("skilled"), bob = u.add("plain");
+  auto put = [&](const std::string& path, const std::string& body, const std::string& type) { return api.put(path, body, type); };
+  const std::string skill = R"({"files": {"SKILL.md": "---\nname: lint-helper\ndescription: ALICE-SKILL-7731 lints the house way\n---\nRun scripts/lint.sh.\n",
+                                          "scripts/lint.sh": "#!/bin/sh\necho lint-ok\n"}})";
+  REQUIRE(put("/api/v1/users/" + alice + "/skills/lint-helper", skill, "application/json").status == 200);
+  REQUIRE(put("/api/v1/users/" + alice + "/agents/reviewer", "---\nname: reviewer\ndescription: ALICE-AGENT-5120 reviews diffs\n---\nBe strict.\n",
+              "text/markdown").status == 200);
+  REQUIRE(put("/api/v1/skills/house-style", R"({"files": {"SKILL.md": "---\nname: house-style\ndescription: GLOBAL-SKILL-4410 the house style\n---\nx\n"}})",
+              "application/json").status == 200);
+  auto mcp = put("/api/v1/users/" + alice + "/mcp", R"({"mcpServers": {"echo": {"command": "berth-worker", "args": ["mcp-echo"]}}})", "application/json");
+  INFO(mcp.body);
+  REQUIRE(mcp.status == 200);
+
+  // Hostile or broken uploads: refused, and nothing of them is kept.
+  CHECK(put("/api/v1/users/" + alice + "/skills/evil", R"({"files": {"SKILL.md": "---\nname: e\ndescription: e\n---\n", "../../etc/x": "x"}})", "application/json").status == 400);
+  CHECK(put("/api/v1/users/" + alice + "/skills/evil", R"({"files": {"README.md": "no SKILL.md"}})", "application/json").status == 400);
+  CHECK(put("/api/v1/users/" + alice + "/skills/evil", R"({"files": {"SKILL.md": "---\nname: e\ndescription: e\n---\n", "big": ")" + std::string(300 * 1024, 'x') + R"("}})", "application/json").status == 413);
+  CHECK(put("/api/v1/users/" + alice + "/skills/Evil_Name", skill, "application/json").status == 400);
+  CHECK(put("/api/v1/users/" + alice + "/skills/evil", "\x1f\x8b not really gzip", "application/gzip").status == 400);
+  CHECK(put("/api/v1/users/" + alice + "/mcp", R"({"mcpServers": {"x": {"command": "curl"}}})", "application/json").status == 400);
+  CHECK(put("/api/v1/users/" + alice + "/mcp", R"({"mcpServers": {"x": {"type": "http", "url": "https://mcp.example.com/"}}})", "application/json").status == 400);
+  // Only an admin key changes what every user shares.
+  CHECK(api_client(d.port(), other_key).put("/api/v1/skills/house-style", R"({"files": {}})").status == 403);
+  auto listed = api.get("/api/v1/users/" + alice + "/skills").json();
+  std::set<std::string> names;
+  for (const auto& s : listed["skills"]) names.insert(s["name"].get<std::string>() + "/" + s["scope"].get<std::string>());
+  CHECK(names == std::set<std::string>{"lint-helper/user", "house-style/global"});
+  for (const auto& s : listed["skills"]) CHECK(s["sha256"].get<std::string>().size() == 64);
+
+  auto first_request_of = [&](const std::string& user, const json& options) {
+    const auto before = fake.message_requests().size();
+    json body = {{"user", user}, {"message", "@@text:2"}};
+    if (!options.is_null()) body["options"] = options;
+    auto id = api.start_run(body);
+    auto done = api.wait_done(id);
+    INFO(done.dump());
+    CHECK(done["status"] == "succeeded");
+    auto all = fake.message_requests();
+    REQUIRE(all.size() > before);
+    return all[before]["body"].dump();
+  };
+  const auto a = first_request_of(alice, nullptr);
+  CHECK(a.find("ALICE-SKILL-7731") != std::string::npos);
+  CHECK(a.find("ALICE-AGENT-5120") != std::string::npos);
+  CHECK(a.find("GLOBAL-SKILL-4410") != std::string::npos);
+  CHECK(a.find("mcp__echo__echo") != std::string::npos);  // the MCP server's tool, offered to the model
+  const auto b = first_request_of(bob, nullptr);
+  CHECK(b.find("GLOBAL-SKILL-4410") != std::string::npos);
+  CHECK(b.find("ALICE-SKILL-7731") == std::string::npos);
+  CHECK(b.find("ALICE-AGENT-5120") == std::string::npos);
+  CHECK(b.find("mcp__echo") == std::string::npos);
+  // A request may narrow the set: only the global skill, no agents.
+  const auto narrow = first_request_of(alice, json{{"skills", {"house-style"}}, {"agents", json::array()}});
+  CHECK(narrow.find("GLOBAL-SKILL-4410") != std::string::npos);
+  CHECK(narrow.find("ALICE-SKILL-7731") == std::string::npos);
+  CHECK(narrow.find("ALICE-AGENT-5120") == std::string::npos);
 }

@@ -43,10 +43,10 @@ http_result api_client::post(const std::string& path, const std::string& body, s
   return to_result(c.Post(path.c_str(), make_headers(key_, headers), body, ct.c_str()));
 }
 
-http_result api_client::put(const std::string& path, const std::string& body) {
+http_result api_client::put(const std::string& path, const std::string& body, const std::string& content_type) {
   httplib::Client c("127.0.0.1", port_);
   c.set_read_timeout(30, 0);
-  return to_result(c.Put(path.c_str(), make_headers(key_, {}), body, "application/json"));
+  return to_result(c.Put(path.c_str(), make_headers(key_, {}), body, content_type.c_str()));
 }
 
 http_result api_client::del(const std::string& path, std::map<std::string, std::string> headers) {

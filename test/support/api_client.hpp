@@ -42,7 +42,7 @@ class api_client {
   explicit api_client(int port, std::string key = "");
   http_result get(const std::string& path, std::map<std::string, std::string> headers = {});
   http_result post(const std::string& path, const std::string& body, std::map<std::string, std::string> headers = {});
-  http_result put(const std::string& path, const std::string& body);
+  http_result put(const std::string& path, const std::string& body, const std::string& content_type = "application/json");
   http_result del(const std::string& path, std::map<std::string, std::string> headers = {});
   // Logs in to the dashboard with its form; returns "berth_session=<token>" for a Cookie header. Throws unless
   // berthd answered 303 to /dashboard with a cookie.

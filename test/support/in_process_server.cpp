@@ -18,6 +18,7 @@
 #include "server/runs/journal.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/store/store.hpp"
+#include "server/storage/local_store.hpp"
 
 namespace berth::test {
 
@@ -34,7 +35,9 @@ struct in_process_server::parts {
         health(docker, db, dir.path, [] {}),
         instructions(cfg, docker, db, "inproc"),
         spend(db),
-        a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, "inproc", health.state())),
+        file_store(dir.path + "/files"),
+        files(file_store, storage::bundle_limits_of(cfg), 1 << 20),
+        a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, files, "inproc", health.state())),
         conns(static_cast<std::size_t>(cfg.max_connections), static_cast<std::size_t>(cfg.max_connections_per_client)),
         front(a, ioc, pool, conns) {}
   temp_dir dir;
@@ -50,6 +53,8 @@ struct in_process_server::parts {
   runs::health_monitor health;
   runs::instructions_service instructions;
   runs::spend_ledger spend;
+  storage::local_store file_store;
+  storage::user_files files;
   http::app a;
   http::connection_limits conns;  // before the io_context: suspended sessions give their slots back at its end
   boost::asio::io_context ioc{1};
