@@ -32,6 +32,12 @@ claude_command build_claude_command(const task& t, const claude_paths& p, bool r
       if (tool.is_string()) tools += (tools.empty() ? "" : ",") + tool.get<std::string>();
     c.argv.insert(c.argv.end(), {"--allowedTools", tools});
   }
+  if (o.contains("disallowed_tools") && o["disallowed_tools"].is_array() && !o["disallowed_tools"].empty()) {
+    std::string tools;
+    for (const auto& tool : o["disallowed_tools"])
+      if (tool.is_string()) tools += (tools.empty() ? "" : ",") + tool.get<std::string>();
+    c.argv.insert(c.argv.end(), {"--disallowedTools", tools});
+  }
   if (o.contains("max_turns") && o["max_turns"].is_number_integer())
     c.argv.insert(c.argv.end(), {"--max-turns", std::to_string(o["max_turns"].get<int>())});
   if (o.contains("max_budget_usd") && o["max_budget_usd"].is_number() && o["max_budget_usd"].get<double>() > 0) {

@@ -11,6 +11,7 @@
 #include "server/http/budget_handlers.hpp"
 #include "server/http/dashboard_handlers.hpp"
 #include "server/http/files_handlers.hpp"
+#include "server/http/tools_handlers.hpp"
 #include "server/http/hooks_handlers.hpp"
 #include "server/http/schedules_handlers.hpp"
 #include "server/http/http_error.hpp"
@@ -56,6 +57,9 @@ constexpr std::array table{
   route{"GET",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
   route{"PUT",    "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
   route{"DELETE", "/api/v1/users/{user}/budget",     api_budget,              key,       pool},
+  route{"GET",    "/api/v1/users/{user}/tools",      api_tools,               key,       pool},
+  route{"PUT",    "/api/v1/users/{user}/tools",      api_tools,               key,       pool},
+  route{"DELETE", "/api/v1/users/{user}/tools",      api_tools,               key,       pool},
   route{"GET",    "/api/v1/users/{user}/skills",     api_skills,              key,       pool},
   route{"GET",    "/api/v1/users/{user}/skills/{name}", api_skill,            key,       pool},
   route{"PUT",    "/api/v1/users/{user}/skills/{name}", api_skill,            key,       pool},

@@ -111,6 +111,11 @@ std::optional<docker::unix_stream> run_flow::take_spare() {
   return std::move(s->stream);
 }
 
+nlohmann::json run_flow::user_tools() const {
+  auto text = journal_.db().user_setting(rec_.user, "tools");
+  return text ? parse_json(*text) : nlohmann::json(nullptr);
+}
+
 docker::container_spec run_flow::spec() const {
   auto s = worker_container(cfg_, instance_, rec_.user, journal_.db().instructions(rec_.user).has_value(), set_volume_);
   s.labels["berth.run"] = rec_.id;
@@ -132,7 +137,7 @@ docker::unix_stream run_flow::begin_fresh() {
   std::optional<docker::unix_stream> warm = take_spare();
   if (warm) {
     global_metrics().container_start_s.observe(std::chrono::duration<double>(clock::now() - t0).count());
-    warm->write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id))));
+    warm->write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id), user_tools())));
     warm->shutdown_write();
     mark_running();
     // Operators find it by its run's name, as any run. After `running`: the worker already has its task, and
@@ -169,7 +174,7 @@ docker::unix_stream run_flow::begin_fresh() {
     log::debug("worker container timings", {{"run", rec_.id}, {"create_ms", std::to_string(ms_between(t0, t_created))},
                                             {"attach_ms", std::to_string(ms_between(t_created, t_attached))},
                                             {"start_ms", std::to_string(ms_between(t_attached, t_started))}});
-  s.write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id))));
+  s.write_all(serialize_task(build_task(cfg_, rec_, tokens_.token_of(rec_.id), user_tools())));
   s.shutdown_write();
   mark_running();
   log::info("worker started", {{"run", rec_.id}, {"container", cid_.substr(0, 12)}});

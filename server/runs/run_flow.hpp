@@ -81,6 +81,7 @@ class run_flow {
   // Stores what the gateway noted for this run (egress events, the usage total) since the last call.
   void flush_notes();
   docker::container_spec spec() const;
+  nlohmann::json user_tools() const;  // the user's tool policy (null: none)
   std::optional<docker::unix_stream> take_spare();
   void mark_running();
   std::optional<docker::container_state> exit_state();

@@ -60,11 +60,11 @@ void check_options(run_request& r, const request_limits& limits) {
       for (const auto& n : *it)
         if (!n.is_string() || n.get<std::string>().empty() || !all_of_set(n.get<std::string>(), 64, "-"))
           bad("invalid_field", "options." + k + " must hold names like code-review");
-    } else if (k == "allowed_tools") {
-      if (!it->is_array() || it->size() > 64) bad("invalid_field", "options.allowed_tools must be an array of tool names");
+    } else if (k == "allowed_tools" || k == "disallowed_tools") {
+      if (!it->is_array() || it->size() > 64) bad("invalid_field", "options." + k + " must be an array of tool names");
       for (const auto& t : *it)
         if (!t.is_string() || !all_of_set(t.get<std::string>(), 128, "_-:()*. "))
-          bad("invalid_field", "options.allowed_tools must hold tool names like Bash or Bash(git *)");
+          bad("invalid_field", "options." + k + " must hold tool names like Bash or Bash(git *)");
     } else {
       bad("unknown_field", "unknown option \"" + k + "\"");
     }

@@ -105,7 +105,7 @@ std::string gateway_volume(const config& c, std::string_view instance) {
   return c.gateway_volume.empty() ? "berth-gw-" + std::string(instance) : c.gateway_volume;
 }
 
-task build_task(const config& c, const store::run_record& r, const std::string& gateway_token) {
+task build_task(const config& c, const store::run_record& r, const std::string& gateway_token, const nlohmann::json& user_tools) {
   task t;
   t.run = r.id;
   t.user = r.user;
@@ -121,10 +121,23 @@ task build_task(const config& c, const store::run_record& r, const std::string& 
   if (t.model.empty()) t.model = c.claude_model;
   auto& o = t.options;
   // A request narrows the operator's tool policy, never widens it.
-  o["permission_mode"] = narrowed_permission_mode(c.claude_permission_mode, o.value("permission_mode", nlohmann::json()));
-  auto tools = narrowed_tools(c.claude_allowed_tools, o.value("allowed_tools", nlohmann::json()));
+  // Operator → user → request, each only narrowing what the one before allows.
+  const auto u = user_tools.is_object() ? user_tools : nlohmann::json::object();
+  const auto user_mode = narrowed_permission_mode(c.claude_permission_mode, u.value("permission_mode", nlohmann::json()));
+  o["permission_mode"] = narrowed_permission_mode(user_mode, o.value("permission_mode", nlohmann::json()));
+  auto tools = narrowed_tools(narrowed_tools(c.claude_allowed_tools, u.value("allowed_tools", nlohmann::json())),
+                              o.value("allowed_tools", nlohmann::json()));
   if (tools.empty()) o.erase("allowed_tools");
   else o["allowed_tools"] = tools;
+  // Denials add up: the user's and the request's.
+  std::vector<std::string> denied;
+  for (const nlohmann::json* policy : {&u, static_cast<const nlohmann::json*>(&o)})
+    if (auto it = policy->find("disallowed_tools"); it != policy->end() && it->is_array())
+      for (const auto& tool : *it)
+        if (tool.is_string() && std::find(denied.begin(), denied.end(), tool.get<std::string>()) == denied.end())
+          denied.push_back(tool.get<std::string>());
+  if (denied.empty()) o.erase("disallowed_tools");
+  else o["disallowed_tools"] = denied;
   if (!o.contains("max_turns") || o["max_turns"].get<int>() > c.claude_max_turns) o["max_turns"] = c.claude_max_turns;
   o["max_retries"] = c.claude_max_retries;
   if (!r.session.empty()) t.session_id = session_uuid(r.user, r.session);

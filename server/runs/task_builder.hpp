@@ -15,17 +15,20 @@
 namespace berth::runs {
 
 // `gateway_token`: the run's token (server/gateway/run_tokens), the only key the worker ever holds.
-task build_task(const config& c, const store::run_record& r, const std::string& gateway_token);
+// `user_tools`: the user's tool policy (`allowed_tools`, `disallowed_tools`, `permission_mode`; null for
+// none), which narrows the operator's as the request then narrows the user's.
+task build_task(const config& c, const store::run_record& r, const std::string& gateway_token,
+                const nlohmann::json& user_tools = nullptr);
 // The named volume holding berthd's gateway socket, mounted read-only in every worker.
 std::string gateway_volume(const config& c, std::string_view instance);
 // Each node's gateway socket in that volume: gateway-<node>.sock. A worker's relay tries its own node's first
 // and then the others, so a run adopted by another instance on the same engine reaches its new owner.
 std::string gateway_socket_name(std::string_view node);
-// A stable UUID for (user, session): the engine's conversation id, so the same session resumes the same
-// conversation and two users can never share one.
 // The tool policy a run gets: the request's when it is narrower than the operator's, else the operator's.
 std::string narrowed_permission_mode(const std::string& operator_mode, const nlohmann::json& requested);
 std::vector<std::string> narrowed_tools(const std::vector<std::string>& operator_tools, const nlohmann::json& requested);
+// A stable UUID for (user, session): the engine's conversation id, so the same session resumes the same
+// conversation and two users can never share one.
 std::string session_uuid(std::string_view user, std::string_view session);
 // Named per instance, so two deployments on one engine never share a user's files.
 std::string workspace_volume(std::string_view instance, std::string_view user);

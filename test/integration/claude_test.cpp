@@ -466,7 +466,7 @@ TEST_CASE("claude: a user over tokens_per_day - the next model call is refused -
   CHECK(env.api.wait_done(after)["status"] == "succeeded");
 }
 
-TEST_CASE("claude: a user's skills - subagents and MCP server reach that user's model requests and no other user's - hostile uploads store nothing",
+TEST_CASE("claude: a user's skills - subagents - MCP server and tool policy reach that user's model requests and no other user's - hostile uploads store nothing",
           "[integration][claude][skills]") {
   fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
   const std::string other_key = "not-an-admin-key-0123456789";
@@ -526,6 +526,17 @@ TEST_CASE("claude: a user's skills - subagents and MCP server reach that user's 
   CHECK(b.find("ALICE-SKILL-7731") == std::string::npos);
   CHECK(b.find("ALICE-AGENT-5120") == std::string::npos);
   CHECK(b.find("mcp__echo") == std::string::npos);
+  // A user's tool policy (set with a key covering every user) narrows what their runs offer the model.
+  auto tool_names = [](const std::string& body) {
+    std::set<std::string> offered;
+    for (const auto& t : json::parse(body).value("tools", json::array())) offered.insert(t.value("name", ""));
+    return offered;
+  };
+  CHECK(tool_names(b).count("Bash"));
+  REQUIRE(put("/api/v1/users/" + alice + "/tools", R"({"disallowed_tools": ["Bash"]})", "application/json").status == 200);
+  CHECK(put("/api/v1/users/" + alice + "/tools", R"({"disallowed_tools": "Bash"})", "application/json").status == 400);
+  CHECK(tool_names(first_request_of(alice, nullptr)).count("Bash") == 0);
+  CHECK(tool_names(first_request_of(bob, nullptr)).count("Bash") == 1);
   // A request may narrow the set: only the global skill, no agents.
   const auto narrow = first_request_of(alice, json{{"skills", {"house-style"}}, {"agents", json::array()}});
   CHECK(narrow.find("GLOBAL-SKILL-4410") != std::string::npos);

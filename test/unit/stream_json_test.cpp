@@ -225,7 +225,7 @@ TEST_CASE("claude command: message never on argv - options map to flags - creden
   t.message = "secret plans";
   t.model = "claude-sonnet-4-5";
   t.options = {{"permission_mode", "bypassPermissions"}, {"allowed_tools", {"Bash", "Read"}}, {"max_turns", 8},
-               {"max_retries", 4}, {"max_budget_usd", 0.25}};
+               {"max_retries", 4}, {"max_budget_usd", 0.25}, {"disallowed_tools", {"WebFetch", "Bash(rm *)"}}};
   t.env = {{"ANTHROPIC_API_KEY", "sk-live"}};
   t.session_id = "3f2fcc68-1e4b-4dc8-95e0-616273b8b009";
   berth::worker::claude_paths p;
@@ -239,6 +239,7 @@ TEST_CASE("claude command: message never on argv - options map to flags - creden
   CHECK(argv.find("--allowedTools Bash,Read ") != std::string::npos);
   CHECK(argv.find("--max-turns 8 ") != std::string::npos);
   CHECK(argv.find("--max-budget-usd 0.250000 ") != std::string::npos);
+  CHECK(argv.find("--disallowedTools WebFetch,Bash(rm *) ") != std::string::npos);
   CHECK(argv.find("--session-id 3f2fcc68-1e4b-4dc8-95e0-616273b8b009 ") != std::string::npos);
   CHECK(argv.find("--include-partial-messages") != std::string::npos);
   auto has_env = [&](const std::string& kv) {

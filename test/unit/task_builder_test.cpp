@@ -97,6 +97,24 @@ TEST_CASE("a run GitHub started sends git's github.com URLs to the gateway - oth
   CHECK_FALSE(runs::build_task(c, r, "brt-token").env.contains("GIT_CONFIG_COUNT"));
 }
 
+TEST_CASE("tool policy: operator - user - request each narrow - denials add up") {
+  config c;
+  c.anthropic_api_key = "sk";
+  c.claude_permission_mode = "acceptEdits";
+  c.claude_allowed_tools = {"Read", "Bash", "Write"};
+  const nlohmann::json user = {{"allowed_tools", {"Read", "Bash", "WebFetch"}}, {"disallowed_tools", {"Bash(rm *)"}}, {"permission_mode", "default"}};
+  auto t = runs::build_task(c, run_of("claude", R"j({"allowed_tools": ["Bash", "Write"], "disallowed_tools": ["Bash(curl *)"], "permission_mode": "acceptEdits"})j"), "t", user);
+  CHECK(t.options["allowed_tools"] == nlohmann::json({"Bash"}));           // Write: the user's policy has none of it
+  CHECK(t.options["permission_mode"] == "default");                        // the request cannot widen the user's
+  CHECK(t.options["disallowed_tools"] == nlohmann::json({"Bash(rm *)", "Bash(curl *)"}));
+  auto only_user = runs::build_task(c, run_of("claude"), "t", user);
+  CHECK(only_user.options["allowed_tools"] == nlohmann::json({"Read", "Bash"}));  // WebFetch: the operator's has none
+  CHECK(only_user.options["disallowed_tools"] == nlohmann::json({"Bash(rm *)"}));
+  auto none = runs::build_task(c, run_of("claude"), "t");
+  CHECK(none.options["allowed_tools"] == nlohmann::json({"Read", "Bash", "Write"}));
+  CHECK_FALSE(none.options.contains("disallowed_tools"));
+}
+
 TEST_CASE("missing credentials are named") {
   config c;
   CHECK(runs::missing_credentials(c, "claude").find("ANTHROPIC_API_KEY") != std::string::npos);
