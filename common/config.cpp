@@ -114,8 +114,8 @@ config parse_config(const env_lookup& env) {
     }
 
   r.string("BERTH_STORAGE", c.storage);
-  if (c.storage != "local")
-    r.problems.push_back("BERTH_STORAGE must be local (s3:// and postgres storage are not built yet)");
+  if (c.storage != "local" && c.storage != "postgres")
+    r.problems.push_back("BERTH_STORAGE must be local or postgres (s3:// storage is not built yet)");
   r.bytes("BERTH_SKILL_MAX_FILE_BYTES", c.skill_max_file_bytes, 1024, 16LL << 20);
   r.bytes("BERTH_SKILL_MAX_BYTES", c.skill_max_bytes, 1024, 64LL << 20);
   r.bytes("BERTH_AGENT_MAX_BYTES", c.agent_max_bytes, 1024, 1LL << 20);
@@ -145,6 +145,8 @@ config parse_config(const env_lookup& env) {
   if (!c.database_url.empty() && !starts_with(c.database_url, "postgres://") && !starts_with(c.database_url, "postgresql://"))
     r.problems.push_back("BERTH_DATABASE_URL must be a postgresql://user:password@host:port/database URL (unset: SQLite "
                          "under BERTH_DATA_DIR)");
+  if (c.storage == "postgres" && !c.database_url.starts_with("postgres"))
+    r.problems.push_back("BERTH_STORAGE=postgres keeps files in the PostgreSQL store: set BERTH_DATABASE_URL to it");
   r.string("BERTH_NODE_ID", c.node_id);
   for (char ch : c.node_id)
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') {

@@ -33,6 +33,7 @@
 #include "server/runs/run_manager.hpp"
 #include "server/runs/run_tokens.hpp"
 #include "server/runs/skill_sets.hpp"
+#include "server/storage/db_store.hpp"
 #include "server/storage/local_store.hpp"
 #include "server/runs/task_builder.hpp"
 #include "server/gateway/gateway.hpp"
@@ -197,10 +198,12 @@ int main(int argc, char** argv) {
     runs::spend_ledger spend(db);  // before everything that checks or counts spend: it outlives them
     spend.start();                 // budgets and today's spend, before anything may be submitted
     // Users' skills, agents and MCP settings; before the executor, whose runs mount them (it outlives none).
-    storage::local_store file_store(std::filesystem::path(cfg.data_dir) / "files");
-    storage::user_files files(file_store, storage::bundle_limits_of(cfg), static_cast<std::size_t>(cfg.user_files_max_bytes));
+    std::unique_ptr<storage::file_store> file_store;
+    if (cfg.storage == "postgres") file_store = std::make_unique<storage::db_store>(db);
+    else file_store = std::make_unique<storage::local_store>(std::filesystem::path(cfg.data_dir) / "files");
+    storage::user_files files(*file_store, storage::bundle_limits_of(cfg), static_cast<std::size_t>(cfg.user_files_max_bytes));
     runs::skill_sets sets(cfg, docker, files, instance);
-    log::info("storage", {{"kind", file_store.describe()}});
+    log::info("storage", {{"kind", file_store->describe()}});
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
     exec.set_skill_sets(&sets);
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);

@@ -226,6 +226,11 @@ class store {
   bool delete_user_setting(const std::string& user, const std::string& kind);
   std::vector<std::pair<std::string, std::string>> user_settings_of(const std::string& kind);  // (user, value)
   std::vector<user_spend> spend_on(const std::string& day);
+  // Files kept in the database (BERTH_STORAGE=postgres): text only (callers encode bytes), keyed by path.
+  void put_file(const std::string& key, const std::string& content, std::int64_t now);
+  std::optional<std::string> file(const std::string& key);
+  bool delete_file(const std::string& key);
+  std::vector<std::string> file_keys(const std::string& prefix);  // sorted
   // A user's runs that named a session, oldest first (for the sessions listing).
   std::vector<run_record> session_runs(const std::string& user, int limit);
   bool ping();

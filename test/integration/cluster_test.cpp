@@ -9,6 +9,7 @@
 #include "api_client.hpp"
 #include "berthd_process.hpp"
 #include "docker_helpers.hpp"
+#include "fake_anthropic.hpp"
 #include "fake_chat.hpp"
 #include "pg_scratch.hpp"
 #include "run_helpers.hpp"
@@ -214,4 +215,35 @@ TEST_CASE("berthd --migrate-from-sqlite moves a history into PostgreSQL - a bert
   // Refused clearly without a database to copy into.
   CHECK(std::system((std::string("env -u BERTH_DATABASE_URL ") + BERTHD_PATH + " --migrate-from-sqlite " + data.path +
                      "/berth.db >/dev/null 2>&1").c_str()) != 0);
+}
+
+TEST_CASE("BERTH_STORAGE=postgres: a skill uploaded through one instance is there for a new instance with an empty data dir - and in its runs",
+          "[cluster]") {
+  scratch_database db;
+  const std::string secret = "sk-ant-test-storage-51c2";
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", secret}}};
+  auto instance = [&] {
+    return berthd_process({{"BERTH_DATABASE_URL", db.url()}, {"BERTH_STORAGE", "postgres"}, {"BERTH_ENGINES", "claude"},
+                           {"BERTH_DEFAULT_ENGINE", "claude"}, {"ANTHROPIC_API_KEY", secret}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
+  };
+  const std::string skill = R"({"files": {"SKILL.md": "---\nname: kept\ndescription: PG-KEPT-SKILL-6620 survives restarts\n---\nbody\n",
+                                          "data.bin": "\u0000\u0001binary\u0000"}})";
+  {
+    auto first = instance();
+    api_client api(first.port(), test_key);
+    REQUIRE(api.put("/api/v1/users/keeper/skills/kept", skill).status == 200);
+  }  // gone, and its data dir with it
+  auto second = instance();
+  api_client api(second.port(), test_key);
+  auto listed = api.get("/api/v1/users/keeper/skills").json();
+  REQUIRE(listed["skills"].size() == 1);
+  CHECK(listed["skills"][0]["name"] == "kept");
+  auto got = api.get("/api/v1/users/keeper/skills/kept").json();
+  CHECK(got["files"]["data.bin"] == std::string("\0\1binary\0", 9));  // bytes kept as they were
+  auto id = api.start_run({{"user", "keeper"}, {"message", "@@text:2"}});
+  CHECK(api.wait_done(id)["status"] == "succeeded");
+  auto requests = fake.message_requests();
+  REQUIRE(!requests.empty());
+  CHECK(requests[0]["body"].dump().find("PG-KEPT-SKILL-6620") != std::string::npos);
+  remove_user_volumes("keeper");
 }

@@ -9,9 +9,11 @@
 #include <set>
 
 #include "berthd_process.hpp"
+#include "pg_scratch.hpp"
 #include "server/docker/tar.hpp"
 #include "server/runs/skill_sets.hpp"
 #include "server/storage/bundles.hpp"
+#include "server/storage/db_store.hpp"
 #include "server/storage/local_store.hpp"
 #include "server/storage/mcp_config.hpp"
 #include "server/storage/user_files.hpp"
@@ -236,4 +238,34 @@ TEST_CASE("mcp-echo: initialize - tools/list - tools/call - notifications get no
   CHECK((*call)["id"] == "c");
   CHECK((*call)["result"]["content"][0]["text"] == "echo: hi");
   CHECK((*worker::mcp_echo_answer(json{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "resources/list"}}))["error"]["code"] == -32601);
+}
+
+TEST_CASE("storage in the database: bytes kept exactly - listed by prefix - removed - a skill through user_files", "[postgres]") {
+  auto exercise = [](store::store& db) {
+    storage::db_store fs(db);
+    const std::string bytes("\0\1\2 binary \xff\0", 13);
+    fs.put("skills/users/alice/a.tar", bytes);
+    fs.put("skills/users/alice/b.tar", "b");
+    fs.put("skills/users/alicia/c.tar", "c");
+    CHECK(fs.get("skills/users/alice/a.tar") == bytes);
+    CHECK_FALSE(fs.get("skills/users/alice/none.tar"));
+    CHECK(fs.list("skills/users/alice/") == std::vector<std::string>{"skills/users/alice/a.tar", "skills/users/alice/b.tar"});
+    CHECK(fs.remove("skills/users/alice/b.tar"));
+    CHECK_FALSE(fs.remove("skills/users/alice/b.tar"));
+    storage::user_files files(fs, {}, 1 << 20);
+    auto sk = storage::skill_from_json("kept", json{{"files", {{"SKILL.md", skill_md}}}}, {});
+    CHECK_FALSE(files.put_skill("bob", std::get<storage::skill>(sk)));
+    CHECK(files.skills("bob").size() == 1);
+    CHECK(files.set_for("bob", std::nullopt, std::nullopt).skills.count("kept"));
+  };
+  {
+    INFO("sqlite");
+    store::store db(":memory:");
+    exercise(db);
+  }
+  if (berth::test::test_database_url().empty()) return;
+  INFO("postgresql");
+  berth::test::scratch_database scratch;
+  store::store db(scratch.url());
+  exercise(db);
 }

@@ -187,6 +187,13 @@ CREATE TABLE spend_daily (
   PRIMARY KEY ("user", day)
 );
 )sql",
+    R"sql(
+CREATE TABLE stored_files (
+  key TEXT PRIMARY KEY,
+  content TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr std::int64_t migration_lock_key = 0x62657274680001;  // "berth" + 1: taken while migrating

@@ -9,7 +9,7 @@
 
 namespace berth::store::sqlite {
 namespace {
-constexpr std::array<const char*, 7> migrations = {
+constexpr std::array<const char*, 8> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -134,6 +134,13 @@ CREATE TABLE spend_daily (
   tokens BIGINT NOT NULL DEFAULT 0,
   cost_micros BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY ("user", day)
+);
+)sql",
+    R"sql(
+CREATE TABLE stored_files (
+  key TEXT PRIMARY KEY,
+  content TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
 );
 )sql",
 };
