@@ -31,53 +31,71 @@ std::string user_files::agent_key(const std::string& user, const std::string& na
   return scope_dir("agents", user) + name + ".md";
 }
 
-std::optional<skill> user_files::load_skill(const std::string& key, const std::string& name) {
-  auto raw = fs_.get(key);
-  if (!raw) return std::nullopt;
-  const auto hash = sha256_hex(*raw);
+skill user_files::parse_skill(const std::string& key, const std::string& name, const std::string& raw, const std::string& hash) {
   {
     std::lock_guard lock(m_);
     if (auto it = skill_cache_.find(hash); it != skill_cache_.end() && it->second.name == name) return it->second;
   }
-  auto parsed = skill_from_archive(name, *raw, limits_);
+  auto parsed = skill_from_archive(name, raw, limits_);
   if (auto* r = std::get_if<refusal>(&parsed)) throw storage_error("stored skill " + key + " is unreadable: " + r->message);
   std::lock_guard lock(m_);
   return skill_cache_[hash] = std::get<skill>(parsed);
 }
 
-std::optional<agent> user_files::load_agent(const std::string& key, const std::string& name) {
-  auto raw = fs_.get(key);
-  if (!raw) return std::nullopt;
-  auto parsed = agent_from_markdown(name, *raw, limits_);
+agent user_files::parse_agent(const std::string& key, const std::string& name, const std::string& raw) {
+  auto parsed = agent_from_markdown(name, raw, limits_);
   if (auto* r = std::get_if<refusal>(&parsed)) throw storage_error("stored agent " + key + " is unreadable: " + r->message);
   return std::get<agent>(parsed);
 }
 
-std::vector<listed> user_files::skills(const std::string& user) {
-  std::vector<listed> out;
-  for (const auto& key : fs_.list(scope_dir("skills", user))) {
-    auto name = name_of(key, ".tar");
+std::optional<skill> user_files::load_skill(const std::string& key, const std::string& name) {
+  auto raw = fs_.get(key);
+  if (!raw) return std::nullopt;
+  return parse_skill(key, name, *raw, sha256_hex(*raw));
+}
+
+std::optional<agent> user_files::load_agent(const std::string& key, const std::string& name) {
+  auto raw = fs_.get(key);
+  if (!raw) return std::nullopt;
+  return parse_agent(key, name, *raw);
+}
+
+// Each object of a scope read once: its listing entry and its parsed form together.
+template <class T, class Parse>
+std::vector<std::pair<listed, T>> user_files::scan(const char* kind, std::string_view ext, const std::string& user, Parse parse) {
+  std::vector<std::pair<listed, T>> out;
+  for (const auto& key : fs_.list(scope_dir(kind, user))) {
+    auto name = name_of(key, ext);
     if (!valid_bundle_name(name)) continue;
     auto raw = fs_.get(key);
     if (!raw) continue;  // removed meanwhile
-    auto s = load_skill(key, name);
-    if (!s) continue;
-    out.push_back({name, user.empty() ? "global" : "user", sha256_hex(*raw), raw->size(), s->description});
+    const auto hash = sha256_hex(*raw);
+    T parsed = parse(key, name, *raw, hash);
+    listed l{name, user.empty() ? "global" : "user", hash, raw->size(), parsed.description};
+    out.emplace_back(std::move(l), std::move(parsed));
   }
+  return out;
+}
+
+std::vector<std::pair<listed, skill>> user_files::scan_skills(const std::string& user) {
+  return scan<skill>("skills", ".tar", user, [this](const std::string& key, const std::string& name, const std::string& raw,
+                                                   const std::string& hash) { return parse_skill(key, name, raw, hash); });
+}
+
+std::vector<std::pair<listed, agent>> user_files::scan_agents(const std::string& user) {
+  return scan<agent>("agents", ".md", user, [this](const std::string& key, const std::string& name, const std::string& raw,
+                                                   const std::string&) { return parse_agent(key, name, raw); });
+}
+
+std::vector<listed> user_files::skills(const std::string& user) {
+  std::vector<listed> out;
+  for (auto& [l, s] : scan_skills(user)) out.push_back(std::move(l));
   return out;
 }
 
 std::vector<listed> user_files::agents(const std::string& user) {
   std::vector<listed> out;
-  for (const auto& key : fs_.list(scope_dir("agents", user))) {
-    auto name = name_of(key, ".md");
-    if (!valid_bundle_name(name)) continue;
-    auto raw = fs_.get(key);
-    if (!raw) continue;
-    auto a = agent_from_markdown(name, *raw, limits_);
-    if (std::holds_alternative<refusal>(a)) continue;
-    out.push_back({name, user.empty() ? "global" : "user", sha256_hex(*raw), raw->size(), std::get<agent>(a).description});
-  }
+  for (auto& [l, a] : scan_agents(user)) out.push_back(std::move(l));
   return out;
 }
 
@@ -139,18 +157,23 @@ run_set user_files::set_for(const std::string& user, const std::optional<std::ve
     return !only || std::find(only->begin(), only->end(), name) != only->end();
   };
   run_set set;
-  std::string identity;
+  std::map<std::string, std::string> skill_hashes, agent_hashes;  // of the stored objects: their identities
   for (const auto& scope : {std::string(), user}) {  // global first: the user's own replace same-named ones
-    for (const auto& l : skills(scope))
-      if (wanted(only_skills, l.name))
-        if (auto s = get_skill(scope, l.name)) set.skills[l.name] = std::move(*s);
-    for (const auto& l : agents(scope))
-      if (wanted(only_agents, l.name))
-        if (auto a = get_agent(scope, l.name)) set.agents[l.name] = std::move(*a);
+    for (auto& [l, s] : scan_skills(scope))
+      if (wanted(only_skills, l.name)) {
+        skill_hashes[l.name] = l.sha256;
+        set.skills[l.name] = std::move(s);
+      }
+    for (auto& [l, a] : scan_agents(scope))
+      if (wanted(only_agents, l.name)) {
+        agent_hashes[l.name] = l.sha256;
+        set.agents[l.name] = std::move(a);
+      }
   }
   if (auto m = mcp(user)) set.mcp = *m;
-  for (const auto& [name, s] : set.skills) identity += "skill " + name + " " + sha256_hex(skill_archive(s)) + "\n";
-  for (const auto& [name, a] : set.agents) identity += "agent " + name + " " + sha256_hex(a.text) + "\n";
+  std::string identity;
+  for (const auto& [name, hash] : skill_hashes) identity += "skill " + name + " " + hash + "\n";
+  for (const auto& [name, hash] : agent_hashes) identity += "agent " + name + " " + hash + "\n";
   if (!set.mcp.empty()) identity += "mcp " + sha256_hex(set.mcp) + "\n";
   if (!identity.empty()) set.sha256 = sha256_hex(identity);
   return set;

@@ -3,8 +3,8 @@
 //   skills/global/<name>.tar   skills/users/<user>/<name>.tar   (canonical tars, bundles.hpp)
 //   agents/global/<name>.md    agents/users/<user>/<name>.md
 //   mcp/users/<user>.json
-// Parsed bundles are cached by content hash, so listing and building a run's set read each object but parse
-// it once. Blocking; storage failures throw storage_error.
+// A listing or a run's set reads each object once; parsed skills are cached by content hash. Blocking;
+// storage failures (and a stored object that no longer parses) throw storage_error.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -65,14 +65,19 @@ class user_files {
   std::string agent_key(const std::string& user, const std::string& name) const;
   std::optional<skill> load_skill(const std::string& key, const std::string& name);
   std::optional<agent> load_agent(const std::string& key, const std::string& name);
+  skill parse_skill(const std::string& key, const std::string& name, const std::string& raw, const std::string& hash);
+  agent parse_agent(const std::string& key, const std::string& name, const std::string& raw);
+  template <class T, class Parse>
+  std::vector<std::pair<listed, T>> scan(const char* kind, std::string_view ext, const std::string& user, Parse parse);
+  std::vector<std::pair<listed, skill>> scan_skills(const std::string& user);
+  std::vector<std::pair<listed, agent>> scan_agents(const std::string& user);
   std::size_t scope_bytes(const std::string& user, const std::string& except_key);
 
   file_store& fs_;
   bundle_limits limits_;
   std::size_t user_max_;
   std::mutex m_;
-  std::map<std::string, skill> skill_cache_;  // by content hash
-  std::map<std::string, agent> agent_cache_;
+  std::map<std::string, skill> skill_cache_;  // parsed skills by their stored archive's hash
 };
 
 }  // namespace berth::storage
