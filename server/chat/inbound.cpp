@@ -1,5 +1,7 @@
 #include "server/chat/inbound.hpp"
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "common/json_bounded.hpp"
@@ -20,9 +22,18 @@ std::string safe(std::string_view s, std::size_t max, std::string_view extra = "
   return out;
 }
 
-std::string str(const json& j, const char* k) {
+std::string str(const json& j, const char* k) { return string_at(j, k); }
+
+// A positive integer field below 2^53 (GitHub's numbers are), or 0.
+std::int64_t positive(const json& j, const char* k) {
+  const auto v = integer_at(j, k);
+  return v > 0 && v < (std::int64_t{1} << 53) ? v : 0;
+}
+
+// The object field k, or nullptr when it is missing or not an object.
+const json* object_at(const json& j, const char* k) {
   auto it = j.find(k);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return it != j.end() && it->is_object() ? &*it : nullptr;
 }
 
 inbound reject(inbound::kind_t k, std::string why) {
@@ -141,36 +152,36 @@ inbound parse_github(std::string_view event, std::string_view delivery, std::str
   auto j = parse_json(body);
   if (!j.is_object()) return {inbound::invalid, {}, "the body is not a JSON object"};
   if (delivery.empty() || delivery.size() > 128) return {inbound::invalid, {}, "missing or oversized X-GitHub-Delivery"};
-  const std::string action = j.value("action", "");
+  // Every field is read type-checked: a hostile body with `"action": {}` gets 400, never an exception.
+  const std::string action = str(j, "action");
   const json* thing = nullptr;  // the comment, or the opened issue
   const json* numbered = nullptr;  // the issue or pull request it is on
   if (event == "issue_comment" && action == "created") {
-    thing = j.contains("comment") ? &j["comment"] : nullptr;
-    numbered = j.contains("issue") ? &j["issue"] : nullptr;
+    thing = object_at(j, "comment");
+    numbered = object_at(j, "issue");
   } else if (event == "pull_request_review_comment" && action == "created") {
-    thing = j.contains("comment") ? &j["comment"] : nullptr;
-    numbered = j.contains("pull_request") ? &j["pull_request"] : nullptr;
+    thing = object_at(j, "comment");
+    numbered = object_at(j, "pull_request");
   } else if (event == "issues" && action == "opened") {
-    thing = j.contains("issue") ? &j["issue"] : nullptr;
+    thing = object_at(j, "issue");
     numbered = thing;
   } else {
     return {inbound::ignore, {}, "event " + std::string(event) + "/" + action + " starts nothing"};
   }
-  if (!thing || !thing->is_object() || !numbered || !numbered->is_object() || !j.contains("repository") ||
-      !j["repository"].is_object())
-    return {inbound::invalid, {}, "the event lacks its comment, issue or repository"};
-  const auto& author = thing->contains("user") && (*thing)["user"].is_object() ? (*thing)["user"] : json::object();
-  const std::string login = author.value("login", "");
-  const std::string repo = j["repository"].value("full_name", "");
-  const auto number = numbered->value("number", std::int64_t{0});
-  const std::string text = thing->contains("body") && (*thing)["body"].is_string() ? (*thing)["body"].get<std::string>() : "";
+  const json* repository = object_at(j, "repository");
+  if (!thing || !numbered || !repository) return {inbound::invalid, {}, "the event lacks its comment, issue or repository"};
+  const json* author = object_at(*thing, "user");
+  const std::string login = author ? str(*author, "login") : "";
+  const std::string repo = str(*repository, "full_name");
+  const auto number = positive(*numbered, "number");
+  const std::string text = str(*thing, "body");
   if (login.empty() || repo.empty() || number <= 0) return {inbound::invalid, {}, "the event lacks author, repository or number"};
-  if (author.value("type", "") == "Bot" || login.ends_with("[bot]")) return {inbound::ignore, {}, "written by a bot"};
+  if (str(*author, "type") == "Bot" || login.ends_with("[bot]")) return {inbound::ignore, {}, "written by a bot"};
   if (!mentions(text, mention)) return {inbound::ignore, {}, "does not mention " + std::string(mention)};
   const std::string session = repo + "#" + std::to_string(number);
   in.kind = inbound::message;
   // The agent learns where it was asked and where the repository is (its clone goes through the gateway).
-  const std::string title = numbered->contains("title") && (*numbered)["title"].is_string() ? (*numbered)["title"].get<std::string>() : "";
+  const std::string title = str(*numbered, "title");
   const std::string context = "[GitHub " + session + (title.empty() ? "" : " \"" + split_message(title, 200).front() + "\"") +
                               "; repository https://github.com/" + repo + "]\n\n";
   in.msg = {"github", std::string(delivery), safe("github." + login, 64), safe(session, 128, "/#"), context + text,

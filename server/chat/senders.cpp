@@ -1,5 +1,8 @@
 #include "server/chat/senders.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 #include <httplib.h>
 
 #include "common/json_bounded.hpp"
@@ -7,6 +10,15 @@
 
 namespace berth::chat {
 namespace {
+// Retry-After in seconds (the HTTP-date form is treated as absent), clamped to an hour: a hostile or broken
+// answer can neither overflow the product nor park a delivery for days.
+std::int64_t retry_after_ms(const std::string& header) {
+  std::int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), seconds);
+  if (ec != std::errc() || end != header.data() + header.size()) return 0;
+  return std::clamp<std::int64_t>(seconds, 0, 3600) * 1000;
+}
+
 using json = nlohmann::json;
 constexpr int connect_timeout_s = 5;
 constexpr int read_timeout_s = 15;
@@ -32,11 +44,7 @@ http_answer post(const std::string& base, const std::string& path, const httplib
   }
   a.status = r->status;
   a.body = r->body;
-  if (auto ra = r->get_header_value("Retry-After"); !ra.empty()) {
-    try {
-      a.retry_after_ms = std::stoll(ra) * 1000;
-    } catch (const std::exception&) {}
-  }
+  a.retry_after_ms = retry_after_ms(r->get_header_value("Retry-After"));
   return a;
 }
 
@@ -49,17 +57,15 @@ send_result api_result(const http_answer& a, const std::string& api) {
     return s;
   }
   auto j = parse_json(a.body);
-  if (a.status >= 200 && a.status < 300 && j.is_object() && j.value("ok", false)) {
+  if (a.status >= 200 && a.status < 300 && bool_at(j, "ok")) {
     s.ok = true;
     s.answer = j;
     return s;
   }
-  std::string why = j.is_object() ? (j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
-                                                                                   : j.value("description", ""))
-                                  : "";
+  std::string why = string_at(j, "error", string_at(j, "description"));
   s.error = api + ": HTTP " + std::to_string(a.status) + (why.empty() ? "" : " " + why);
-  if (j.is_object() && j.contains("parameters") && j["parameters"].is_object())
-    s.retry_after_ms = j["parameters"].value("retry_after", 0) * 1000LL;
+  if (j.is_object() && j.contains("parameters"))  // clamped: a hostile answer cannot overflow or park the outbox
+    s.retry_after_ms = std::clamp<std::int64_t>(integer_at(j["parameters"], "retry_after"), 0, 3600) * 1000;
   // Errors no retry can fix: bad credentials, a channel or chat we cannot reach, a malformed request.
   static const char* permanent[] = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                                     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long",
@@ -113,18 +119,14 @@ send_result github_call(const config& c, const std::string& method, const std::s
     s.error = api + ": connection failed: " + httplib::to_string(r.error());
     return s;
   }
-  if (auto ra = r->get_header_value("Retry-After"); !ra.empty()) {
-    try {
-      s.retry_after_ms = std::stoll(ra) * 1000;
-    } catch (const std::exception&) {}
-  }
+  s.retry_after_ms = retry_after_ms(r->get_header_value("Retry-After"));
   auto j = parse_json(r->body);
   if (r->status >= 200 && r->status < 300 && j.is_object()) {
     s.ok = true;
     s.answer = j;
     return s;
   }
-  s.error = api + ": HTTP " + std::to_string(r->status) + (j.is_object() ? " " + j.value("message", "") : "");
+  s.error = api + ": HTTP " + std::to_string(r->status) + (string_at(j, "message").empty() ? "" : " " + string_at(j, "message"));
   s.permanent = r->status == 401 || r->status == 404 || r->status == 422 || r->status == 400;
   return s;
 }

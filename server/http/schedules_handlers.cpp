@@ -129,7 +129,7 @@ std::variant<json, reply> reply_routes(app& a, const json& reply_spec, const req
   json routes = json::array();
   if (!reply_spec.is_object() || reply_spec.size() != 1)
     return error_reply(400, "invalid_field", "\"reply\" must name one of slack, telegram, callback_url");
-  if (reply_spec.contains("slack") && reply_spec["slack"].is_object() && reply_spec["slack"].value("channel", "") != "") {
+  if (reply_spec.contains("slack") && !string_at(reply_spec["slack"], "channel").empty()) {
     routes.push_back({{"kind", "slack"}, {"target", {{"channel", reply_spec["slack"]["channel"]}, {"thread_ts", ""}}}});
   } else if (reply_spec.contains("telegram") && reply_spec["telegram"].is_object() &&
              reply_spec["telegram"].contains("chat_id") && reply_spec["telegram"]["chat_id"].is_number_integer()) {

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <set>
 
+#include "common/json_bounded.hpp"
+
 namespace berth::storage {
 namespace {
 using json = nlohmann::json;
@@ -72,7 +74,11 @@ std::optional<json> check_mcp_config(const json& body, const std::function<bool(
       why = where + ": a server is a name of [A-Za-z0-9_-] mapping to an object";
       return std::nullopt;
     }
-    const std::string type = s.value("type", s.contains("url") ? "http" : "stdio");
+    if (s.contains("type") && !s["type"].is_string()) {
+      why = where + ".type must be \"stdio\", \"http\" or \"sse\"";
+      return std::nullopt;
+    }
+    const std::string type = string_at(s, "type", s.contains("url") ? "http" : "stdio");
     json kept = json::object();
     for (const auto& [k, v] : s.items()) {
       static const std::set<std::string> stdio_keys = {"type", "command", "args", "env"}, remote_keys = {"type", "url", "headers"};

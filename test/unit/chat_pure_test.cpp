@@ -169,3 +169,30 @@ TEST_CASE("github: comments that mention the bot start runs - bots - other event
   CHECK(berth::chat::mentions("(@berth)", "@berth"));
   CHECK_FALSE(berth::chat::mentions("@berth_bot", "@berth"));
 }
+
+TEST_CASE("github: fields of the wrong type are refused or ignored, never thrown") {
+  using berth::chat::inbound;
+  const auto good = nlohmann::json{{"action", "created"},
+                                   {"issue", {{"number", 7}, {"title", "t"}}},
+                                   {"comment", {{"body", "@berth hi"}, {"user", {{"login", "alice"}, {"type", "User"}}}}},
+                                   {"repository", {{"full_name", "o/r"}}}};
+  REQUIRE(berth::chat::parse_github("issue_comment", "d", good.dump(), "@berth").kind == inbound::message);
+  auto with = [&](const nlohmann::json::json_pointer& at, nlohmann::json value) {
+    auto j = good;
+    j[at] = std::move(value);
+    return berth::chat::parse_github("issue_comment", "d", j.dump(), "@berth").kind;
+  };
+  using ptr = nlohmann::json::json_pointer;
+  CHECK(with(ptr("/action"), nlohmann::json::object()) == inbound::ignore);  // the fuzzer's crash: action {"numb]r": 7}
+  CHECK(with(ptr("/issue/number"), "7") == inbound::invalid);
+  CHECK(with(ptr("/issue/number"), 18446744073709551615ull) == inbound::invalid);
+  CHECK(with(ptr("/issue/number"), -3) == inbound::invalid);
+  CHECK(with(ptr("/repository"), "o/r") == inbound::invalid);
+  CHECK(with(ptr("/repository/full_name"), 1) == inbound::invalid);
+  CHECK(with(ptr("/comment/user"), "alice") == inbound::invalid);
+  CHECK(with(ptr("/comment/user/login"), nlohmann::json::array()) == inbound::invalid);
+  CHECK(with(ptr("/comment/user/type"), 1) == inbound::message);
+  CHECK(with(ptr("/comment/body"), 5) == inbound::ignore);  // no text, so no mention
+  CHECK(with(ptr("/issue/title"), nlohmann::json::object()) == inbound::message);
+  CHECK(with(ptr("/issue"), 12) == inbound::invalid);
+}

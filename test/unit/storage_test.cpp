@@ -218,7 +218,10 @@ TEST_CASE("mcp settings: stdio commands must be in the image - remote servers on
   for (const char* bad : {R"({"mcpServers": {"x": {"command": "curl"}}})", R"({"mcpServers": {"x": {"type": "http", "url": "https://evil.example.com/"}}})",
                           R"({"mcpServers": {"x": {"command": "berth-worker", "shell": true}}})", R"({"mcpServers": {"x y": {"command": "berth-worker"}}})",
                           R"({"mcpServers": {"x": {"type": "ws", "url": "wss://mcp.example.com"}}})", R"({"servers": {}})",
-                          R"({"mcpServers": {"x": {"type": "http", "url": "https://user@mcp.example.com/"}}})"}) {
+                          R"({"mcpServers": {"x": {"type": "http", "url": "https://user@mcp.example.com/"}}})",
+                          R"({"mcpServers": {"x": {"type": 5, "command": "berth-worker"}}})",
+                          R"({"mcpServers": {"x": {"type": {}, "url": "https://mcp.example.com/"}}})",
+                          R"({"mcpServers": {"x": {"command": "berth-worker", "args": "mcp-echo"}}})"}) {
     INFO(bad);
     why.clear();
     CHECK_FALSE(storage::check_mcp_config(json::parse(bad), has, listed, why));
