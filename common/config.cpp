@@ -1,7 +1,9 @@
 #include "common/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/log.hpp"
 #include "common/strings.hpp"
@@ -55,6 +57,48 @@ struct reader {
     if (auto v = get(name)) out = std::string(trim(*v));
   }
 };
+
+// BERTH_STORAGE=s3://bucket[/prefix] and the BERTH_S3_* settings (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+// are read when the BERTH_ names are unset, as every S3 tool does).
+void parse_s3(reader& r, config& c) {
+  std::string_view rest = std::string_view(c.storage).substr(5);
+  const auto slash = rest.find('/');
+  c.s3_bucket = std::string(rest.substr(0, slash));
+  c.s3_prefix = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
+  while (!c.s3_prefix.empty() && c.s3_prefix.back() == '/') c.s3_prefix.pop_back();
+  c.storage = "s3";
+  auto lower_digit = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  bool bucket_ok = c.s3_bucket.size() >= 3 && c.s3_bucket.size() <= 63 && lower_digit(c.s3_bucket.front()) &&
+                   lower_digit(c.s3_bucket.back());
+  for (char ch : c.s3_bucket) bucket_ok = bucket_ok && (lower_digit(ch) || ch == '-' || ch == '.');
+  if (!bucket_ok) r.problems.push_back("BERTH_STORAGE=s3://BUCKET/prefix: the bucket must be 3-63 of [a-z0-9.-], got \"" + c.s3_bucket + "\"");
+  bool prefix_ok = c.s3_prefix.size() <= 256 && !c.s3_prefix.starts_with('/') && c.s3_prefix.find("//") == std::string::npos;
+  for (char ch : c.s3_prefix) prefix_ok = prefix_ok && (std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("-_./", ch));
+  if (!prefix_ok) r.problems.push_back("BERTH_STORAGE=s3://bucket/PREFIX: the prefix must be at most 256 of [A-Za-z0-9-_./]");
+  r.string("BERTH_S3_REGION", c.s3_region);
+  bool region_ok = !c.s3_region.empty() && c.s3_region.size() <= 64;
+  for (char ch : c.s3_region) region_ok = region_ok && (lower_digit(ch) || ch == '-');
+  if (!region_ok) r.problems.push_back("BERTH_S3_REGION must be a region name like us-east-1");
+  r.string("BERTH_S3_ENDPOINT", c.s3_endpoint);
+  if (c.s3_endpoint.empty()) c.s3_endpoint = "https://s3." + c.s3_region + ".amazonaws.com";
+  while (c.s3_endpoint.ends_with('/')) c.s3_endpoint.pop_back();
+  const auto host = c.s3_endpoint.substr(c.s3_endpoint.find("://") == std::string::npos ? 0 : c.s3_endpoint.find("://") + 3);
+  if ((!c.s3_endpoint.starts_with("http://") && !c.s3_endpoint.starts_with("https://")) || host.empty() ||
+      host.find_first_of("/?#@ ") != std::string::npos)
+    r.problems.push_back("BERTH_S3_ENDPOINT must be http(s)://host[:port] without a path, got \"" + c.s3_endpoint + "\"");
+  if (auto v = r.get("BERTH_S3_PATH_STYLE")) {
+    if (*v == "true" || *v == "1") c.s3_path_style = true;
+    else if (*v == "false" || *v == "0") c.s3_path_style = false;
+    else r.problems.push_back("BERTH_S3_PATH_STYLE must be true or false");
+  }
+  r.string("AWS_ACCESS_KEY_ID", c.s3_access_key_id);
+  r.string("AWS_SECRET_ACCESS_KEY", c.s3_secret_access_key);
+  r.string("BERTH_S3_ACCESS_KEY_ID", c.s3_access_key_id);
+  r.string("BERTH_S3_SECRET_ACCESS_KEY", c.s3_secret_access_key);
+  if (c.s3_access_key_id.empty() || c.s3_secret_access_key.empty())
+    r.problems.push_back("BERTH_STORAGE=s3:// needs BERTH_S3_ACCESS_KEY_ID and BERTH_S3_SECRET_ACCESS_KEY");
+  r.integer("BERTH_S3_TIMEOUT_S", c.s3_timeout_s, 1, 600);
+}
 
 }  // namespace
 
@@ -114,8 +158,9 @@ config parse_config(const env_lookup& env) {
     }
 
   r.string("BERTH_STORAGE", c.storage);
-  if (c.storage != "local" && c.storage != "postgres")
-    r.problems.push_back("BERTH_STORAGE must be local or postgres (s3:// storage is not built yet)");
+  if (c.storage.starts_with("s3://")) parse_s3(r, c);
+  else if (c.storage != "local" && c.storage != "postgres")
+    r.problems.push_back("BERTH_STORAGE must be local, postgres or s3://bucket/prefix, got \"" + c.storage + "\"");
   r.bytes("BERTH_SKILL_MAX_FILE_BYTES", c.skill_max_file_bytes, 1024, 16LL << 20);
   r.bytes("BERTH_SKILL_MAX_BYTES", c.skill_max_bytes, 1024, 64LL << 20);
   r.bytes("BERTH_AGENT_MAX_BYTES", c.agent_max_bytes, 1024, 1LL << 20);
@@ -338,7 +383,10 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
                       ", max body " + std::to_string(c.gateway_max_body_bytes) + " bytes"},
       {"egress_allow", c.egress_allow.empty() ? "(none: the model API only)" : join(c.egress_allow)},
       {"prices", c.prices_spec},
-      {"storage", c.storage + " (skills and agents: file " + std::to_string(c.skill_max_file_bytes) + ", skill " +
+      {"storage", (c.storage == "s3" ? "s3://" + c.s3_bucket + (c.s3_prefix.empty() ? "" : "/" + c.s3_prefix) + " at " +
+                                           c.s3_endpoint + " (" + c.s3_region + (c.s3_path_style ? ", path-style" : "") +
+                                           ", key id " + c.s3_access_key_id + ")"
+                                     : c.storage) + " (skills and agents: file " + std::to_string(c.skill_max_file_bytes) + ", skill " +
                       std::to_string(c.skill_max_bytes) + ", agent " + std::to_string(c.agent_max_bytes) + ", per user " +
                       std::to_string(c.user_files_max_bytes) + " bytes; " + std::to_string(c.admin_keys.size()) + " admin keys)"},
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},

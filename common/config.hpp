@@ -84,7 +84,16 @@ struct config {
   std::string gateway_dir;     // where berthd finds that volume; empty: its mountpoint on this engine's host
   std::int64_t gateway_max_body_bytes = 32LL << 20;  // a model request larger than this: 413
   // Users' skills, agents and MCP settings (server/storage): where they are kept, and their limits.
-  std::string storage = "local";
+  std::string storage = "local";  // local | postgres | s3 (BERTH_STORAGE=s3://bucket/prefix)
+  // S3 (BERTH_STORAGE=s3://…): the bucket, a key prefix, and how to reach and sign for it (SigV4).
+  std::string s3_bucket;
+  std::string s3_prefix;    // no leading or trailing '/'; may be empty
+  std::string s3_endpoint;  // scheme://host[:port]; default https://s3.<region>.amazonaws.com
+  std::string s3_region = "us-east-1";
+  bool s3_path_style = true;  // https://host/bucket/key; false: https://bucket.host/key
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;  // never logged
+  int s3_timeout_s = 30;             // one S3 request, connection included
   std::int64_t skill_max_file_bytes = 256 << 10;
   std::int64_t skill_max_bytes = 1 << 20;
   std::int64_t agent_max_bytes = 64 << 10;

@@ -35,6 +35,7 @@
 #include "server/runs/skill_sets.hpp"
 #include "server/storage/db_store.hpp"
 #include "server/storage/local_store.hpp"
+#include "server/storage/s3_store.hpp"
 #include "server/runs/task_builder.hpp"
 #include "server/gateway/gateway.hpp"
 #include "server/runs/workspace_guard.hpp"
@@ -200,12 +201,16 @@ int main(int argc, char** argv) {
     // Users' skills, agents and MCP settings; before the executor, whose runs mount them (it outlives none).
     std::unique_ptr<storage::file_store> file_store;
     if (cfg.storage == "postgres") file_store = std::make_unique<storage::db_store>(db);
+    else if (cfg.storage == "s3") file_store = std::make_unique<storage::s3_store>(cfg);
     else file_store = std::make_unique<storage::local_store>(std::filesystem::path(cfg.data_dir) / "files");
+    file_store->check();  // wrong credentials or a missing bucket stop berthd here, with the reason
     storage::user_files files(*file_store, storage::bundle_limits_of(cfg), static_cast<std::size_t>(cfg.user_files_max_bytes));
     runs::skill_sets sets(cfg, docker, files, instance);
+    runs::instructions_service instructions(cfg, docker, db, *file_store, instance);
     log::info("storage", {{"kind", file_store->describe()}});
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
     exec.set_skill_sets(&sets);
+    exec.set_instructions(&instructions);
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);
     runs::node_lease lease(cfg, db, manager, exec);
     runs::cluster_feed feed(db, bus, manager, exec);
@@ -214,7 +219,6 @@ int main(int argc, char** argv) {
     health.check_now();
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
-    runs::instructions_service instructions(cfg, docker, db, instance);
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
 
     manager.set_budget_check([&spend](const std::string& user) { return spend.check(user, now_ms()); });

@@ -16,6 +16,7 @@
 #include "server/http/schedules_handlers.hpp"
 #include "server/http/http_error.hpp"
 #include "server/runs/run_request.hpp"
+#include "server/storage/file_store.hpp"
 
 namespace berth::http {
 namespace {
@@ -178,6 +179,9 @@ reply dispatch(app& a, const route_match& m, const request_view& req) {
     return r;
   } catch (const http_error& e) {
     return error_reply(e.status, e.code, e.what());
+  } catch (const storage::storage_error& e) {  // BERTH_STORAGE (the bucket, the directory) failed: says which way
+    log::warn("request failed: storage", {{"path", m.path}, {"error", e.what()}});
+    return error_reply(503, "storage_unavailable", std::string("the file storage failed: ") + e.what());
   } catch (const std::exception& e) {
     if (store::is_store_error(e)) {
       log::warn("request failed: the database does not answer", {{"path", m.path}, {"error", e.what()}});

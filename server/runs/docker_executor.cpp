@@ -110,7 +110,7 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
       std::uint64_t opening;
       ~token_closer() { t.close(run, opening); }
     } close_token{tokens_, rec.id, a->token_opening};
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_, sets_);
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_, sets_, instructions_);
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();
   } catch (const store::ownership_lost& e) {

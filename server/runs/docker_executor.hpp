@@ -33,6 +33,11 @@ class docker_executor : public executor {
     sets_ = s;
     spares_.set_skill_sets(s);
   }
+  // … and their instructions volume, brought up to date with BERTH_STORAGE first; before the first launch.
+  void set_instructions(instructions_service* i) {
+    instructions_ = i;
+    spares_.set_instructions(i);
+  }
   void launch(const store::run_record& rec) override;
   bool stop(const std::string& id, stop_request why) override;
   void detach_all() override;
@@ -53,6 +58,7 @@ class docker_executor : public executor {
   std::string instance_;
   token_registry& tokens_;
   skill_sets* sets_ = nullptr;
+  instructions_service* instructions_ = nullptr;
   executor_callbacks cb_;
   // Every run thread is owned: its handle sits in its active_run while it runs and in finished_ once it
   // has ended (joined at the next launch, or at shutdown). detach_all joins them all, so no thread can touch

@@ -5,13 +5,17 @@
 #include "common/strings.hpp"
 #include "server/docker/tar.hpp"
 #include "server/runs/task_builder.hpp"
+#include "server/storage/bundles.hpp"
 
 namespace berth::runs {
 
-instructions_service::instructions_service(const config& c, docker::docker_client& d, store::store& s, std::string instance)
-    : cfg_(c), docker_(d), store_(s), instance_(std::move(instance)) {}
+std::string instructions_key(const std::string& user) { return "instructions/users/" + user + ".md"; }
 
-void instructions_service::put(const std::string& user, const std::string& text) {
+instructions_service::instructions_service(const config& c, docker::docker_client& d, store::store& s, storage::file_store& files,
+                                           std::string instance)
+    : cfg_(c), docker_(d), store_(s), files_(files), instance_(std::move(instance)) {}
+
+void instructions_service::write_volume(const std::string& user, const std::string& text) {
   // The volume is written through a container that is created, filled with the archive API and removed,
   // never started: nothing runs, and no host path is involved (berthd may itself run in a container).
   const std::string volume = instructions_volume(instance_, user);
@@ -29,8 +33,46 @@ void instructions_service::put(const std::string& user, const std::string& text)
     throw;
   }
   docker_.remove(id);
-  store_.set_instructions(user, text, now_ms());
+  std::lock_guard lock(m_);
+  written_[user] = storage::sha256_hex(text);
+}
+
+void instructions_service::put(const std::string& user, const std::string& text) {
+  {
+    std::lock_guard lock(m_);
+    written_.erase(user);  // whatever happens next, the next run compares against the store again
+  }
+  files_.put(instructions_key(user), text);
+  write_volume(user, text);
   log::info("instructions updated", {{"user", user}, {"bytes", std::to_string(text.size())}});
+}
+
+std::optional<std::string> instructions_service::get(const std::string& user) {
+  if (auto text = files_.get(instructions_key(user))) return text;
+  // Kept in the database by a berth before BERTH_STORAGE held them: moved on first read.
+  auto old = store_.instructions(user);
+  if (!old) return std::nullopt;
+  files_.put(instructions_key(user), *old);
+  store_.delete_instructions(user);
+  log::info("instructions moved from the database to the file storage", {{"user", user}});
+  return old;
+}
+
+bool instructions_service::remove(const std::string& user) {
+  const bool had_old = store_.delete_instructions(user);
+  return files_.remove(instructions_key(user)) || had_old;
+}
+
+bool instructions_service::ready(const std::string& user) {
+  auto text = get(user);
+  if (!text) return false;
+  {
+    std::lock_guard lock(m_);
+    auto it = written_.find(user);
+    if (it != written_.end() && it->second == storage::sha256_hex(*text)) return true;
+  }
+  write_volume(user, *text);
+  return true;
 }
 
 }  // namespace berth::runs

@@ -45,9 +45,10 @@ long ms_between(clock::time_point a, clock::time_point b) {
 
 run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
                    docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-                   std::function<void()> release, token_registry& tokens, skill_sets* sets)
+                   std::function<void()> release, token_registry& tokens, skill_sets* sets,
+                   instructions_service* instructions)
     : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
-      spares_(spares), volumes_(volumes), release_(std::move(release)), tokens_(tokens), sets_(sets),
+      spares_(spares), volumes_(volumes), release_(std::move(release)), tokens_(tokens), sets_(sets), instructions_(instructions),
       used_(usage_from_json(parse_json(rec_.usage))) {
   auto opts = parse_json(rec_.options);
   if (!opts.is_object()) opts = nlohmann::json::object();
@@ -99,7 +100,7 @@ std::optional<docker::container_state> run_flow::exit_state() {
 // A warm spare of this user, if there is one that fits: its worker already waits for the task.
 std::optional<docker::unix_stream> run_flow::take_spare() {
   if (!cfg_.spares) return std::nullopt;
-  auto s = spares_.take(rec_.user, journal_.db().instructions(rec_.user).has_value(), set_volume_);
+  auto s = spares_.take(rec_.user, has_instructions_, set_volume_);
   if (!s) return std::nullopt;
   cid_ = s->container_id;
   exit_waiter_ = std::move(s->waiter);
@@ -117,7 +118,7 @@ nlohmann::json run_flow::user_tools() const {
 }
 
 docker::container_spec run_flow::spec() const {
-  auto s = worker_container(cfg_, instance_, rec_.user, journal_.db().instructions(rec_.user).has_value(), set_volume_);
+  auto s = worker_container(cfg_, instance_, rec_.user, has_instructions_, set_volume_);
   s.labels["berth.run"] = rec_.id;
   return s;
 }
@@ -132,6 +133,13 @@ docker::unix_stream run_flow::begin_fresh() {
       set_volume_ = sets_->volume_for(rec_.user, parse_json(rec_.options));
     } catch (const storage::storage_error& e) {
       throw std::runtime_error(std::string("the user's skills and agents could not be read: ") + e.what());
+    }
+  }
+  if (instructions_) {
+    try {
+      has_instructions_ = instructions_->ready(rec_.user);
+    } catch (const storage::storage_error& e) {
+      throw std::runtime_error(std::string("the user's instructions could not be read: ") + e.what());
     }
   }
   std::optional<docker::unix_stream> warm = take_spare();

@@ -50,7 +50,8 @@ class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
            docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
-           std::function<void()> release, token_registry& tokens, skill_sets* sets = nullptr);
+           std::function<void()> release, token_registry& tokens, skill_sets* sets = nullptr,
+           instructions_service* instructions = nullptr);
 
   // finished: the run has its terminal status. requeued: back to the queue (engine down before the worker
   // got its task). detached: shutdown, the worker keeps running. abandoned: the store failed mid-run; the
@@ -109,6 +110,8 @@ class run_flow {
   token_registry& tokens_;  // this run's gateway token is closed before its `done` is stored
   skill_sets* sets_;        // null: no skills, agents or MCP config are mounted
   std::string set_volume_;  // this run's (decided when it starts fresh)
+  instructions_service* instructions_;  // null: no instructions are mounted
+  bool has_instructions_ = false;       // this run mounts them (decided when it starts fresh)
   usage used_;  // this run's metered usage so far (restored from the store after a restart)
   std::string refused_;  // why the gateway refused this run's model calls (a budget), if it did
   std::optional<docker::unix_stream> exit_waiter_;

@@ -39,7 +39,7 @@ void spare_pool::create(const std::string& user) {
   auto s = std::make_unique<spare>();
   s->user = user;
   try {
-    s->instructions = store_.instructions(user).has_value();
+    s->instructions = instructions_ && instructions_->ready(user);
     if (sets_) s->set_volume = sets_->volume_for(user, nlohmann::json::object());
     volumes_.ensure(workspace_volume(instance_, user), workspace_labels(instance_, user));
     auto spec = worker_container(cfg_, instance_, user, s->instructions, s->set_volume);

@@ -15,6 +15,7 @@
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
+#include "server/runs/instructions.hpp"
 #include "server/runs/skill_sets.hpp"
 #include "server/runs/volume_registry.hpp"
 #include "server/store/store.hpp"
@@ -40,6 +41,7 @@ class spare_pool {
   // The user's spare if it still fits (same instructions mount, not expired), removed from the pool.
   std::unique_ptr<spare> take(const std::string& user, bool instructions, const std::string& set_volume);
   void set_skill_sets(skill_sets* s) { sets_ = s; }  // before start(); null: spares mount no set
+  void set_instructions(instructions_service* i) { instructions_ = i; }  // before start(); null: none mounted
   std::size_t size() const;
   bool contains(const std::string& container_id) const;
   void start();  // the expiry/image watcher
@@ -56,6 +58,7 @@ class spare_pool {
   std::string instance_;
   volume_registry& volumes_;
   skill_sets* sets_ = nullptr;
+  instructions_service* instructions_ = nullptr;
   mutable std::mutex m_;
   std::condition_variable cv_;
   std::map<std::string, std::unique_ptr<spare>> spares_;

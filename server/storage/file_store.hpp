@@ -26,6 +26,7 @@ class file_store {
   virtual bool remove(const std::string& key) = 0;  // false when there was nothing
   virtual std::vector<std::string> list(const std::string& prefix) = 0;  // keys, sorted
   virtual std::string describe() const = 0;  // for the log and /health: never a secret
+  virtual void check() {}                      // at start: throws storage_error when the store cannot be used
 };
 
 }  // namespace berth::storage

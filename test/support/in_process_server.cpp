@@ -33,9 +33,9 @@ struct in_process_server::parts {
         exec(cfg, docker, journal, "inproc", tokens),
         manager(cfg, journal, exec, "inproc-node"),
         health(docker, db, dir.path, [] {}),
-        instructions(cfg, docker, db, "inproc"),
-        spend(db),
         file_store(dir.path + "/files"),
+        instructions(cfg, docker, db, file_store, "inproc"),
+        spend(db),
         files(file_store, storage::bundle_limits_of(cfg), 1 << 20),
         a(http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, files, "inproc", health.state())),
         conns(static_cast<std::size_t>(cfg.max_connections), static_cast<std::size_t>(cfg.max_connections_per_client)),
@@ -51,9 +51,9 @@ struct in_process_server::parts {
   runs::docker_executor exec;
   runs::run_manager manager;
   runs::health_monitor health;
+  storage::local_store file_store;
   runs::instructions_service instructions;
   runs::spend_ledger spend;
-  storage::local_store file_store;
   storage::user_files files;
   http::app a;
   http::connection_limits conns;  // before the io_context: suspended sessions give their slots back at its end

@@ -11,6 +11,7 @@
 #include "berthd_process.hpp"
 #include "pg_scratch.hpp"
 #include "server/docker/tar.hpp"
+#include "server/runs/instructions.hpp"
 #include "server/runs/skill_sets.hpp"
 #include "server/storage/bundles.hpp"
 #include "server/storage/db_store.hpp"
@@ -204,6 +205,30 @@ TEST_CASE("user files: global and per-user scopes - the user's own wins - narrow
   CHECK(paths.count("skills/lint/SKILL.md"));
   CHECK(paths.count("agents/rev.md"));
   CHECK(paths.count("mcp.json"));
+}
+
+TEST_CASE("instructions: kept in the file storage - a row an older berth kept in the database moves there on first read") {
+  berth::test::temp_dir dir;
+  storage::local_store fs(dir.path);
+  store::store db(":memory:");
+  config c;
+  docker::docker_client never("/nonexistent/berth-test.sock");  // get and remove touch no volume
+  runs::instructions_service instructions(c, never, db, fs, "unit");
+  db.set_instructions("old-user", "kept in the database", 1);
+  CHECK_FALSE(fs.get(runs::instructions_key("old-user")));
+  CHECK(instructions.get("old-user") == std::optional<std::string>("kept in the database"));
+  CHECK(fs.get(runs::instructions_key("old-user")) == std::optional<std::string>("kept in the database"));
+  CHECK_FALSE(db.instructions("old-user"));  // moved, not copied
+  CHECK(instructions.get("old-user") == std::optional<std::string>("kept in the database"));
+  CHECK_FALSE(instructions.get("nobody"));
+  CHECK_FALSE(instructions.ready("nobody"));  // no instructions: nothing to mount, no engine call
+  db.set_instructions("both", "db", 1);
+  fs.put(runs::instructions_key("both"), "storage");
+  CHECK(instructions.get("both") == std::optional<std::string>("storage"));  // the storage's copy wins
+  CHECK(instructions.remove("both"));
+  CHECK_FALSE(instructions.get("both"));  // the stale row went with it
+  CHECK(instructions.remove("old-user"));
+  CHECK_FALSE(instructions.remove("old-user"));
 }
 
 TEST_CASE("mcp settings: stdio commands must be in the image - remote servers on the allow-list - nothing unknown") {
