@@ -165,6 +165,7 @@ config parse_config(const env_lookup& env) {
   r.bytes("BERTH_SKILL_MAX_BYTES", c.skill_max_bytes, 1024, 64LL << 20);
   r.bytes("BERTH_AGENT_MAX_BYTES", c.agent_max_bytes, 1024, 1LL << 20);
   r.bytes("BERTH_USER_FILES_MAX_BYTES", c.user_files_max_bytes, 4096, 1LL << 30);
+  r.integer("BERTH_SKILL_SET_KEEP_S", c.skill_set_keep_s, 1, 30 * 86400);
 
   r.string("BERTH_WORKER_IMAGE", c.worker_image);
   r.string("BERTH_WORKER_NETWORK", c.worker_network);
@@ -388,7 +389,8 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
                                            ", key id " + c.s3_access_key_id + ")"
                                      : c.storage) + " (skills and agents: file " + std::to_string(c.skill_max_file_bytes) + ", skill " +
                       std::to_string(c.skill_max_bytes) + ", agent " + std::to_string(c.agent_max_bytes) + ", per user " +
-                      std::to_string(c.user_files_max_bytes) + " bytes; " + std::to_string(c.admin_keys.size()) + " admin keys)"},
+                      std::to_string(c.user_files_max_bytes) + " bytes; " + std::to_string(c.admin_keys.size()) +
+                      " admin keys; unused set volumes kept " + std::to_string(c.skill_set_keep_s) + " s)"},
       {"slack", c.slack_signing_secret.empty() ? "off" : "on (" + c.slack_api_base + ")"},
       {"telegram", c.telegram_secret_token.empty() ? "off" : "on (" + c.telegram_api_base + ")"},
       {"schedules", "min interval " + std::to_string(c.schedule_min_interval_s) + " s"},

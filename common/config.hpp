@@ -98,6 +98,7 @@ struct config {
   std::int64_t skill_max_bytes = 1 << 20;
   std::int64_t agent_max_bytes = 64 << 10;
   std::int64_t user_files_max_bytes = 8 << 20;
+  int skill_set_keep_s = 3600;  // a set volume unused this long (no container, no run asking) is removed
   std::vector<std::string> admin_keys;  // may manage the global skills and agents
   std::string prices_spec{default_prices};  // BERTH_PRICES: what metered usage costs (budgets in USD)
   price_table prices;

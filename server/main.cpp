@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
+    workspaces.set_skill_sets(&sets);
 
     manager.set_budget_check([&spend](const std::string& user) { return spend.check(user, now_ms()); });
     http::app a = http::make_app(cfg, db, docker, bus, manager, exec, instructions, outbox, spend, files, instance, health.state());

@@ -52,7 +52,11 @@ std::string skill_sets::volume_for(const std::string& user, const nlohmann::json
   const std::string volume = "berth-set-" + instance_ + "-" + set.sha256.substr(0, 24);
   {
     std::lock_guard lock(m_);
-    if (written_.count(volume)) return volume;
+    const auto now = now_ms();
+    auto last = last_used_.find(volume);
+    const bool recent = last != last_used_.end() && now - last->second <= keep_ms_ / 2;
+    last_used_[volume] = now;  // before the sweep can look again: it keeps this volume now
+    if (written_.count(volume) && recent) return volume;
   }
   // Written again after a restart (this process did not see it filled): the same content, so harmless.
   docker_.ensure_volume(volume, {{"berth.instance", instance_}, {"berth.kind", "skillset"}});
@@ -73,6 +77,38 @@ std::string skill_sets::volume_for(const std::string& user, const nlohmann::json
   log::info("skill set written", {{"volume", volume}, {"skills", std::to_string(set.skills.size())}, {"agents", std::to_string(set.agents.size())},
                                   {"mcp", set.mcp.empty() ? "no" : "yes"}});
   return volume;
+}
+
+std::vector<std::string> idle_set_volumes(const std::vector<docker::volume_usage>& volumes, const std::string& instance,
+                                          const std::map<std::string, std::int64_t>& last_used_ms, std::int64_t unknown_since_ms,
+                                          std::int64_t now_ms, std::int64_t keep_ms) {
+  std::vector<std::string> out;
+  for (const auto& v : volumes) {
+    auto inst = v.labels.find("berth.instance"), kind = v.labels.find("berth.kind");
+    if (inst == v.labels.end() || inst->second != instance || kind == v.labels.end() || kind->second != "skillset") continue;
+    if (v.ref_count != 0) continue;
+    auto last = last_used_ms.find(v.name);
+    if (now_ms - (last == last_used_ms.end() ? unknown_since_ms : last->second) > keep_ms) out.push_back(v.name);
+  }
+  return out;
+}
+
+std::vector<std::string> skill_sets::sweep(const std::vector<docker::volume_usage>& volumes, std::int64_t now) {
+  std::vector<std::string> removed;
+  std::lock_guard lock(m_);  // volume_for marks a volume used under it: none is removed while handed out
+  for (const auto& name : idle_set_volumes(volumes, instance_, last_used_, started_ms_, now, keep_ms_)) {
+    try {
+      docker_.remove_volume(name);
+    } catch (const docker::docker_error& e) {  // in use after all (a container made since the listing)
+      log::debug("skill set volume kept", {{"volume", name}, {"error", e.what()}});
+      continue;
+    }
+    written_.erase(name);
+    last_used_.erase(name);
+    removed.push_back(name);
+    log::info("removed an unused skill set volume", {{"volume", name}});
+  }
+  return removed;
 }
 
 }  // namespace berth::runs

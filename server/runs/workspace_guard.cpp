@@ -1,5 +1,7 @@
 #include "server/runs/workspace_guard.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "common/strings.hpp"
 
@@ -32,7 +34,7 @@ workspace_guard::workspace_guard(const config& c, docker::docker_client& d, stor
 workspace_guard::~workspace_guard() { stop(); }
 
 void workspace_guard::start() {
-  if (cfg_.workspace_max_bytes <= 0 && cfg_.workspace_idle_s <= 0) return;
+  if (cfg_.workspace_max_bytes <= 0 && cfg_.workspace_idle_s <= 0 && !sets_) return;
   thread_ = std::jthread([this] { loop(); });
 }
 
@@ -57,6 +59,18 @@ void workspace_guard::loop() {
 }
 
 void workspace_guard::check_once() {
+  // Set volumes: at most every tenth of their keep time (and ten minutes), on the same thread.
+  const auto now = now_ms();
+  const std::int64_t keep_ms = std::int64_t{cfg_.skill_set_keep_s} * 1000;
+  if (sets_ && now - last_sweep_ms_ >= std::min<std::int64_t>(keep_ms / 10, 600'000)) {
+    last_sweep_ms_ = now;
+    try {
+      sets_->sweep(docker_.volumes_with_usage(), now);
+    } catch (const std::exception& e) {
+      log::warn("skill set sweep failed; trying again later", {{"error", e.what()}});
+    }
+  }
+  if (cfg_.workspace_max_bytes <= 0 && cfg_.workspace_idle_s <= 0) return;
   try {
     auto active_runs = store_.runs_in_status({"starting", "running"});
     if (active_runs.empty() && cfg_.workspace_idle_s <= 0) return;  // nothing to measure: skip the engine's walk

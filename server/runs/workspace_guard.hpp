@@ -17,6 +17,7 @@
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
 #include "server/runs/executor.hpp"
+#include "server/runs/skill_sets.hpp"
 #include "server/store/store.hpp"
 
 namespace berth::runs {
@@ -42,6 +43,8 @@ class workspace_guard {
  public:
   workspace_guard(const config& c, docker::docker_client& d, store::store& s, executor& e, std::string instance);
   ~workspace_guard();
+  // Also sweeps the skill set volumes nothing uses any more (skill_sets::sweep), every few minutes.
+  void set_skill_sets(skill_sets* s) { sets_ = s; }  // before start()
   void start();
   void stop();
   void check_once();
@@ -53,6 +56,8 @@ class workspace_guard {
   store::store& store_;
   executor& exec_;
   std::string instance_;
+  skill_sets* sets_ = nullptr;
+  std::int64_t last_sweep_ms_ = 0;
   std::mutex m_;
   std::condition_variable cv_;
   bool stop_ = false;

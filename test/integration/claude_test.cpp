@@ -543,3 +543,40 @@ TEST_CASE("claude: a user's skills - subagents - MCP server and tool policy reac
   CHECK(narrow.find("ALICE-SKILL-7731") == std::string::npos);
   CHECK(narrow.find("ALICE-AGENT-5120") == std::string::npos);
 }
+
+TEST_CASE("skill sets: a set no run asks for any more loses its volume - the next run of that set writes it again", "[integration]") {
+  berthd_process d({{"BERTH_SKILL_SET_KEEP_S", "1"}, {"BERTH_WORKSPACE_CHECK_S", "1"}});
+  api_client api(d.port(), test_key);
+  users u;
+  const auto user = u.add("sweep");
+  auto set_volumes = [&] {
+    std::set<std::string> out;
+    for (auto& v : engine().list_volumes("berth.instance=" + d.instance()))
+      if (v.starts_with("berth-set-")) out.insert(v);
+    return out;
+  };
+  auto skill = [](const std::string& desc) {
+    return json{{"files", {{"SKILL.md", "---\nname: swept\ndescription: " + desc + "\n---\nbody\n"}}}}.dump();
+  };
+  auto run = [&] { return api.wait_done(api.start_run({{"user", user}, {"message", "hi"}}))["status"]; };
+  REQUIRE(api.put("/api/v1/users/" + user + "/skills/swept", skill("first")).status == 200);
+  REQUIRE(run() == "succeeded");
+  const auto first = set_volumes();
+  REQUIRE(first.size() == 1);
+  REQUIRE(api.put("/api/v1/users/" + user + "/skills/swept", skill("second")).status == 200);
+  REQUIRE(run() == "succeeded");
+  auto both = set_volumes();
+  REQUIRE(both.size() == 2);  // a changed set is a new volume
+  CHECK(eventually([&] { return !set_volumes().count(*first.begin()); }));  // the first set's volume goes
+  both.erase(*first.begin());
+  const auto second = *both.begin();
+  CHECK(eventually([&] { return !set_volumes().count(second); }));  // idle too, with a keep of 1 s
+  REQUIRE(run() == "succeeded");  // asks for the second set again: written again, not assumed
+  CHECK(set_volumes().count(second));
+  // Written three times (an engine would make an empty volume of that name by itself, so count the writes).
+  const auto log = d.log();
+  std::size_t writes = 0;
+  for (auto at = log.find("skill set written"); at != std::string::npos; at = log.find("skill set written", at + 1)) ++writes;
+  CHECK(writes == 3);
+  CHECK(log.find("removed an unused skill set volume") != std::string::npos);
+}

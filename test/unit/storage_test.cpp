@@ -207,6 +207,24 @@ TEST_CASE("user files: global and per-user scopes - the user's own wins - narrow
   CHECK(paths.count("mcp.json"));
 }
 
+TEST_CASE("skill set volumes: idle ones of this instance with no container go - in use or recently asked for stay") {
+  auto vol = [](std::string name, std::string instance, std::string kind, std::int64_t refs) {
+    docker::volume_usage v;
+    v.name = std::move(name);
+    v.labels = {{"berth.instance", std::move(instance)}, {"berth.kind", std::move(kind)}};
+    v.ref_count = refs;
+    return v;
+  };
+  const std::vector<docker::volume_usage> vols = {
+      vol("old", "i1", "skillset", 0),     vol("busy", "i1", "skillset", 1),  vol("recent", "i1", "skillset", 0),
+      vol("unknown", "i1", "skillset", 0), vol("other", "i2", "skillset", 0), vol("ws", "i1", "workspace", 0)};
+  const std::map<std::string, std::int64_t> last = {{"old", 1'000}, {"busy", 1'000}, {"recent", 95'000}};
+  // keep 10 s at t = 100 s; a volume this process never used counts from its start (t = 95 s: still kept).
+  CHECK(runs::idle_set_volumes(vols, "i1", last, 95'000, 100'000, 10'000) == std::vector<std::string>{"old"});
+  CHECK(runs::idle_set_volumes(vols, "i1", last, 10'000, 100'000, 10'000) == std::vector<std::string>{"old", "unknown"});
+  CHECK(runs::idle_set_volumes(vols, "i1", last, 10'000, 100'000, 200'000).empty());
+}
+
 TEST_CASE("instructions: kept in the file storage - a row an older berth kept in the database moves there on first read") {
   berth::test::temp_dir dir;
   storage::local_store fs(dir.path);
