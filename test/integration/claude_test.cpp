@@ -50,6 +50,7 @@ struct claude_env {
   berthd_process d = berthd_process({{"BERTH_ENGINES", "claude,echo"},
                                      {"BERTH_DEFAULT_ENGINE", "claude"},
                                      {"BERTH_EGRESS_ALLOW", egress},
+                                     {"BERTH_SCHEDULE_MIN_INTERVAL_S", "1"},
                                      {"ANTHROPIC_API_KEY", secret},
                                      {"ANTHROPIC_BASE_URL", fake.base_url()}});
   api_client api{d.port(), test_key};
@@ -459,6 +460,20 @@ TEST_CASE("claude: a user over tokens_per_day - the next model call is refused -
   CHECK(listed);
   auto fine = env.api.start_run({{"user", other}, {"message", "@@text:2"}});
   CHECK(env.api.wait_done(fine)["status"] == "succeeded");
+  // A scheduled firing of that user is refused the same way: recorded as a failed run naming the budget.
+  auto sched = env.api.post("/api/v1/schedules", json{{"user", spender}, {"message", "@@text:2"}, {"interval_s", 1}}.dump());
+  REQUIRE(sched.status == 201);
+  const auto trigger = "schedule:" + sched.json()["id"].get<std::string>();
+  json fired;
+  CHECK(eventually([&] {
+    const auto list = env.api.get("/api/v1/runs?user=" + spender + "&limit=50").json();  // held: the loop reads into it
+    for (const auto& r : list["runs"])
+      if (r.value("trigger", "") == trigger && r.value("status", "") == "failed") fired = r;
+    return fired.is_object();
+  }));
+  REQUIRE(fired.is_object());
+  CHECK(fired.value("reason", "").starts_with("not started: budget exceeded: user " + spender + " is over budget"));
+  CHECK(env.api.del("/api/v1/schedules/" + sched.json()["id"].get<std::string>()).status == 200);
 
   // Removed, the budget limits nothing.
   CHECK(env.api.del("/api/v1/users/" + spender + "/budget").status == 200);
