@@ -225,6 +225,11 @@ config parse_config(const env_lookup& env) {
     else if (*v == "off") c.spares = false;
     else r.problems.push_back("BERTH_SPARES must be on or off, got \"" + *v + "\"");
   }
+  if (auto v = r.get("BERTH_SPARE_WARM_CLI")) {
+    if (*v == "on") c.spare_warm_cli = true;
+    else if (*v == "off") c.spare_warm_cli = false;
+    else r.problems.push_back("BERTH_SPARE_WARM_CLI must be on or off, got \"" + *v + "\"");
+  }
   r.integer("BERTH_SPARES_MAX", c.spares_max, 0, 1000);
   r.integer("BERTH_SPARE_IDLE_S", c.spare_idle_s, 1, 86400);
   r.integer("BERTH_DASHBOARD_SESSION_S", c.dashboard_session_s, 60, 30 * 86400);

@@ -57,6 +57,9 @@ struct config {
   bool spares = false;     // BERTH_SPARES=on|off: a warm container per user after their run
   int spares_max = 4;
   int spare_idle_s = 300;
+  // BERTH_SPARE_WARM_CLI=on|off: with the claude engine as default, a spare also starts the CLI for the user's
+  // most recent session and keeps it waiting for the message (worker/claude_engine.cpp, run_prepared).
+  bool spare_warm_cli = true;
 
   std::int64_t worker_memory = 1LL << 30;
   double worker_cpus = 1.0;

@@ -10,6 +10,7 @@ std::string serialize_task(const task& t) {
   nlohmann::json j = {{"run", t.run}, {"user", t.user}, {"message", t.message}, {"engine", t.engine},
                       {"session", t.session}, {"model", t.model}, {"options", t.options},
                       {"session_id", t.session_id}, {"env", t.env}};
+  if (t.prepare) j["prepare"] = true;
   if (t.relay.port > 0) j["relay"] = {{"socket", t.relay.socket}, {"port", t.relay.port}, {"token", t.relay.token}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -45,6 +46,10 @@ task parse_task(std::string_view line) {
         !r.contains("token") || !r["token"].is_string())
       throw std::runtime_error("task field relay must be {socket, port 1-65535, token}");
     t.relay = {r["socket"].get<std::string>(), r["port"].get<int>(), r["token"].get<std::string>()};
+  }
+  if (auto it = j.find("prepare"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw std::runtime_error("task field prepare must be a boolean");
+    t.prepare = it->get<bool>();
   }
   if (auto it = j.find("options"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) throw std::runtime_error("task field options must be an object");

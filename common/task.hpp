@@ -29,6 +29,10 @@ struct task {
     int port = 0;
     std::string token;
   } relay;
+  // A warm spare's first line: start the engine for this (likely) task and wait, without a message, for the
+  // real task on the next line. Its relay token is the spare's own key, which the gateway knows nothing of: the
+  // engine can reach no model until the real task brings its run's token (see worker/claude_engine.cpp).
+  bool prepare = false;
 };
 
 std::string serialize_task(const task& t);  // one line, '\n'-terminated

@@ -30,8 +30,17 @@ struct claude_command {
 };
 
 // `inherited`: the worker's own environment; credentials or CLI settings found there are dropped so only
-// what berthd sent applies. `resume`: the session's transcript exists, so continue it.
+// what berthd sent applies. `resume`: the session's transcript exists, so continue it. `stream_input`: the
+// message comes as a stream-json user line (a warm CLI started before its message).
 claude_command build_claude_command(const task& t, const claude_paths& p, bool resume,
-                                    const std::vector<std::string>& inherited);
+                                    const std::vector<std::string>& inherited, bool stream_input = false);
+
+// Whether a CLI started with `prepared` serves a task that wants `wanted`: "" when argv and environment are the
+// same but for the API key variable (the spare's key; the relay names the run's token beside it), else what
+// differs ("--model", "--resume", "environment GIT_CONFIG_COUNT", …). Pure.
+std::string warm_mismatch(const claude_command& prepared, const claude_command& wanted);
+
+// The stream-json line that hands a waiting CLI its message.
+std::string stream_json_user_line(const std::string& text);
 
 }  // namespace berth::worker

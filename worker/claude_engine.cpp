@@ -12,6 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +23,7 @@
 #include "worker/claude_command.hpp"
 #include "worker/emit.hpp"
 #include "worker/engines.hpp"
+#include "worker/relay.hpp"
 #include "worker/stream_json.hpp"
 
 extern char** environ;
@@ -130,7 +135,14 @@ std::string describe_exit(int status) {
 }
 }  // namespace
 
-int run_claude(const task& t) {
+namespace {
+// The CLI as a child in its own process group, with pipes for its stdin, stdout and stderr.
+struct cli_process {
+  pid_t pid = -1;
+  int in_fd = -1, out_fd = -1, err_fd = -1;
+};
+
+claude_paths paths_for_this_worker() {
   claude_paths paths;
   // Overrides for the worker's own tests (test/unit/worker_process_test.cpp), outside a container.
   if (const char* b = std::getenv("BERTH_CLAUDE_BIN"); b && *b) paths.binary = b;
@@ -140,11 +152,11 @@ int run_claude(const task& t) {
     paths.instructions = paths.workspace + "/.no-instructions";
     paths.set = paths.workspace + "/.no-set";
   }
-  nlohmann::json started = {{"type", "started"}, {"engine", "claude"}};
-  if (!t.model.empty()) started["model"] = t.model;
-  if (!t.session.empty()) started["session"] = t.session;
-  emit(started);
+  return paths;
+}
 
+// Links instructions and the set, and builds the command for `t`.
+claude_command prepare_command(const task& t, claude_paths& paths, bool stream_input) {
   link_instructions(paths);
   link_set(paths);
   std::error_code ec;
@@ -153,19 +165,21 @@ int run_claude(const task& t) {
   const bool resume = !t.session_id.empty() && fs::exists(session_transcript(paths, t.session_id), ec);
   std::vector<std::string> inherited;
   for (char** e = environ; *e; ++e) inherited.emplace_back(*e);
-  auto cmd = build_claude_command(t, paths, resume, inherited);
+  return build_claude_command(t, paths, resume, inherited, stream_input);
+}
+
+std::optional<cli_process> spawn_cli(claude_command& cmd, const claude_paths& paths) {
   auto argv = c_strings(cmd.argv);
   auto envp = c_strings(cmd.env);
-
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) {
     emit_error("engine", std::string("pipe: ") + std::strerror(errno));
-    return 1;
+    return std::nullopt;
   }
   pid_t pid = ::fork();
   if (pid < 0) {
     emit_error("engine", std::string("fork: ") + std::strerror(errno));
-    return 1;
+    return std::nullopt;
   }
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -188,12 +202,28 @@ int run_claude(const task& t) {
   ::close(out[1]);
   ::close(err[1]);
   ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  return cli_process{pid, in[1], out[0], err[0]};
+}
 
+void kill_cli(cli_process& c) {
+  ::kill(-c.pid, SIGKILL);
+  for (int* fd : {&c.in_fd, &c.out_fd, &c.err_fd})
+    if (*fd >= 0) ::close(std::exchange(*fd, -1));
+  int status = 0;
+  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  child_group = 0;
+}
+
+// Hands the CLI `input` on stdin (then closes it) and translates its output until it ends. `early_out` /
+// `early_err`: bytes it printed before (a warm CLI waiting for its message). Returns the worker's exit code.
+int pump_cli(cli_process c, std::string input, const std::string& early_out = {}, const std::string& early_err = {}) {
   stream_translator tr;
-  std::string_view pending = t.message;
+  std::string_view pending = input;
   std::string last_stderr;
   bool stopped = false;
-  int in_fd = in[1], out_fd = out[0], err_fd = err[0];
+  const pid_t pid = c.pid;
+  int in_fd = c.in_fd, out_fd = c.out_fd, err_fd = c.err_fd;
   if (pending.empty()) ::close(std::exchange(in_fd, -1));
   line_reader out_lines(max_stdout_line), err_lines(max_stderr_line);
   auto on_stdout = [&](const std::string& line) {
@@ -211,6 +241,8 @@ int run_claude(const task& t) {
     last_stderr = line;
     diag("claude: " + line);
   };
+  out_lines.feed(early_out.data(), early_out.size(), on_stdout);
+  err_lines.feed(early_err.data(), early_err.size(), on_stderr);
 
   char buf[65536];
   while (out_fd >= 0 || err_fd >= 0) {
@@ -246,6 +278,8 @@ int run_claude(const task& t) {
     if (stopped) break;  // the group is dead; a tool's stray descendant must not hold us open
   }
   if (in_fd >= 0) ::close(in_fd);
+  if (out_fd >= 0) ::close(out_fd);
+  if (err_fd >= 0) ::close(err_fd);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -258,6 +292,114 @@ int run_claude(const task& t) {
   }
   if (tr.failed()) return 1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+void emit_started(const task& t, bool warm, const std::string& restarted_because) {
+  nlohmann::json started = {{"type", "started"}, {"engine", "claude"}, {"warm", warm}};
+  if (!t.model.empty()) started["model"] = t.model;
+  if (!t.session.empty()) started["session"] = t.session;
+  if (!restarted_because.empty()) started["restarted"] = restarted_because;
+  emit(started);
+}
+
+// What a warm CLI read at its start and a later run may have changed: the session's transcript (another run
+// of it in another container) and the instructions file. Equal stamps: the CLI's view is still current.
+std::string context_stamp(const task& t, const claude_paths& paths) {
+  std::string out;
+  std::error_code ec;
+  if (!t.session_id.empty()) {
+    const auto transcript = session_transcript(paths, t.session_id);
+    const auto size = fs::file_size(transcript, ec);
+    const auto time = fs::last_write_time(transcript, ec);
+    out += std::to_string(ec ? 0 : size) + "@" + std::to_string(ec ? 0 : time.time_since_epoch().count());
+  }
+  std::ifstream in(paths.instructions, std::ios::binary);
+  out += "|" + std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return out;
+}
+}  // namespace
+
+int run_claude(const task& t, const std::string& restarted_because) {
+  claude_paths paths = paths_for_this_worker();
+  emit_started(t, false, restarted_because);
+  auto cmd = prepare_command(t, paths, false);
+  auto cli = spawn_cli(cmd, paths);
+  if (!cli) return 1;
+  return pump_cli(*cli, t.message);
+}
+
+int run_prepared(const task& prepared, relay* r, const std::function<int(const task&, const std::string&)>& cold) {
+  claude_paths paths = paths_for_this_worker();
+  auto prepared_cmd = prepare_command(prepared, paths, true);
+  const std::string stamp = context_stamp(prepared, paths);
+  auto cli = spawn_cli(prepared_cmd, paths);
+  if (!cli) return 1;
+  // Wait for the real task, and watch the CLI: one that exits meanwhile ends this worker, so berthd sees the
+  // spare gone and never hands it out.
+  std::string line, early_out, early_err;
+  char buf[65536];
+  for (;;) {
+    pollfd fds[3] = {{0, POLLIN, 0}, {cli->out_fd, POLLIN, 0}, {cli->err_fd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      kill_cli(*cli);
+      return 1;
+    }
+    if (fds[0].revents) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {  // berthd let the spare go
+        kill_cli(*cli);
+        return 0;
+      }
+      line.append(buf, static_cast<std::size_t>(n));
+      if (line.size() > max_task_line) {
+        kill_cli(*cli);
+        emit_error("input", "task line larger than 2 MiB");
+        return 2;
+      }
+      if (auto nl = line.find('\n'); nl != std::string::npos) {
+        line.resize(nl);
+        break;
+      }
+    }
+    for (int i : {1, 2}) {
+      if (!fds[i].revents) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        diag("the warm claude CLI exited before a run claimed it");
+        kill_cli(*cli);
+        return 3;
+      }
+      (i == 1 ? early_out : early_err).append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  task t;
+  try {
+    t = parse_task(line);
+  } catch (const std::exception& e) {
+    kill_cli(*cli);
+    emit_error("input", e.what());
+    return 2;
+  }
+  std::string why;
+  if (t.engine != "claude") why = "engine " + t.engine;
+  else if (!r || t.relay.port != prepared.relay.port || t.relay.socket != prepared.relay.socket) why = "the relay";
+  if (r && !t.relay.token.empty()) r->claim(t.relay.token, prepared.relay.token);
+  if (why.empty()) {
+    claude_paths now = paths_for_this_worker();
+    auto wanted = prepare_command(t, now, true);
+    why = warm_mismatch(prepared_cmd, wanted);
+    if (why.empty() && context_stamp(t, now) != stamp) why = "the session or instructions changed since the CLI started";
+  }
+  if (!why.empty()) {
+    kill_cli(*cli);
+    if (t.engine != "claude") return cold(t, "");
+    return cold(t, why);
+  }
+  emit_started(t, true, "");
+  return pump_cli(*cli, stream_json_user_line(t.message), early_out, early_err);
 }
 
 }  // namespace berth::worker

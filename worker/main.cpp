@@ -14,12 +14,11 @@
 #include "worker/relay.hpp"
 
 namespace {
-constexpr std::size_t max_task_bytes = 2 << 20;
 
 // Reads up to the first newline (or EOF). Blocks until berthd hands the task over.
 bool read_task_line(std::string& out) {
   char c;
-  while (out.size() < max_task_bytes) {
+  while (out.size() < berth::worker::max_task_line) {
     ssize_t n = ::read(0, &c, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return !out.empty();
@@ -58,9 +57,19 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (t.engine == "echo") return worker::run_echo(t);
-  if (t.engine == "script") return worker::run_script(t);
-  if (t.engine == "claude") return worker::run_claude(t);
-  worker::emit_error("input", "this worker has no engine \"" + t.engine + "\"");
-  return 2;
+  auto run = [](const task& real, const std::string& restarted_because) {
+    if (real.engine == "echo") return worker::run_echo(real);
+    if (real.engine == "script") return worker::run_script(real);
+    if (real.engine == "claude") return worker::run_claude(real, restarted_because);
+    worker::emit_error("input", "this worker has no engine \"" + real.engine + "\"");
+    return 2;
+  };
+  if (t.prepare) {  // a warm spare: the engine starts now, the task comes on the next line
+    if (t.engine != "claude" || !relay) {
+      worker::emit_error("input", "only the claude engine with a relay can be prepared");
+      return 2;
+    }
+    return worker::run_prepared(t, &*relay, run);
+  }
+  return run(t, "");
 }

@@ -55,7 +55,7 @@ int connect_any_gateway(const std::string& path) {
 }
 }  // namespace
 
-relay::relay(const task::relay_spec& spec) : spec_(spec) {
+relay::relay(const task::relay_spec& spec) : spec_(spec), preamble_("BERTH " + spec.token + "\n") {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -93,6 +93,11 @@ void relay::accept_loop() {
   });
 }
 
+void relay::claim(const std::string& run_token, const std::string& engine_key) {
+  std::lock_guard lock(m_);
+  preamble_ = "BERTH " + run_token + (engine_key.empty() ? "" : " " + engine_key) + "\n";
+}
+
 void relay::serve(int client) {
   int up = connect_any_gateway(spec_.socket);
   if (up < 0) {
@@ -100,7 +105,12 @@ void relay::serve(int client) {
     ::close(client);
     return;
   }
-  if (send_all(up, "BERTH " + spec_.token + "\n")) splice_both_ways(client, up, stop_fd_);
+  std::string preamble;
+  {
+    std::lock_guard lock(m_);
+    preamble = preamble_;
+  }
+  if (send_all(up, preamble)) splice_both_ways(client, up, stop_fd_);
   ::close(up);
   ::close(client);
 }

@@ -16,6 +16,9 @@ class relay {
  public:
   explicit relay(const task::relay_spec& spec);  // throws std::runtime_error when it cannot listen
   ~relay();
+  // A warm spare claimed by a run: connections from now on name the run's token, and the key the engine was
+  // started with (the spare's, which the gateway accepts as the API key only beside the run's token).
+  void claim(const std::string& run_token, const std::string& engine_key);
   relay(const relay&) = delete;
   relay& operator=(const relay&) = delete;
 
@@ -23,6 +26,7 @@ class relay {
   void accept_loop();
   void serve(int client);
   task::relay_spec spec_;
+  std::string preamble_;  // "BERTH <token>[ <engine key>]\n", under m_
   int listen_fd_ = -1;
   int stop_fd_ = -1;
   std::mutex m_;

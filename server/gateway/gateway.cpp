@@ -146,6 +146,7 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<std::atomic<std::size_t>> open_;
   beast::flat_buffer buf_;
   std::string token_;
+  std::string engine_key_;  // a warm spare's engine presents this key instead of the token (the relay names both)
   std::string run_;
   std::string user_;
   upstream_conn upc_;  // to the model API
@@ -160,7 +161,12 @@ net::awaitable<bool> session::read_preamble() {
     if (auto nl = seen.find('\n'); nl != std::string_view::npos) {
       std::string_view line = seen.substr(0, nl);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.starts_with("BERTH ")) token_ = std::string(line.substr(6));
+      if (line.starts_with("BERTH ")) {  // "BERTH <run token>[ <engine key>]"
+        auto rest = line.substr(6);
+        const auto space = rest.find(' ');
+        token_ = std::string(rest.substr(0, space));
+        if (space != std::string_view::npos) engine_key_ = std::string(rest.substr(space + 1));
+      }
       buf_.consume(nl + 1);
       break;
     }
@@ -215,7 +221,9 @@ net::awaitable<void> session::run() {
       if (wec || !req.keep_alive()) co_return;
       continue;
     }
-    if (presented_token(req) != token_) {
+    // The key the engine presents: the run's token, or the key a warm spare's engine was started with before
+    // any run claimed it — accepted only on a connection whose preamble names the open run's token as well.
+    if (const auto presented = presented_token(req); presented != token_ && (engine_key_.empty() || presented != engine_key_)) {
       co_return co_await refuse(c_, 401, "berth gateway: the API key is not this run's token", run_);
     }
     if (!is_model_api(req.method_string(), req.target())) {

@@ -1,8 +1,14 @@
 #include "server/runs/spare_pool.hpp"
 
+#include <poll.h>
+
+#include "common/json_bounded.hpp"
+#include "common/task.hpp"
+
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "server/docker/container_spec.hpp"
+#include "server/runs/run_tokens.hpp"
 #include "server/runs/task_builder.hpp"
 
 namespace berth::runs {
@@ -48,6 +54,10 @@ void spare_pool::create(const std::string& user) {
     s->stream = docker_.attach(s->container_id);
     s->waiter = docker_.wait_next_exit(s->container_id);
     docker_.start(s->container_id);
+    if (auto line = prepared_task(user)) {  // the CLI starts now and waits; the real task follows at claim
+      s->stream.write_all(*line);
+      s->warm_cli = true;
+    }
     s->created = std::chrono::steady_clock::now();
   } catch (const std::exception& e) {
     log::warn("could not make a warm spare", {{"user", user}, {"error", e.what()}});
@@ -74,9 +84,32 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
     spares_.erase(it);
   }
   bool fresh = std::chrono::steady_clock::now() - s->created < std::chrono::seconds(cfg_.spare_idle_s);
+  // A worker that already exited (its warm CLI died) has answered the wait: never handed out.
+  pollfd p{s->waiter.fd(), POLLIN, 0};
+  const bool exited = s->waiter.has_buffered() || ::poll(&p, 1, 0) != 0;
+  if (exited) {
+    discard(std::move(s), "its worker exited");
+    return nullptr;
+  }
   if (fresh && s->instructions == instructions && s->set_volume == set_volume) return s;
   discard(std::move(s), "no longer fits");  // on the run's own thread: rare, and no thread left uncounted
   return nullptr;
+}
+
+std::optional<std::string> spare_pool::prepared_task(const std::string& user) {
+  if (!cfg_.spare_warm_cli || cfg_.default_engine != "claude" || !missing_credentials(cfg_, "claude").empty()) return std::nullopt;
+  store::run_record r;
+  r.id = "spare-" + new_run_id();
+  r.user = user;
+  r.engine = "claude";
+  if (auto recent = store_.session_runs(user, 1); !recent.empty()) r.session = recent.front().session;
+  auto tools = store_.user_setting(user, "tools");
+  // The spare's key: the CLI presents it, the relay names it; the gateway knows no run by it, so nothing
+  // reaches a model until a run claims the spare and its task brings the run's token.
+  const std::string key = "berth-spare-" + new_gateway_secret();
+  task t = build_task(cfg_, r, key, tools ? parse_json(*tools) : nlohmann::json());
+  t.prepare = true;
+  return serialize_task(t);
 }
 
 void spare_pool::discard(std::unique_ptr<spare> s, const char* why) {

@@ -29,6 +29,7 @@ struct spare {
   docker::unix_stream waiter;  // wait?condition=next-exit, registered before start
   std::chrono::steady_clock::time_point created;
   bool instructions = false;   // whether it mounts the user's instructions volume
+  bool warm_cli = false;       // it was handed a prepared task: its CLI waits for the message
   std::string set_volume;      // the user's skills and agents as they were when it was made ("" none)
 };
 
@@ -49,6 +50,7 @@ class spare_pool {
 
  private:
   void create(const std::string& user);
+  std::optional<std::string> prepared_task(const std::string& user);  // the line a warm CLI starts from
   void discard(std::unique_ptr<spare> s, const char* why);
   void watch();
 

@@ -142,6 +142,24 @@ TEST_CASE("gateway: hostile input - malformed - huge headers - slow clients - 10
   env.api.wait_done(run);
 }
 
+TEST_CASE("gateway: a warm spare's key is refused alone - accepted beside its run's open token - refused after the run",
+          "[integration][gateway]") {
+  gateway_env env;
+  const std::string spare_key = "berth-spare-5e1f0c";
+  // Before a run claims the spare, its relay can name only the spare's key: no run has it.
+  CHECK(status_of(env.exchange(spare_key, messages_request(spare_key, "@@text:2"))) == 401);
+  auto run = env.open_run();
+  auto token = gateway_token(env.d, run);
+  // Claimed: the relay names the run's token and the key the CLI was started with; the CLI presents the key.
+  CHECK(status_of(env.exchange(token + " " + spare_key, messages_request(spare_key, "@@text:2"), 10s)) == 200);
+  CHECK(status_of(env.exchange(token + " " + spare_key, messages_request("berth-spare-other", "@@text:2"))) == 401);
+  CHECK(status_of(env.exchange(spare_key + " " + token, messages_request(token, "@@text:2"))) == 401);  // order matters
+  CHECK(env.api.del("/api/v1/runs/" + run).status == 202);
+  env.api.wait_done(run);
+  CHECK(status_of(env.exchange(token + " " + spare_key, messages_request(spare_key, "@@text:2"))) == 401);
+  CHECK(env.fake.message_requests().size() == 1);  // only the claimed request reached the model API
+}
+
 TEST_CASE("gateway: TLS to the model API is verified - an untrusted certificate is refused - a trusted one serves",
           "[integration][gateway]") {
   temp_dir dir;

@@ -15,25 +15,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-std::vector<berth::docker::container_summary> spares_of(const std::string& instance, const std::string& user) {
-  std::vector<berth::docker::container_summary> out;
-  for (const auto& c : worker_containers(instance))
-    if (c.labels.count("berth.spare") && c.labels.at("berth.spare") == user && c.state == "running" &&
-        c.name.rfind("berth-spare-", 0) == 0)
-      out.push_back(c);
-  return out;
-}
-
-std::string wait_for_spare(const std::string& instance, const std::string& user) {
-  std::string id;
-  eventually([&] {
-    auto s = spares_of(instance, user);
-    if (!s.empty()) id = s.front().id;
-    return !id.empty();
-  }, 20s);
-  return id;
-}
-
 json echo(const std::string& user, const std::string& message) { return {{"user", user}, {"message", message}}; }
 
 // The events of a run with run ids blanked, for comparing two runs' output.

@@ -39,6 +39,27 @@ inline bool no_workers_left(const std::string& instance) {
   return eventually([&] { return worker_containers(instance).empty(); });
 }
 
+// A user's running warm spares of one instance.
+inline std::vector<docker::container_summary> spares_of(const std::string& instance, const std::string& user) {
+  std::vector<docker::container_summary> out;
+  for (const auto& c : worker_containers(instance))
+    if (c.labels.count("berth.spare") && c.labels.at("berth.spare") == user && c.state == "running" &&
+        c.name.rfind("berth-spare-", 0) == 0)
+      out.push_back(c);
+  return out;
+}
+
+// The id of the user's spare once there is one ("" after 20 s).
+inline std::string wait_for_spare(const std::string& instance, const std::string& user) {
+  std::string id;
+  eventually([&] {
+    auto s = spares_of(instance, user);
+    if (!s.empty()) id = s.front().id;
+    return !id.empty();
+  }, std::chrono::seconds(20));
+  return id;
+}
+
 // Names of the volumes berthd made for `user` (workspace and instructions, whatever the instance).
 inline std::vector<std::string> user_volumes(const std::string& user) { return engine().list_volumes("berth.user=" + user); }
 

@@ -260,3 +260,43 @@ TEST_CASE("claude command: message never on argv - options map to flags - creden
   CHECK(berth::worker::session_transcript(p, t.session_id) ==
         "/workspace/.berth/claude/projects/-workspace/3f2fcc68-1e4b-4dc8-95e0-616273b8b009.jsonl");
 }
+
+TEST_CASE("warm cli: a prepared command serves a task only when all but the API key matches - the difference is named") {
+  berth::task t;
+  t.model = "claude-sonnet-4-5";
+  t.session_id = "3f2fcc68-1e4b-4dc8-95e0-616273b8b009";
+  t.env = {{"ANTHROPIC_API_KEY", "berth-spare-1"}, {"ANTHROPIC_BASE_URL", "http://127.0.0.1:8119"}};
+  berth::worker::claude_paths p;
+  using berth::worker::build_claude_command;
+  using berth::worker::warm_mismatch;
+  const auto prepared = build_claude_command(t, p, true, {"PATH=/usr/bin"}, true);
+  std::string argv;
+  for (const auto& a : prepared.argv) argv += a + " ";
+  CHECK(argv.find("--input-format stream-json ") != std::string::npos);
+  auto run = t;
+  run.env["ANTHROPIC_API_KEY"] = "run-token";  // the run's token: the relay names it, the CLI keeps the spare's key
+  CHECK(warm_mismatch(prepared, build_claude_command(run, p, true, {"PATH=/usr/bin"}, true)).empty());
+  CHECK(warm_mismatch(prepared, build_claude_command(run, p, false, {"PATH=/usr/bin"}, true)) == "--session-id");
+  auto other_model = run;
+  other_model.model = "claude-opus-4";
+  CHECK(warm_mismatch(prepared, build_claude_command(other_model, p, true, {"PATH=/usr/bin"}, true)) == "--model");
+  auto turns = run;
+  turns.options["max_turns"] = 3;
+  CHECK(warm_mismatch(prepared, build_claude_command(turns, p, true, {"PATH=/usr/bin"}, true)) == "--max-turns");
+  auto git = run;
+  git.env["GIT_CONFIG_COUNT"] = "1";
+  CHECK(warm_mismatch(prepared, build_claude_command(git, p, true, {"PATH=/usr/bin"}, true)) == "environment GIT_CONFIG_COUNT");
+  auto oauth = run;
+  oauth.env.erase("ANTHROPIC_API_KEY");
+  oauth.env["CLAUDE_CODE_OAUTH_TOKEN"] = "run-token";
+  CHECK(warm_mismatch(prepared, build_claude_command(oauth, p, true, {"PATH=/usr/bin"}, true)) == "environment CLAUDE_CODE_OAUTH_TOKEN");
+  CHECK(nlohmann::json::parse(berth::worker::stream_json_user_line("hi \"there\"\n")) ==
+        nlohmann::json{{"type", "user"}, {"message", {{"role", "user"}, {"content", "hi \"there\"\n"}}}});
+  CHECK(berth::worker::stream_json_user_line("x").back() == '\n');
+  berth::task spare;
+  spare.prepare = true;
+  spare.engine = "claude";
+  CHECK(berth::parse_task(berth::serialize_task(spare)).prepare);
+  CHECK_FALSE(berth::parse_task(berth::serialize_task(t)).prepare);
+  CHECK_THROWS(berth::parse_task(R"({"prepare": "yes"})"));
+}
