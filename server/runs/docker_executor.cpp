@@ -34,12 +34,23 @@ void docker_executor::launch(const store::run_record& rec) {
     }
     ended.swap(finished_);
     auto& slot = active_[rec.id];
-    if (slot && slot->thread.joinable()) ended.push_back(std::move(slot->thread));  // its last steps: join it
+    // The run's previous thread in its last steps: joined here — unless it is the caller (its own ending
+    // launched the run again), which must not join itself: the next launch or shutdown joins it.
+    if (slot && slot->thread.joinable()) {
+      if (slot->thread.get_id() == std::this_thread::get_id()) finished_.push_back(std::move(slot->thread));
+      else ended.push_back(std::move(slot->thread));
+    }
     slot = a;
     a->thread = std::jthread([this, a, rec] { run_thread(a, rec); });  // under the lock: the thread's own
                                                                        // hand-over at its end waits for it
   }
-  ended.clear();  // joins threads that have already returned: immediate
+  // Joins threads that have already returned (immediate); never the caller's own.
+  for (auto& t : ended) {
+    if (t.get_id() != std::this_thread::get_id()) continue;
+    std::lock_guard lock(m_);
+    finished_.push_back(std::move(t));
+  }
+  ended.clear();
 }
 
 bool docker_executor::stop(const std::string& id, stop_request why) {

@@ -217,7 +217,7 @@ int run_manager::adopt_orphans(bool own) {
   if (stopping_) return 0;
   int adopted = 0;
   const auto now = now_ms();
-  if (int n = journal_.db().release_dead_claims(now, lease_ms()); n > 0)
+  if (int n = journal_.db().release_dead_claims(node_, now, lease_ms()); n > 0)
     log::info("runs claimed by a node that died are back in the queue", {{"count", std::to_string(n)}});
   for (const auto& id : journal_.db().adoptable_runs(node_, now, lease_ms(), own)) {
     if (exec_.is_active(id)) continue;

@@ -95,17 +95,20 @@ bool store::take_over(const std::string& run, const std::string& node, std::int6
   return n == 1;
 }
 
-int store::release_dead_claims(std::int64_t now_ms, std::int64_t lease_ms) {
-  // Looked for first: the common answer is none, and a read does not wait for the write lock.
-  constexpr const char* dead_claims = "status = 'queued' AND owner != '' AND owner NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)";
+int store::release_dead_claims(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms) {
+  // Looked for first: the common answer is none, and a read does not wait for the write lock. Never the
+  // asking node's own claims: it is launching them (on SQLite a lease of 0 makes every heartbeat "old", and
+  // its own claims released between claim and launch were claimed and launched a second time).
+  constexpr const char* dead_claims =
+      "status = 'queued' AND owner != '' AND owner != ? AND owner NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)";
   bool any = false;
   db_->read([&](sql::connection& c) {
-    any = !c.query(std::string("SELECT id FROM runs WHERE ") + dead_claims + " LIMIT 1", {now_ms - lease_ms}).empty();
+    any = !c.query(std::string("SELECT id FROM runs WHERE ") + dead_claims + " LIMIT 1", {node, now_ms - lease_ms}).empty();
   });
   if (!any) return 0;
   std::int64_t n = 0;
   db_->write([&](sql::connection& c) {
-    n = c.exec(std::string("UPDATE runs SET owner = '' WHERE ") + dead_claims, {now_ms - lease_ms});
+    n = c.exec(std::string("UPDATE runs SET owner = '' WHERE ") + dead_claims, {node, now_ms - lease_ms});
     if (n > 0 && db_->kind() == sql::dialect::postgres) c.query("SELECT pg_notify(?, '')", {std::string(queue_channel)});
   });
   return static_cast<int>(n);

@@ -253,7 +253,7 @@ class store {
   // Takes an active run over when it is adoptable; true when `node` owns it now.
   bool take_over(const std::string& run, const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
   // Queued runs claimed by dead nodes go back to the queue; returns how many.
-  int release_dead_claims(std::int64_t now_ms, std::int64_t lease_ms);
+  int release_dead_claims(const std::string& node, std::int64_t now_ms, std::int64_t lease_ms);
   // Asks the run's owner to stop it (the owner learns it from cancel_channel or its next heartbeat).
   void request_cancel(const std::string& run);
   std::vector<std::string> cancel_requests(const std::string& node);

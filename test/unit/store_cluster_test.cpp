@@ -128,8 +128,10 @@ TEST_CASE("store: a dead node's claims go back to the queue - a clean stop hands
     store::run_update u;
     u.status = "running";
     s.commit(r2.id, {{r2.id, 2, "status", "{}", 2}}, u);
-    CHECK(s.release_dead_claims(2000, 15000) == 0);
-    CHECK(s.release_dead_claims(20000, 15000) == 1);  // r1 was only claimed: back in the queue
+    CHECK(s.release_dead_claims("B", 2000, 15000) == 0);
+    CHECK(s.release_dead_claims("A", 20000, 15000) == 0);  // never by the node that claimed it: it is launching it
+    CHECK(s.release_dead_claims("A", 20000, 0) == 0);      // not even with SQLite's lease of 0
+    CHECK(s.release_dead_claims("B", 20000, 15000) == 1);  // r1 was only claimed: back in the queue
     CHECK(s.get_run(r1.id)->owner.empty());
     CHECK(s.count_waiting() == 1);
     s.heartbeat("A", 30000);
