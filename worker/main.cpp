@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   std::optional<worker::relay> relay;
   if (t.relay.port > 0) {
     try {
-      relay.emplace(t.relay);
+      relay.emplace(t.relay, t.prepare);
     } catch (const std::exception& e) {
       worker::emit_error("engine", e.what());
       return 1;

@@ -55,7 +55,7 @@ int connect_any_gateway(const std::string& path) {
 }
 }  // namespace
 
-relay::relay(const task::relay_spec& spec) : spec_(spec), preamble_("BERTH " + spec.token + "\n") {
+relay::relay(const task::relay_spec& spec, bool held) : spec_(spec), preamble_("BERTH " + spec.token + "\n"), held_(held) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -76,10 +76,14 @@ relay::~relay() {
   std::uint64_t one = 1;
   (void)!::write(stop_fd_, &one, sizeof one);
   acceptor_ = {};
+  std::vector<std::jthread> connections;
   {
     std::lock_guard lock(m_);
-    connections_.clear();
+    stopping_ = true;
+    connections.swap(connections_);
   }
+  cv_.notify_all();
+  connections.clear();  // joins: held connections were just woken, the others end with stop_fd_
   ::close(listen_fd_);
   ::close(stop_fd_);
 }
@@ -94,21 +98,30 @@ void relay::accept_loop() {
 }
 
 void relay::claim(const std::string& run_token, const std::string& engine_key) {
-  std::lock_guard lock(m_);
-  preamble_ = "BERTH " + run_token + (engine_key.empty() ? "" : " " + engine_key) + "\n";
+  {
+    std::lock_guard lock(m_);
+    preamble_ = "BERTH " + run_token + (engine_key.empty() ? "" : " " + engine_key) + "\n";
+    held_ = false;
+  }
+  cv_.notify_all();
 }
 
 void relay::serve(int client) {
+  std::string preamble;
+  {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [this] { return !held_ || stopping_; });
+    if (stopping_) {
+      ::close(client);
+      return;
+    }
+    preamble = preamble_;
+  }
   int up = connect_any_gateway(spec_.socket);
   if (up < 0) {
     diag("relay: cannot reach berthd's gateway at " + spec_.socket + ": " + std::strerror(errno));
     ::close(client);
     return;
-  }
-  std::string preamble;
-  {
-    std::lock_guard lock(m_);
-    preamble = preamble_;
   }
   if (send_all(up, preamble)) splice_both_ways(client, up, stop_fd_);
   ::close(up);

@@ -3,6 +3,7 @@
 // mounted volume, first saying which run it is for (`BERTH <token>\n`). The CLI's ANTHROPIC_BASE_URL and
 // HTTP(S)_PROXY point here. Threads are owned: stopping (the destructor) ends every connection and joins.
 #pragma once
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,7 +15,9 @@ namespace berth::worker {
 
 class relay {
  public:
-  explicit relay(const task::relay_spec& spec);  // throws std::runtime_error when it cannot listen
+  // `held`: a warm spare's relay — connections wait here until claim() (the engine may connect while it starts;
+  // nothing reaches the gateway before a run's token is known). Throws std::runtime_error when it cannot listen.
+  explicit relay(const task::relay_spec& spec, bool held = false);
   ~relay();
   // A warm spare claimed by a run: connections from now on name the run's token, and the key the engine was
   // started with (the spare's, which the gateway accepts as the API key only beside the run's token).
@@ -27,6 +30,9 @@ class relay {
   void serve(int client);
   task::relay_spec spec_;
   std::string preamble_;  // "BERTH <token>[ <engine key>]\n", under m_
+  bool held_;             // under m_
+  bool stopping_ = false;  // under m_
+  std::condition_variable cv_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;
   std::mutex m_;

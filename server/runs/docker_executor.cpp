@@ -109,7 +109,6 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
   bool released = false;
   auto release = [&] {
     if (std::exchange(released, true)) return;
-    spares_.replenish(rec.user);
     if (cb_.on_finished) cb_.on_finished(rec);
   };
   try {
@@ -137,7 +136,12 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
   }
   // The callbacks take the manager's lock, so they run outside ours (the manager calls launch under its
   // own). A shutdown joins this thread, so it never races them.
-  if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) release();
+  if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) {
+    release();
+    // The user's next spare, once this run's container is gone: a warm CLI then resumes the session's
+    // transcript as the finished CLI left it (made at `done`, it often saw it still being written).
+    spares_.replenish(rec.user);
+  }
   if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
   if (how == run_flow::ending::abandoned && cb_.on_let_go) cb_.on_let_go(rec);
   std::lock_guard lock(m_);
