@@ -302,20 +302,12 @@ void emit_started(const task& t, bool warm, const std::string& restarted_because
   emit(started);
 }
 
-// What a warm CLI read at its start and a later run may have changed: the session's transcript (another run
-// of it in another container) and the instructions file. Equal stamps: the CLI's view is still current.
-std::string context_stamp(const task& t, const claude_paths& paths) {
-  std::string out;
-  std::error_code ec;
-  if (!t.session_id.empty()) {
-    const auto transcript = session_transcript(paths, t.session_id);
-    const auto size = fs::file_size(transcript, ec);
-    const auto time = fs::last_write_time(transcript, ec);
-    out += std::to_string(ec ? 0 : size) + "@" + std::to_string(ec ? 0 : time.time_since_epoch().count());
-  }
+// What a warm CLI read at its start that a later change may have made stale: the instructions file. (Another
+// run of the session is berthd's to see — spare_pool::take — the transcript's own stamp cannot tell: the
+// waiting CLI writes to it itself as it starts.) Equal stamps: the CLI's view is still current.
+std::string context_stamp(const task&, const claude_paths& paths) {
   std::ifstream in(paths.instructions, std::ios::binary);
-  out += "|" + std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return out;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 }  // namespace
 
@@ -386,13 +378,14 @@ int run_prepared(const task& prepared, relay* r, const std::function<int(const t
   std::string why;
   if (t.engine != "claude") why = "engine " + t.engine;
   else if (!r || t.relay.port != prepared.relay.port || t.relay.socket != prepared.relay.socket) why = "the relay";
-  if (r && !t.relay.token.empty()) r->claim(t.relay.token, prepared.relay.token);
   if (why.empty()) {
     claude_paths now = paths_for_this_worker();
     auto wanted = prepare_command(t, now, true);
     why = warm_mismatch(prepared_cmd, wanted);
-    if (why.empty() && context_stamp(t, now) != stamp) why = "the session or instructions changed since the CLI started";
+    if (why.empty() && context_stamp(t, now) != stamp) why = "the instructions changed since the CLI started";
   }
+  // The claim releases what the waiting CLI asked the relay for while it started.
+  if (r && !t.relay.token.empty()) r->claim(t.relay.token, prepared.relay.token);
   if (!why.empty()) {
     kill_cli(*cli);
     if (t.engine != "claude") return cold(t, "");

@@ -100,7 +100,7 @@ std::optional<docker::container_state> run_flow::exit_state() {
 // A warm spare of this user, if there is one that fits: its worker already waits for the task.
 std::optional<docker::unix_stream> run_flow::take_spare() {
   if (!cfg_.spares) return std::nullopt;
-  auto s = spares_.take(rec_.user, has_instructions_, set_volume_);
+  auto s = spares_.take(rec_.user, has_instructions_, set_volume_, rec_.session, rec_.id);
   if (!s) return std::nullopt;
   cid_ = s->container_id;
   exit_waiter_ = std::move(s->waiter);

@@ -2,11 +2,13 @@
 
 #include <poll.h>
 
+#include "common/event.hpp"
 #include "common/json_bounded.hpp"
 #include "common/task.hpp"
 
 #include "common/ids.hpp"
 #include "common/log.hpp"
+#include "common/strings.hpp"
 #include "server/docker/container_spec.hpp"
 #include "server/runs/run_tokens.hpp"
 #include "server/runs/task_builder.hpp"
@@ -59,6 +61,7 @@ void spare_pool::create(const std::string& user) {
       s->warm_cli = true;
     }
     s->created = std::chrono::steady_clock::now();
+    s->created_ms = now_ms();
   } catch (const std::exception& e) {
     log::warn("could not make a warm spare", {{"user", user}, {"error", e.what()}});
     if (!s->container_id.empty()) try { docker_.remove(s->container_id); } catch (const std::exception&) {}
@@ -74,7 +77,8 @@ void spare_pool::create(const std::string& user) {
   spares_[user] = std::move(s);
 }
 
-std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructions, const std::string& set_volume) {
+std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructions, const std::string& set_volume,
+                                        const std::string& session, const std::string& run) {
   std::unique_ptr<spare> s;
   {
     std::lock_guard lock(m_);
@@ -90,6 +94,18 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
   if (exited) {
     discard(std::move(s), "its worker exited");
     return nullptr;
+  }
+  if (s->warm_cli && !session.empty()) {
+    try {
+      for (const auto& r : store_.session_runs(user, 20))
+        if (r.id != run && r.session == session && (r.created_at >= s->created_ms || !is_terminal_status(r.status))) {
+          discard(std::move(s), "another run of the session since it was made");
+          return nullptr;
+        }
+    } catch (const std::exception& e) {
+      discard(std::move(s), "the store could not say whether it still fits");
+      return nullptr;
+    }
   }
   if (fresh && s->instructions == instructions && s->set_volume == set_volume) return s;
   discard(std::move(s), "no longer fits");  // on the run's own thread: rare, and no thread left uncounted

@@ -28,6 +28,7 @@ struct spare {
   docker::unix_stream stream;  // attached before start; stdin still open
   docker::unix_stream waiter;  // wait?condition=next-exit, registered before start
   std::chrono::steady_clock::time_point created;
+  std::int64_t created_ms = 0;  // wall clock, to compare with runs' created_at
   bool instructions = false;   // whether it mounts the user's instructions volume
   bool warm_cli = false;       // it was handed a prepared task: its CLI waits for the message
   std::string set_volume;      // the user's skills and agents as they were when it was made ("" none)
@@ -39,8 +40,11 @@ class spare_pool {
   ~spare_pool();
   // Makes a spare for `user` in the background unless one exists or the pool is full.
   void replenish(const std::string& user);
-  // The user's spare if it still fits (same instructions mount, not expired), removed from the pool.
-  std::unique_ptr<spare> take(const std::string& user, bool instructions, const std::string& set_volume);
+  // The user's spare if it still fits (same instructions mount and set, not expired, its worker alive, and —
+  // for a run in a session — no other run of that session active or begun since the spare was made, whose
+  // turns its waiting CLI would not have seen), removed from the pool.
+  std::unique_ptr<spare> take(const std::string& user, bool instructions, const std::string& set_volume,
+                              const std::string& session = {}, const std::string& run = {});
   void set_skill_sets(skill_sets* s) { sets_ = s; }  // before start(); null: spares mount no set
   void set_instructions(instructions_service* i) { instructions_ = i; }  // before start(); null: none mounted
   std::size_t size() const;
