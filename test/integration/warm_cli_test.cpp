@@ -74,6 +74,8 @@ TEST_CASE("warm cli: a follow-up in the same session goes to the CLI already wai
   CHECK(s["warm"] == false);
   CHECK(s["restarted"] == "--model");
   CHECK(env.fake.message_requests().back()["body"]["model"] == "claude-warm-test-model");
+  // berthd first (it discards the spare it made after the last run, which mounts the workspace), then the volumes.
+  env.d.terminate();
   remove_user_volumes(user);
 }
 
@@ -93,5 +95,6 @@ TEST_CASE("warm cli: a spare whose CLI was killed is not handed out", "[integrat
   auto id = env.api.start_run({{"user", user}, {"message", "@@text:2"}});
   CHECK(env.api.wait_done(id)["status"] == "succeeded");
   CHECK(env.container(id) != spare);
+  env.d.terminate();
   remove_user_volumes(user);
 }

@@ -130,8 +130,9 @@ void berthd_process::remove_instance_volumes() {
   if (instance_.empty()) return;
   try {
     docker::docker_client engine("/var/run/docker.sock");
-    for (const auto& c : engine.list("berth.instance=" + instance_, true)) engine.remove(c.id);
-    for (const auto& v : engine.list_volumes("berth.instance=" + instance_)) engine.remove_volume(v);
+    // Each on its own: one that cannot go (still in use) must not keep the others.
+    for (const auto& c : engine.list("berth.instance=" + instance_, true)) try { engine.remove(c.id); } catch (const std::exception&) {}
+    for (const auto& v : engine.list_volumes("berth.instance=" + instance_)) try { engine.remove_volume(v); } catch (const std::exception&) {}
   } catch (const std::exception&) {
     // a test without an engine (or one that stopped it) has nothing to clean here
   }
