@@ -305,7 +305,7 @@ void emit_started(const task& t, bool warm, const std::string& restarted_because
 // What a warm CLI read at its start that a later change may have made stale: the instructions file. (Another
 // run of the session is berthd's to see — spare_pool::take — the transcript's own stamp cannot tell: the
 // waiting CLI writes to it itself as it starts.) Equal stamps: the CLI's view is still current.
-std::string context_stamp(const task&, const claude_paths& paths) {
+std::string context_stamp(const claude_paths& paths) {
   std::ifstream in(paths.instructions, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
@@ -323,7 +323,7 @@ int run_claude(const task& t, const std::string& restarted_because) {
 int run_prepared(const task& prepared, relay* r, const std::function<int(const task&, const std::string&)>& cold) {
   claude_paths paths = paths_for_this_worker();
   auto prepared_cmd = prepare_command(prepared, paths, true);
-  const std::string stamp = context_stamp(prepared, paths);
+  const std::string stamp = context_stamp(paths);
   auto cli = spawn_cli(prepared_cmd, paths);
   if (!cli) return 1;
   // Wait for the real task, and watch the CLI: one that exits meanwhile ends this worker, so berthd sees the
@@ -382,14 +382,13 @@ int run_prepared(const task& prepared, relay* r, const std::function<int(const t
     claude_paths now = paths_for_this_worker();
     auto wanted = prepare_command(t, now, true);
     why = warm_mismatch(prepared_cmd, wanted);
-    if (why.empty() && context_stamp(t, now) != stamp) why = "the instructions changed since the CLI started";
+    if (why.empty() && context_stamp(now) != stamp) why = "the instructions changed since the CLI started";
   }
   // The claim releases what the waiting CLI asked the relay for while it started.
   if (r && !t.relay.token.empty()) r->claim(t.relay.token, prepared.relay.token);
   if (!why.empty()) {
     kill_cli(*cli);
-    if (t.engine != "claude") return cold(t, "");
-    return cold(t, why);
+    return cold(t, t.engine == "claude" ? why : "");  // another engine is not a restart of the CLI
   }
   emit_started(t, true, "");
   return pump_cli(*cli, stream_json_user_line(t.message), early_out, early_err);

@@ -22,7 +22,6 @@ std::string safe(std::string_view s, std::size_t max, std::string_view extra = "
   return out;
 }
 
-std::string str(const json& j, const char* k) { return string_at(j, k); }
 
 // A positive integer field below 2^53 (GitHub's numbers are), or 0.
 std::int64_t positive(const json& j, const char* k) {
@@ -47,9 +46,9 @@ inbound reject(inbound::kind_t k, std::string why) {
 inbound parse_slack(std::string_view body) {
   auto j = parse_json(body);
   if (!j.is_object()) return reject(inbound::invalid, "body is not a JSON object");
-  auto type = str(j, "type");
+  auto type = string_at(j, "type");
   if (type == "url_verification") {
-    auto c = str(j, "challenge");
+    auto c = string_at(j, "challenge");
     if (c.empty()) return reject(inbound::invalid, "url_verification without a challenge");
     inbound in;
     in.kind = inbound::challenge;
@@ -59,12 +58,12 @@ inbound parse_slack(std::string_view body) {
   if (type != "event_callback") return reject(inbound::ignore, "type " + type);
   auto ev = j.find("event");
   if (ev == j.end() || !ev->is_object()) return reject(inbound::invalid, "event_callback without an event");
-  auto etype = str(*ev, "type");
+  auto etype = string_at(*ev, "type");
   if (etype != "message" && etype != "app_mention") return reject(inbound::ignore, "event type " + etype);
   if (ev->contains("bot_id") || ev->contains("bot_profile")) return reject(inbound::ignore, "a bot's message");
-  if (auto sub = str(*ev, "subtype"); !sub.empty()) return reject(inbound::ignore, "message subtype " + sub);
-  auto event_id = str(j, "event_id"), team = str(j, "team_id"), user = str(*ev, "user"), channel = str(*ev, "channel");
-  auto ts = str(*ev, "ts"), thread = str(*ev, "thread_ts"), text = str(*ev, "text");
+  if (auto sub = string_at(*ev, "subtype"); !sub.empty()) return reject(inbound::ignore, "message subtype " + sub);
+  auto event_id = string_at(j, "event_id"), team = string_at(j, "team_id"), user = string_at(*ev, "user"), channel = string_at(*ev, "channel");
+  auto ts = string_at(*ev, "ts"), thread = string_at(*ev, "thread_ts"), text = string_at(*ev, "text");
   if (event_id.empty() || user.empty() || channel.empty() || ts.empty())
     return reject(inbound::invalid, "event without event_id, user, channel or ts");
   if (text.empty()) return reject(inbound::ignore, "empty message");
@@ -102,7 +101,7 @@ inbound parse_telegram(std::string_view body) {
   auto chat = m->find("chat");
   if (chat == m->end() || !chat->is_object() || !chat->contains("id") || !valid_chat_id((*chat)["id"]))
     return reject(inbound::invalid, "message without a valid chat.id");
-  auto text = str(*m, "text");
+  auto text = string_at(*m, "text");
   if (text.empty()) return reject(inbound::ignore, "not a text message");
   auto chat_id = (*chat)["id"].get<std::int64_t>();
   inbound in;
@@ -153,7 +152,7 @@ inbound parse_github(std::string_view event, std::string_view delivery, std::str
   if (!j.is_object()) return {inbound::invalid, {}, "the body is not a JSON object"};
   if (delivery.empty() || delivery.size() > 128) return {inbound::invalid, {}, "missing or oversized X-GitHub-Delivery"};
   // Every field is read type-checked: a hostile body with `"action": {}` gets 400, never an exception.
-  const std::string action = str(j, "action");
+  const std::string action = string_at(j, "action");
   const json* thing = nullptr;  // the comment, or the opened issue
   const json* numbered = nullptr;  // the issue or pull request it is on
   if (event == "issue_comment" && action == "created") {
@@ -171,17 +170,17 @@ inbound parse_github(std::string_view event, std::string_view delivery, std::str
   const json* repository = object_at(j, "repository");
   if (!thing || !numbered || !repository) return {inbound::invalid, {}, "the event lacks its comment, issue or repository"};
   const json* author = object_at(*thing, "user");
-  const std::string login = author ? str(*author, "login") : "";
-  const std::string repo = str(*repository, "full_name");
+  const std::string login = author ? string_at(*author, "login") : "";
+  const std::string repo = string_at(*repository, "full_name");
   const auto number = positive(*numbered, "number");
-  const std::string text = str(*thing, "body");
+  const std::string text = string_at(*thing, "body");
   if (login.empty() || repo.empty() || number <= 0) return {inbound::invalid, {}, "the event lacks author, repository or number"};
-  if (str(*author, "type") == "Bot" || login.ends_with("[bot]")) return {inbound::ignore, {}, "written by a bot"};
+  if (string_at(*author, "type") == "Bot" || login.ends_with("[bot]")) return {inbound::ignore, {}, "written by a bot"};
   if (!mentions(text, mention)) return {inbound::ignore, {}, "does not mention " + std::string(mention)};
   const std::string session = repo + "#" + std::to_string(number);
   in.kind = inbound::message;
   // The agent learns where it was asked and where the repository is (its clone goes through the gateway).
-  const std::string title = str(*numbered, "title");
+  const std::string title = string_at(*numbered, "title");
   const std::string context = "[GitHub " + session + (title.empty() ? "" : " \"" + split_message(title, 200).front() + "\"") +
                               "; repository https://github.com/" + repo + "]\n\n";
   in.msg = {"github", std::string(delivery), safe("github." + login, 64), safe(session, 128, "/#"), context + text,

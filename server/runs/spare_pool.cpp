@@ -103,6 +103,7 @@ std::unique_ptr<spare> spare_pool::take(const std::string& user, bool instructio
           return nullptr;
         }
     } catch (const std::exception& e) {
+      log::warn("a spare's session could not be checked; not used", {{"user", user}, {"error", e.what()}});
       discard(std::move(s), "the store could not say whether it still fits");
       return nullptr;
     }

@@ -1,27 +1,17 @@
 #include "server/storage/s3_store.hpp"
 
 #include <curl/curl.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
 
+#include "server/storage/bundles.hpp"
+
 namespace berth::storage {
 namespace {
 constexpr long connect_timeout_s = 5;
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : d) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
+constexpr int max_list_pages = 10'000;  // a listing that never ends (a broken or hostile endpoint) is an error
 
 bool is_loopback(const std::string& endpoint) {
   const auto at = endpoint.find("://");
@@ -213,7 +203,11 @@ std::vector<std::string> s3_store::list(const std::string& prefix) {
   std::vector<std::string> out;
   const std::string strip = prefix_.empty() ? "" : prefix_ + "/";
   std::string token;
+  int pages = 0;
   do {
+    if (++pages > max_list_pages)
+      throw storage_error("S3 at " + target_.endpoint + " kept a listing of " + prefix + " going past " +
+                          std::to_string(max_list_pages) + " pages");
     auto a = call("GET", s3_bucket_url(target_) + "?" + s3_list_query(strip + prefix, token, page_keys_), {});
     if (a.status != 200) fail("list " + prefix, a);
     auto page = s3_parse_list(a.body);

@@ -85,11 +85,14 @@ TEST_CASE("warm cli: a spare whose CLI was killed is not handed out", "[integrat
   REQUIRE(env.api.wait_done(env.api.start_run({{"user", user}, {"message", "@@text:2"}}))["status"] == "succeeded");
   const auto spare = wait_for_spare(env.d.instance(), user);
   REQUIRE(!spare.empty());
-  // Kill the waiting CLI inside the spare (its processes run as the worker's user, as the exec does).
+  // Kill the waiting CLI inside the spare (its processes run as the worker's user, as the exec does). The spare
+  // is listed once its container runs, which may be before its worker has started the CLI: until one is killed.
   const std::string kill = "docker exec " + spare +
-                           " sh -c 'for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = claude ] && kill -9 ${p#/proc/}; done; true'"
+                           " sh -c 'k=1; for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = claude ] && kill -9 ${p#/proc/} && k=0; done; exit $k'"
                            " >/dev/null 2>&1";
-  REQUIRE(std::system(kill.c_str()) == 0);
+  // The worker ends as soon as its CLI dies, taking the exec's shell with it: an exec that did not get to report
+  // its kill counts when the spare is gone.
+  REQUIRE(eventually([&] { return std::system(kill.c_str()) == 0 || spares_of(env.d.instance(), user).empty(); }));
   // The worker notices and ends: the spare is gone (exited), and the next run gets a fresh container.
   CHECK(eventually([&] { return spares_of(env.d.instance(), user).empty(); }));
   auto id = env.api.start_run({{"user", user}, {"message", "@@text:2"}});
