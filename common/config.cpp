@@ -231,6 +231,7 @@ config parse_config(const env_lookup& env) {
     else r.problems.push_back("BERTH_SPARE_WARM_CLI must be on or off, got \"" + *v + "\"");
   }
   r.integer("BERTH_SPARES_MAX", c.spares_max, 0, 1000);
+  r.integer("BERTH_NETNS_SPARES", c.netns_spares, 0, 64);
   r.integer("BERTH_SPARE_IDLE_S", c.spare_idle_s, 1, 86400);
   r.integer("BERTH_DASHBOARD_SESSION_S", c.dashboard_session_s, 60, 30 * 86400);
   r.string("BERTH_SLACK_SIGNING_SECRET", c.slack_signing_secret);
@@ -369,6 +370,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
       {"idle_timeout_s", std::to_string(c.idle_timeout_s)},
       {"stop_grace_s", std::to_string(c.stop_grace_s)},
       {"spares", c.spares ? "on (max " + std::to_string(c.spares_max) + ", idle " + std::to_string(c.spare_idle_s) + " s)" : "off"},
+      {"netns_spares", c.worker_network == "none" ? std::to_string(c.netns_spares) : "off (workers use " + c.worker_network + ")"},
       {"worker_memory", std::to_string(c.worker_memory)},
       {"worker_cpus", std::to_string(c.worker_cpus)},
       {"worker_pids", std::to_string(c.worker_pids)},

@@ -60,6 +60,9 @@ struct config {
   // BERTH_SPARE_WARM_CLI=on|off: with the claude engine as default, a spare also starts the CLI for the user's
   // most recent session and keeps it waiting for the message (worker/claude_engine.cpp, run_prepared).
   bool spare_warm_cli = true;
+  // BERTH_NETNS_SPARES: network namespaces made ahead for workers on BERTH_WORKER_NETWORK=none
+  // (server/runs/netns_pool.hpp); 0 turns it off.
+  int netns_spares = 2;
 
   std::int64_t worker_memory = 1LL << 30;
   double worker_cpus = 1.0;

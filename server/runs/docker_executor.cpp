@@ -12,8 +12,10 @@ std::string container_name(const std::string& run_id) { return "berth-run-" + ru
 
 docker_executor::docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance,
                                  token_registry& tokens)
-    : cfg_(c), docker_(d), journal_(j), instance_(instance), tokens_(tokens), volumes_(d), spares_(c, d, j.db(), instance, volumes_) {
+    : cfg_(c), docker_(d), journal_(j), instance_(instance), tokens_(tokens), volumes_(d), spares_(c, d, j.db(), instance, volumes_),
+      netns_(c, d, instance) {
   spares_.start();
+  netns_.start();
 }
 
 docker_executor::~docker_executor() { detach_all(); }
@@ -79,6 +81,7 @@ void docker_executor::detach_all() {
     threads.clear();  // joins: each run thread detaches from its worker and returns
   }
   spares_.stop();
+  netns_.stop();
 }
 
 void docker_executor::note(const std::string& id, run_note n) {
@@ -120,7 +123,7 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
       std::uint64_t opening;
       ~token_closer() { t.close(run, opening); }
     } close_token{tokens_, rec.id, a->token_opening};
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, volumes_, release, tokens_, sets_, instructions_);
+    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, netns_, volumes_, release, tokens_, sets_, instructions_);
     how = flow.run();
     if (how == run_flow::ending::requeued) rec = flow.as_stored();
   } catch (const store::ownership_lost& e) {

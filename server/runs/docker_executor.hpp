@@ -17,6 +17,7 @@
 #include "server/docker/docker_client.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/netns_pool.hpp"
 #include "server/runs/run_tokens.hpp"
 #include "server/runs/spare_pool.hpp"
 #include "server/runs/volume_registry.hpp"
@@ -46,6 +47,7 @@ class docker_executor : public executor {
   void note(const std::string& id, run_note n) override;
   std::size_t spare_count() const override { return spares_.size(); }
   bool is_spare(const std::string& container_id) const override { return spares_.contains(container_id); }
+  bool holds_netns(const std::string& container_id) const override { return netns_.contains(container_id); }
 
   struct active_run;
 
@@ -70,6 +72,7 @@ class docker_executor : public executor {
   std::map<std::string, stop_request> unfinished_stops_;
   volume_registry volumes_;
   spare_pool spares_;
+  netns_pool netns_;
 };
 
 std::string container_name(const std::string& run_id);

@@ -46,6 +46,8 @@ class executor {
   // Warm spares (containers started ahead for a user's next run), where the executor has them.
   virtual std::size_t spare_count() const { return 0; }
   virtual bool is_spare(const std::string& /*container_id*/) const { return false; }
+  // A network namespace holder (netns_pool.hpp) idle in this process's pool or joined by one of its workers.
+  virtual bool holds_netns(const std::string& /*container_id*/) const { return false; }
 };
 
 }  // namespace berth::runs

@@ -56,19 +56,35 @@ int reconciler::reconcile_pass() {
     }
     return ids;
   };
+  // Another live instance's spares and namespace holders (on the same engine) are its own business.
+  auto of_other_live_node = [&](const docker::container_summary& c) {
+    auto nd = c.labels.find("berth.node");
+    if (nd == c.labels.end() || nd->second == cfg_.node_id) return false;
+    if (live_nodes.empty()) live_nodes = live_node_ids();
+    return live_nodes.count(nd->second) || live_nodes.count("*");
+  };
+  std::set<std::string> joined;  // namespace holders a worker still uses
+  for (const auto& c : containers)
+    if (auto h = c.labels.find("berth.netns"); h != c.labels.end() && h->second != "holder") joined.insert(h->second);
   for (const auto& c : containers) {
+    if (auto h = c.labels.find("berth.netns"); h != c.labels.end() && h->second == "holder") {
+      // A namespace made ahead: idle in the pool, joined by a worker that still exists, or just made; any
+      // other is left over (a restart, a crash) — it holds nothing.
+      if (exec_.holds_netns(c.id) || joined.count(c.id) || of_other_live_node(c) || now - c.created < 10) continue;
+      try {
+        docker_.remove(c.id);
+        ++removed;
+        log::info("removed a left-over network namespace holder", {{"container", c.id.substr(0, 12)}});
+      } catch (const docker::docker_error&) {}
+      continue;
+    }
     if (c.labels.count("berth.helper") && now - c.created > cfg_.orphan_grace_s) {
       try { docker_.remove(c.id); ++removed; } catch (const docker::docker_error&) {}
       continue;
     }
     if (auto sp = c.labels.find("berth.spare"); sp != c.labels.end()) {
       // A spare in the pool waits for its user; one a run took is that run's container; any other is stale.
-      // Another live instance's spares (on the same engine) are its own business.
-      if (exec_.is_spare(c.id)) continue;
-      if (auto nd = c.labels.find("berth.node"); nd != c.labels.end() && nd->second != cfg_.node_id) {
-        if (live_nodes.empty()) live_nodes = live_node_ids();
-        if (live_nodes.count(nd->second) || live_nodes.count("*")) continue;
-      }
+      if (exec_.is_spare(c.id) || of_other_live_node(c)) continue;
       auto owner = store_.run_by_container(c.id);
       if (owner && !is_terminal_status(owner->status)) continue;
       if (!owner && now - c.created < 10) continue;  // being made right now: not in the pool yet

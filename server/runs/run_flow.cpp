@@ -44,11 +44,11 @@ long ms_between(clock::time_point a, clock::time_point b) {
 }  // namespace
 
 run_flow::run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
-                   docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
+                   docker_executor::active_run& a, store::run_record rec, spare_pool& spares, netns_pool& netns, volume_registry& volumes,
                    std::function<void()> release, token_registry& tokens, skill_sets* sets,
                    instructions_service* instructions)
     : cfg_(c), docker_(d), journal_(j), instance_(instance), a_(a), rec_(std::move(rec)), seq_(rec_.last_seq),
-      spares_(spares), volumes_(volumes), release_(std::move(release)), tokens_(tokens), sets_(sets), instructions_(instructions),
+      spares_(spares), netns_(netns), volumes_(volumes), release_(std::move(release)), tokens_(tokens), sets_(sets), instructions_(instructions),
       used_(usage_from_json(parse_json(rec_.usage))) {
   auto opts = parse_json(rec_.options);
   if (!opts.is_object()) opts = nlohmann::json::object();
@@ -120,6 +120,10 @@ nlohmann::json run_flow::user_tools() const {
 docker::container_spec run_flow::spec() const {
   auto s = worker_container(cfg_, instance_, rec_.user, has_instructions_, set_volume_);
   s.labels["berth.run"] = rec_.id;
+  if (!netns_holder_.empty()) {  // its own namespace, made ahead (netns_pool.hpp)
+    s.network = "container:" + netns_holder_;
+    s.labels["berth.netns"] = netns_holder_;
+  }
   return s;
 }
 
@@ -158,24 +162,42 @@ docker::unix_stream run_flow::begin_fresh() {
     return std::move(*warm);
   }
   const std::string name = container_name(rec_.id);
+  netns_pool::start_in_flight in_flight(netns_);  // no namespace is made ahead while this start needs dockerd
   volumes_.ensure(workspace_volume(instance_, rec_.user), workspace_labels(instance_, rec_.user));
-  auto body = docker::container_create_body(spec());
-  try {
-    cid_ = docker_.create_container(name, body);
-  } catch (const docker::docker_error& e) {
-    if (e.status != 409) throw;
-    // A container of this name survives from a crash before its id was stored: it never got its task.
-    docker_.remove(name);
-    cid_ = docker_.create_container(name, body);
-  }
-  store::run_update u;
-  u.container_id = cid_;
-  emit({}, u);
+  netns_holder_ = netns_.take();
+  auto create = [&] {
+    auto body = docker::container_create_body(spec());
+    try {
+      cid_ = docker_.create_container(name, body);
+    } catch (const docker::docker_error& e) {
+      if (e.status != 409) throw;
+      // A container of this name survives from a crash before its id was stored: it never got its task.
+      docker_.remove(name);
+      cid_ = docker_.create_container(name, body);
+    }
+    store::run_update u;
+    u.container_id = cid_;
+    emit({}, u);
+  };
+  create();
   const auto t_created = clock::now();
   auto s = docker_.attach(cid_);
   exit_waiter_ = docker_.wait_next_exit(cid_);  // registered before start: the exit is known the moment it happens
   const auto t_attached = clock::now();
-  docker_.start(cid_);
+  try {
+    docker_.start(cid_);
+  } catch (const docker::docker_error& e) {
+    if (netns_holder_.empty() || e.unreachable()) throw;
+    // The holder is gone (removed or killed behind berthd's back): this worker makes its own namespace.
+    log::warn("the network namespace made ahead could not be joined; starting without it", {{"run", rec_.id}, {"error", e.what()}});
+    docker_.remove(cid_);
+    netns_.release(std::exchange(netns_holder_, {}));
+    netns_.flush_idle();
+    create();
+    s = docker_.attach(cid_);
+    exit_waiter_ = docker_.wait_next_exit(cid_);
+    docker_.start(cid_);
+  }
   const auto t_started = clock::now();
   global_metrics().container_start_s.observe(std::chrono::duration<double>(t_started - t0).count());
   if (log::enabled(log::level::debug))
@@ -384,6 +406,7 @@ void run_flow::finalize(output_pump& p) {
   } catch (const docker::docker_error& e) {
     log::warn("could not remove worker container; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
   }
+  netns_.release(netns_holder_);
   if (log::enabled(log::level::debug))
     log::debug("worker exit timings", {{"run", rec_.id}, {"wait_inspect_store_ms", std::to_string(ms_between(t_eof, t_done))},
                                        {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});
@@ -419,6 +442,7 @@ void run_flow::finish_without_worker(run_end end, const std::string& reason) {
   if (!cid_.empty()) {
     try { docker_.remove(cid_); } catch (const docker::docker_error&) {}
   }
+  netns_.release(netns_holder_);
 }
 
 run_flow::ending run_flow::run() {
@@ -443,6 +467,7 @@ run_flow::ending run_flow::run() {
       u.status = "queued";
       emit({{"status", {{"status", "queued"}, {"reason", "docker engine unavailable; waiting for it"}}}}, u);
       if (!cid_.empty()) { try { docker_.remove(cid_); } catch (const docker::docker_error&) {} }
+      netns_.release(netns_holder_);
       log::warn("docker unavailable; run requeued", {{"run", rec_.id}, {"error", e.what()}});
       return ending::requeued;
     }

@@ -21,6 +21,7 @@
 #include "server/runs/docker_executor.hpp"
 #include "server/runs/exit_classifier.hpp"
 #include "server/runs/journal.hpp"
+#include "server/runs/netns_pool.hpp"
 #include "server/runs/output_pump.hpp"
 #include "server/runs/run_tokens.hpp"
 #include "server/runs/spare_pool.hpp"
@@ -49,7 +50,7 @@ struct docker_executor::active_run {
 class run_flow {
  public:
   run_flow(const config& c, docker::docker_client& d, journal& j, const std::string& instance,
-           docker_executor::active_run& a, store::run_record rec, spare_pool& spares, volume_registry& volumes,
+           docker_executor::active_run& a, store::run_record rec, spare_pool& spares, netns_pool& netns, volume_registry& volumes,
            std::function<void()> release, token_registry& tokens, skill_sets* sets = nullptr,
            instructions_service* instructions = nullptr);
 
@@ -105,6 +106,8 @@ class run_flow {
   bool engine_lost_ = false;
   std::string stop_error_;  // why stopping the worker failed, for the log and the run's reason
   spare_pool& spares_;
+  netns_pool& netns_;
+  std::string netns_holder_;  // the namespace made ahead that this run's worker joined ("" its own)
   volume_registry& volumes_;
   std::function<void()> release_;  // called once `done` is stored: the slot is free before cleanup
   token_registry& tokens_;  // this run's gateway token is closed before its `done` is stored

@@ -75,7 +75,8 @@ ok "SSE through nginx streams: first text ${gap_ms} ms before done"
 grep -q '"status":"succeeded"' "$work/sse.txt" || fail "the run did not succeed"
 id=$(grep -o '"run":"[0-9A-Z]*"' "$work/sse.txt" | head -1 | cut -d'"' -f4)
 inst=$(curl -s "$base/health" | grep -o '"instance":"[^"]*"' | cut -d'"' -f4)
-[ -z "$(docker ps -aq --filter "label=berth.instance=$inst")" ] || fail "worker containers left behind"
+# Workers and spares carry berth.user; the namespace holders berthd keeps ready do not.
+[ -z "$(docker ps -aq --filter "label=berth.instance=$inst" --filter label=berth.user)" ] || fail "worker containers left behind"
 ok "run $id succeeded in a worker on the host engine (instance $inst), no container left"
 
 # A claude run through the gateway: the fake Messages API listens on 127.0.0.1 inside berthd's own network

@@ -62,6 +62,6 @@ TEST_CASE("engine outage: berthd survives a dockerd stop - reports it - and serv
 
   auto after = api.start_run({{"user", "u1"}, {"message", "after the outage"}});
   CHECK(api.wait_done(after)["status"] == "succeeded");
-  CHECK(eventually([&] { return pe.client().list("berth.instance=" + d.instance()).empty(); }));
+  CHECK(eventually([&] { return worker_containers(d.instance(), pe.client()).empty(); }));
   WARN("the run cut by the outage ended: " << hung_done.dump());
 }

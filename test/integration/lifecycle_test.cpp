@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "api_client.hpp"
@@ -63,6 +64,14 @@ TEST_CASE("a live worker is hardened", "[integration][lifecycle]") {
   CHECK(h["LogConfig"]["Type"] == "json-file");
   CHECK(h["LogConfig"]["Config"].contains("max-size"));
   CHECK(h["AutoRemove"] == false);
+  // No network but loopback: its own namespace, made ahead by a holder that has none (netns_pool.hpp).
+  const std::string mode = h["NetworkMode"];
+  if (mode != "none") {
+    REQUIRE(mode.starts_with("container:"));
+    auto holder = engine().inspect_json(mode.substr(10));
+    CHECK(holder["HostConfig"]["NetworkMode"] == "none");
+    CHECK(holder["Config"]["Labels"]["berth.netns"] == "holder");
+  }
   for (const auto& m : j["Mounts"]) CHECK(m.value("Source", "").find("docker.sock") == std::string::npos);
   CHECK(j["Config"]["Labels"]["berth.run"] == id);
   CHECK(api.del("/api/v1/runs/" + id).status == 202);
@@ -288,4 +297,68 @@ TEST_CASE("reconciliation: a vanished container makes the run lost - orphans are
   CHECK(done["status"] == "lost");
   CHECK(done["reason"].get<std::string>().find("vanished") != std::string::npos);
   CHECK(eventually([&] { return !engine().inspect(orphan); }));
+}
+
+TEST_CASE("workers join network namespaces made ahead - each its own - removed with them - a vanished one is "
+          "done without - left-overs swept after a crash", "[integration][lifecycle]") {
+  berthd_process d({{"BERTH_RECONCILE_S", "1"}});
+  api_client api(d.port(), test_key);
+  auto holder_ids = [&] {
+    std::set<std::string> ids;
+    for (const auto& c : netns_holders(d.instance()))
+      if (c.state == "running") ids.insert(c.id);
+    return ids;
+  };
+  REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));  // BERTH_NETNS_SPARES defaults to 2
+  const auto ready = holder_ids();
+  for (const auto& h : ready) {
+    auto j = engine().inspect_json(h);
+    CHECK(j["HostConfig"]["NetworkMode"] == "none");
+    CHECK(j["HostConfig"]["CapDrop"] == json::array({"ALL"}));
+    CHECK(j["HostConfig"]["ReadonlyRootfs"] == true);
+    CHECK(j["HostConfig"]["Mounts"].is_null());
+    CHECK(j["Config"]["User"] == "65534:65534");
+  }
+
+  // Two runs at once: each worker joins a namespace of its own, made before it was asked for.
+  auto a = api.start_run(script("silent"));
+  auto b = api.start_run(script("silent"));
+  std::set<std::string> joined;
+  for (const auto& run : {a, b}) {
+    auto j = engine().inspect_json(container_of(d.instance(), run));
+    const std::string mode = j["HostConfig"]["NetworkMode"];
+    REQUIRE(mode.starts_with("container:"));
+    joined.insert(mode.substr(10));
+    CHECK(j["Config"]["Labels"]["berth.netns"] == mode.substr(10));
+  }
+  CHECK(joined == ready);
+  for (const auto& run : {a, b}) CHECK(api.del("/api/v1/runs/" + run).status == 202);
+  for (const auto& run : {a, b}) CHECK(api.wait_done(run)["status"] == "cancelled");
+  // Gone with their workers; the pool is made up again with new ones.
+  CHECK(eventually([&] {
+    for (const auto& h : joined)
+      if (engine().inspect(h)) return false;
+    return true;
+  }));
+  REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));
+
+  // Holders removed behind berthd's back: the next run starts in a namespace of its own all the same.
+  for (const auto& h : holder_ids()) engine().remove(h);
+  auto c = api.start_run(echo("u", 3, 0));
+  CHECK(api.wait_done(c)["status"] == "succeeded");
+  CHECK(spelled(stored_events(api, c)) == words(3));
+  CHECK(d.log().find("could not be joined; starting without it") != std::string::npos);
+
+  // A crash leaves the idle ones behind; the next berthd's reconciler removes them (and makes its own).
+  REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));
+  const auto before_crash = holder_ids();
+  d.kill9();
+  d.restart();
+  CHECK(eventually([&] {
+    for (const auto& h : before_crash)
+      if (engine().inspect(h)) return false;
+    return true;
+  }, 30s));
+  CHECK(eventually([&] { return holder_ids().size() == 2; }, 20s));
+  CHECK(no_workers_left(d.instance()));
 }

@@ -11,9 +11,24 @@ inline docker::docker_client& engine() {
   return c;
 }
 
-// Worker containers (running or not) that belong to one berthd instance.
-inline std::vector<docker::container_summary> worker_containers(const std::string& instance) {
-  return engine().list("berth.instance=" + instance);
+inline bool is_netns_holder(const docker::container_summary& c) {
+  auto it = c.labels.find("berth.netns");
+  return it != c.labels.end() && it->second == "holder";
+}
+
+// Worker containers (running or not) that belong to one berthd instance: not its network namespace holders
+// (server/runs/netns_pool.hpp), which an idle berthd keeps ready.
+inline std::vector<docker::container_summary> worker_containers(const std::string& instance,
+                                                                docker::docker_client& e = engine()) {
+  auto all = e.list("berth.instance=" + instance);
+  std::erase_if(all, is_netns_holder);
+  return all;
+}
+
+inline std::vector<docker::container_summary> netns_holders(const std::string& instance) {
+  auto all = engine().list("berth.instance=" + instance);
+  std::erase_if(all, [](const auto& c) { return !is_netns_holder(c); });
+  return all;
 }
 
 }  // namespace berth::test

@@ -44,6 +44,9 @@ class worker_watch {
         auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
         buf.erase(0, nl + 1);
         std::string action = j.is_object() ? j.value("Action", "") : "";
+        // A network namespace holder is not a worker (server/runs/netns_pool.hpp).
+        if (j.is_object() && j.contains("Actor") && j["Actor"].value("Attributes", nlohmann::json::object()).value("berth.netns", "") == "holder")
+          continue;
         if (action == "start") {
           ++started_;
           peak_ = std::max(peak_.load(), ++alive_);
