@@ -50,20 +50,58 @@ void netns_pool::stop() {
     std::lock_guard lock(m_);
     stop_ = true;
     idle.swap(idle_);
+    for (auto& p : parked_) idle.push_back(std::move(p.id));
+    parked_.clear();
   }
   cv_.notify_all();
   if (filler_.joinable()) filler_.join();
   for (const auto& id : idle) try { docker_.remove(id); } catch (const std::exception&) {}
 }
 
-std::string netns_pool::take() {
+std::string netns_pool::take(const std::string& user) {
   std::lock_guard lock(m_);
-  if (idle_.empty()) return {};
-  std::string id = std::move(idle_.front());  // the oldest first: each is used within about one run's time
-  idle_.erase(idle_.begin());
+  std::string id;
+  if (auto it = std::find_if(parked_.begin(), parked_.end(), [&](const parked& p) { return p.user == user; }); it != parked_.end()) {
+    id = std::move(it->id);
+    parked_.erase(it);
+  } else if (!idle_.empty()) {
+    id = std::move(idle_.front());  // the oldest first
+    idle_.erase(idle_.begin());
+  } else {
+    return {};
+  }
   taken_.insert(id);
   cv_.notify_all();
   return id;
+}
+
+void netns_pool::give_back(const std::string& user, const std::string& holder) {
+  if (holder.empty()) return;
+  std::vector<std::string> surplus;
+  {
+    std::lock_guard lock(m_);
+    taken_.erase(holder);
+    if (!stop_) {
+      // One per user: a user's runs at once each took a holder; the last to end keeps its own.
+      for (auto it = parked_.begin(); it != parked_.end();) {
+        if (it->user == user) {
+          surplus.push_back(std::move(it->id));
+          it = parked_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      parked_.push_back({user, holder, std::chrono::steady_clock::now()});
+      while (parked_.size() > max_parked) {
+        surplus.push_back(std::move(parked_.front().id));
+        parked_.erase(parked_.begin());
+      }
+    } else {
+      surplus.push_back(holder);
+    }
+  }
+  cv_.notify_all();  // the filler keeps the expiry
+  for (const auto& id : surplus) try { docker_.remove(id); } catch (const std::exception&) {}
 }
 
 void netns_pool::release(const std::string& holder) {
@@ -82,6 +120,8 @@ void netns_pool::flush_idle() {
   {
     std::lock_guard lock(m_);
     idle.swap(idle_);
+    for (auto& p : parked_) idle.push_back(std::move(p.id));
+    parked_.clear();
   }
   for (const auto& id : idle) try { docker_.remove(id); } catch (const std::exception&) {}
   cv_.notify_all();
@@ -89,7 +129,8 @@ void netns_pool::flush_idle() {
 
 bool netns_pool::contains(const std::string& id) const {
   std::lock_guard lock(m_);
-  return taken_.count(id) || std::find(idle_.begin(), idle_.end(), id) != idle_.end();
+  return taken_.count(id) || std::find(idle_.begin(), idle_.end(), id) != idle_.end() ||
+         std::any_of(parked_.begin(), parked_.end(), [&](const parked& p) { return p.id == id; });
 }
 
 std::size_t netns_pool::idle() const {
@@ -111,10 +152,25 @@ netns_pool::start_in_flight::~start_in_flight() {
 }
 
 void netns_pool::fill() {
+  const auto keep = std::chrono::seconds(cfg_.spare_idle_s);
   std::unique_lock lock(m_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || (starting_ == 0 && static_cast<int>(idle_.size()) < cfg_.netns_spares); });
+    auto wanted = [this] { return stop_ || (starting_ == 0 && static_cast<int>(idle_.size()) < cfg_.netns_spares); };
+    if (parked_.empty()) cv_.wait(lock, wanted);
+    else cv_.wait_until(lock, parked_.front().since + keep, wanted);
     if (stop_) return;
+    std::vector<std::string> expired;
+    while (!parked_.empty() && std::chrono::steady_clock::now() >= parked_.front().since + keep) {
+      expired.push_back(std::move(parked_.front().id));
+      parked_.erase(parked_.begin());
+    }
+    if (!expired.empty()) {
+      lock.unlock();
+      for (const auto& id : expired) try { docker_.remove(id); } catch (const std::exception&) {}
+      lock.lock();
+      continue;
+    }
+    if (!wanted()) continue;
     lock.unlock();
     std::string id;
     try {

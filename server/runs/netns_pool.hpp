@@ -2,11 +2,16 @@
 // namespace of its own holding only loopback; dockerd makes it as part of the container's start, and on a
 // small host that is half the start (measured here: 0.26 s with --network host, 0.51 s with none — dockerd
 // re-executes itself to make each namespace). A *holder* is a tiny hardened container (network none, only
-// `sleep`) made before any run asks; one worker joins its namespace (NetworkMode container:<holder>), which
-// is then still that worker's alone: made empty, shared with nothing else, used once, removed with the worker.
-// Holders are made only while no worker start is in flight in this process, so a burst of runs is not slowed
-// by them (it simply uses up the pool and starts the rest the ordinary way).
+// `sleep`) made before any run asks; a worker joins its namespace (NetworkMode container:<holder>), which
+// holds nothing but loopback and is shared with no other worker while it runs.
+// After the worker is gone (removed: every process of it dead, so nothing in the namespace listens or holds
+// a socket; the worker had no capability to change its interfaces, routes or filters) the holder is parked
+// for the *same user's* next run, as their workspace volume is — never another user's. A parked holder goes
+// after BERTH_SPARE_IDLE_S, and at most `max_parked` are kept (oldest removed first).
+// New holders are made only while no worker start is in flight in this process, so a burst of runs is not
+// slowed by them (it uses up the pool and starts the rest the ordinary way).
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -29,15 +34,19 @@ class netns_pool {
   void start();  // the thread that keeps the pool filled (nothing when disabled)
   void stop();   // removes the idle holders; taken ones go with their workers
 
-  // A ready holder's id for one worker, or "" (none ready, or disabled). The holder counts as in use until
-  // release().
-  std::string take();
-  // The worker that joined it is gone (or never started): removes the holder.
+  static constexpr std::size_t max_parked = 8;
+
+  // A holder for one worker of `user` — the one parked for them, else a new one — or "" (none ready, or
+  // disabled). It counts as in use until give_back() or release().
+  std::string take(const std::string& user);
+  // The worker that joined it has been removed: parks the holder for the user's next run.
+  void give_back(const std::string& user, const std::string& holder);
+  // The worker that joined it may still exist, or never started: removes the holder.
   void release(const std::string& holder);
   // A holder could not be joined (removed behind berthd's back, or the engine restarted and stopped them
   // all): the idle ones are likely gone too, so they are removed and made again.
   void flush_idle();
-  // Idle in the pool or taken and not yet released.
+  // Idle, parked, or taken and not yet given back.
   bool contains(const std::string& id) const;
   std::size_t idle() const;
 
@@ -61,7 +70,12 @@ class netns_pool {
   std::string instance_;
   mutable std::mutex m_;
   std::condition_variable cv_;
-  std::vector<std::string> idle_;
+  struct parked {
+    std::string user, id;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<std::string> idle_;   // new, for anyone
+  std::vector<parked> parked_;      // each for one user's next run, oldest first
   std::set<std::string> taken_;
   int starting_ = 0;
   bool stop_ = false;

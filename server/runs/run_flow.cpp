@@ -164,7 +164,7 @@ docker::unix_stream run_flow::begin_fresh() {
   const std::string name = container_name(rec_.id);
   netns_pool::start_in_flight in_flight(netns_);  // no namespace is made ahead while this start needs dockerd
   volumes_.ensure(workspace_volume(instance_, rec_.user), workspace_labels(instance_, rec_.user));
-  netns_holder_ = netns_.take();
+  netns_holder_ = netns_.take(rec_.user);
   auto create = [&] {
     auto body = docker::container_create_body(spec());
     try {
@@ -403,10 +403,11 @@ void run_flow::finalize(output_pump& p) {
   log::info("run finished", {{"run", rec_.id}, {"status", std::string(name_of(o.end))}, {"exit_code", code ? std::to_string(*code) : "-"}, {"reason", o.reason}});
   try {
     docker_.remove(cid_);
+    netns_.give_back(rec_.user, netns_holder_);  // the worker is gone: its namespace serves the user's next run
   } catch (const docker::docker_error& e) {
     log::warn("could not remove worker container; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+    netns_.release(netns_holder_);
   }
-  netns_.release(netns_holder_);
   if (log::enabled(log::level::debug))
     log::debug("worker exit timings", {{"run", rec_.id}, {"wait_inspect_store_ms", std::to_string(ms_between(t_eof, t_done))},
                                        {"remove_ms", std::to_string(ms_between(t_done, clock::now()))}});

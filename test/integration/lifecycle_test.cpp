@@ -299,8 +299,8 @@ TEST_CASE("reconciliation: a vanished container makes the run lost - orphans are
   CHECK(eventually([&] { return !engine().inspect(orphan); }));
 }
 
-TEST_CASE("workers join network namespaces made ahead - each its own - removed with them - a vanished one is "
-          "done without - left-overs swept after a crash", "[integration][lifecycle]") {
+TEST_CASE("workers join network namespaces made ahead - each its own while it runs - kept for the same user "
+          "only - a vanished one is done without - left-overs swept after a crash", "[integration][lifecycle]") {
   berthd_process d({{"BERTH_RECONCILE_S", "1"}});
   api_client api(d.port(), test_key);
   auto holder_ids = [&] {
@@ -308,6 +308,12 @@ TEST_CASE("workers join network namespaces made ahead - each its own - removed w
     for (const auto& c : netns_holders(d.instance()))
       if (c.state == "running") ids.insert(c.id);
     return ids;
+  };
+  auto joined_by = [&](const std::string& run) {
+    auto j = engine().inspect_json(container_of(d.instance(), run));
+    const std::string mode = j["HostConfig"]["NetworkMode"];
+    CHECK(j["Config"]["Labels"].value("berth.netns", "") == (mode.starts_with("container:") ? mode.substr(10) : ""));
+    return mode.starts_with("container:") ? mode.substr(10) : mode;
   };
   REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));  // BERTH_NETNS_SPARES defaults to 2
   const auto ready = holder_ids();
@@ -320,36 +326,41 @@ TEST_CASE("workers join network namespaces made ahead - each its own - removed w
     CHECK(j["Config"]["User"] == "65534:65534");
   }
 
-  // Two runs at once: each worker joins a namespace of its own, made before it was asked for.
+  // Two runs of one user at once: each worker joins a namespace of its own, made before it was asked for.
   auto a = api.start_run(script("silent"));
   auto b = api.start_run(script("silent"));
-  std::set<std::string> joined;
-  for (const auto& run : {a, b}) {
-    auto j = engine().inspect_json(container_of(d.instance(), run));
-    const std::string mode = j["HostConfig"]["NetworkMode"];
-    REQUIRE(mode.starts_with("container:"));
-    joined.insert(mode.substr(10));
-    CHECK(j["Config"]["Labels"]["berth.netns"] == mode.substr(10));
-  }
+  const std::set<std::string> joined = {joined_by(a), joined_by(b)};
   CHECK(joined == ready);
   for (const auto& run : {a, b}) CHECK(api.del("/api/v1/runs/" + run).status == 202);
   for (const auto& run : {a, b}) CHECK(api.wait_done(run)["status"] == "cancelled");
-  // Gone with their workers; the pool is made up again with new ones.
-  CHECK(eventually([&] {
+  // Once the workers are gone one namespace is kept for the user's next run, the other removed; the pool is
+  // made up again with new ones.
+  auto still_there = [&] {
+    std::set<std::string> out;
     for (const auto& h : joined)
-      if (engine().inspect(h)) return false;
-    return true;
-  }));
-  REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));
+      if (engine().inspect(h)) out.insert(h);
+    return out;
+  };
+  REQUIRE(eventually([&] { return still_there().size() == 1 && no_workers_left(d.instance()); }));
+  const std::string kept = *still_there().begin();
+  REQUIRE(eventually([&] { return holder_ids().size() == 3; }, 20s));
+  // Another user never joins it; the same user's next run does.
+  auto v = api.start_run({{"user", "v"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+  CHECK(joined_by(v) != kept);
+  auto u = api.start_run(script("silent"));
+  CHECK(joined_by(u) == kept);
+  for (const auto& run : {u, v}) CHECK(api.del("/api/v1/runs/" + run).status == 202);
+  for (const auto& run : {u, v}) CHECK(api.wait_done(run)["status"] == "cancelled");
 
   // Holders removed behind berthd's back: the next run starts in a namespace of its own all the same.
+  REQUIRE(eventually([&] { return no_workers_left(d.instance()); }));
   for (const auto& h : holder_ids()) engine().remove(h);
   auto c = api.start_run(echo("u", 3, 0));
   CHECK(api.wait_done(c)["status"] == "succeeded");
   CHECK(spelled(stored_events(api, c)) == words(3));
   CHECK(d.log().find("could not be joined; starting without it") != std::string::npos);
 
-  // A crash leaves the idle ones behind; the next berthd's reconciler removes them (and makes its own).
+  // A crash leaves them behind; the next berthd's reconciler removes them (and makes its own).
   REQUIRE(eventually([&] { return holder_ids().size() == 2; }, 20s));
   const auto before_crash = holder_ids();
   d.kill9();
