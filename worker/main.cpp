@@ -1,8 +1,14 @@
-// berth-worker: runs inside each fresh container. Reads its task as one JSON line on stdin (never argv),
-// runs the engine it names, and reports as worker-protocol JSON lines on stdout; stderr is diagnostics.
+// berth-worker: runs inside each fresh container. Reads its task as one JSON line on stdin (never argv) —
+// or, where the engine gives a container no stdin (Swarm services, Kubernetes Jobs), from the file
+// BERTH_TASK_FILE names (a secret mounted read-only) — runs the engine it names, and reports as
+// worker-protocol JSON lines on stdout; stderr is diagnostics.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -15,11 +21,12 @@
 
 namespace {
 
-// Reads up to the first newline (or EOF). Blocks until berthd hands the task over.
-bool read_task_line(std::string& out) {
+// Reads up to the first newline (or EOF). Blocks until berthd hands the task over. One byte at a time on
+// stdin: what follows the line (a warm spare's real task) is not ours to consume.
+bool read_task_line(int fd, std::string& out) {
   char c;
   while (out.size() < berth::worker::max_task_line) {
-    ssize_t n = ::read(0, &c, 1);
+    ssize_t n = ::read(fd, &c, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return !out.empty();
     if (c == '\n') return true;
@@ -37,7 +44,19 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::string(argv[1]) == "mcp-echo") return worker::run_mcp_echo(std::cin, std::cout);
   std::string line;
-  if (!read_task_line(line)) {
+  if (const char* file = std::getenv("BERTH_TASK_FILE"); file && *file) {
+    int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      worker::emit_error("input", std::string("cannot open the task file ") + file + ": " + std::strerror(errno));
+      return 2;
+    }
+    bool ok = read_task_line(fd, line);
+    ::close(fd);
+    if (!ok) {
+      worker::emit_error("input", std::string("no task in ") + file + " (or larger than 2 MiB)");
+      return 2;
+    }
+  } else if (!read_task_line(0, line)) {
     worker::emit_error("input", "no task on stdin (or larger than 2 MiB)");
     return 2;
   }

@@ -146,3 +146,34 @@ TEST_CASE("worker process: the first 401 retry kills the CLI and everything it s
   }
   CHECK(n == 2);
 }
+
+TEST_CASE("worker process: the task from BERTH_TASK_FILE when the engine gives no stdin - a missing file is named") {
+  scratch s;
+  berth::task t;
+  t.run = "r1";
+  t.user = "u";
+  t.engine = "echo";
+  t.message = "from the file";
+  s.write("task.json", berth::serialize_task(t));
+  auto run = [&](const std::string& file) {
+    std::string cmd = "BERTH_TASK_FILE='" + file + "' '" BERTH_WORKER_PATH "' < /dev/null > '" + (s.dir / "out.jsonl").string() +
+                      "' 2> '" + (s.dir / "err.txt").string() + "'";
+    int status = std::system(cmd.c_str());
+    worker_result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, {}};
+    std::istringstream lines(s.read("out.jsonl"));
+    for (std::string line; std::getline(lines, line);) r.events.push_back(json::parse(line));
+    return r;
+  };
+  auto ok = run((s.dir / "task.json").string());
+  CHECK(ok.exit_code == 0);
+  std::string text;
+  for (const auto& e : ok.events)
+    if (e.value("type", "") == "text") text += e.value("text", "");
+  CHECK(text.find("from the file") != std::string::npos);
+
+  auto missing = run((s.dir / "nothing-here.json").string());
+  CHECK(missing.exit_code == 2);
+  REQUIRE(!missing.events.empty());
+  CHECK(missing.events.back().value("type", "") == "error");
+  CHECK(missing.events.back().dump().find("nothing-here.json") != std::string::npos);
+}
