@@ -108,16 +108,27 @@ config parse_config(const env_lookup& env) {
   config c;
   reader r{env, {}};
 
-  if (auto v = r.get("BERTH_LISTEN")) {
+  auto host_port = [&](const char* name, std::string& host, std::uint16_t& port_out) {
+    auto v = r.get(name);
+    if (!v) return;
     auto colon = v->rfind(':');
     auto port = colon == std::string::npos ? std::nullopt : parse_int(v->substr(colon + 1));
-    if (!port || *port < 0 || *port > 65535 || colon == 0)
-      r.problems.push_back("BERTH_LISTEN must be host:port (port 0 picks a free one), got \"" + *v + "\"");
-    else {
-      c.listen_host = v->substr(0, colon);
-      if (c.listen_host.size() > 2 && c.listen_host.front() == '[') c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
-      c.listen_port = static_cast<std::uint16_t>(*port);
+    if (!port || *port < 0 || *port > 65535 || colon == 0) {
+      r.problems.push_back(std::string(name) + " must be host:port (port 0 picks a free one), got \"" + *v + "\"");
+      return;
     }
+    host = v->substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    port_out = static_cast<std::uint16_t>(*port);
+  };
+  host_port("BERTH_LISTEN", c.listen_host, c.listen_port);
+  host_port("BERTH_GATEWAY_LISTEN", c.gateway_listen_host, c.gateway_listen_port);
+  if (auto v = r.get("BERTH_GATEWAY_ADVERTISE")) {
+    std::string host;
+    std::uint16_t port = 0;
+    host_port("BERTH_GATEWAY_ADVERTISE", host, port);
+    if (!host.empty() && port == 0) r.problems.push_back("BERTH_GATEWAY_ADVERTISE needs the port workers dial, not 0");
+    else if (!host.empty()) c.gateway_advertise = *v;
   }
   r.string("BERTH_DATA_DIR", c.data_dir);
   if (auto v = r.get("BERTH_API_KEYS")) {
@@ -347,6 +358,9 @@ env_lookup process_env() {
 std::vector<std::pair<std::string, std::string>> describe_config(const config& c) {
   return {
       {"listen", c.listen_host + ":" + std::to_string(c.listen_port)},
+      {"gateway_listen", c.gateway_listen_host.empty() ? std::string("unix socket only")
+                                                       : c.gateway_listen_host + ":" + std::to_string(c.gateway_listen_port)},
+      {"gateway_advertise", c.gateway_advertise.empty() ? std::string("the unix socket") : c.gateway_advertise},
       {"data_dir", c.data_dir},
       {"api_keys", std::to_string(c.api_keys.size()) + " configured, " + std::to_string(c.key_users.size()) +
                        " limited to some users"},

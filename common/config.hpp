@@ -89,6 +89,13 @@ struct config {
   std::string gateway_volume;  // empty: berth-gw-<instance>
   std::string gateway_dir;     // where berthd finds that volume; empty: its mountpoint on this engine's host
   std::int64_t gateway_max_body_bytes = 32LL << 20;  // a model request larger than this: 413
+  // BERTH_GATEWAY_LISTEN=ip:port: the gateway on TCP too, for workers on other nodes (a cluster's network);
+  // empty: the unix socket only.
+  std::string gateway_listen_host;
+  std::uint16_t gateway_listen_port = 0;
+  // BERTH_GATEWAY_ADVERTISE=host:port: what workers dial instead of the unix socket (a cluster service name,
+  // or an address on the workers' network); empty: the socket in the gateway volume.
+  std::string gateway_advertise;
   // Users' skills, agents and MCP settings (server/storage): where they are kept, and their limits.
   std::string storage = "local";  // local | postgres | s3 (BERTH_STORAGE=s3://bucket/prefix)
   // S3 (BERTH_STORAGE=s3://…): the bucket, a key prefix, and how to reach and sign for it (SigV4).

@@ -249,6 +249,15 @@ int main(int argc, char** argv) {
     const auto gateway_socket =
         (std::filesystem::path(gateway_dir(cfg, docker, instance)) / runs::gateway_socket_name(cfg.node_id)).string();
     model_gateway.bind(gateway_socket);
+    if (!cfg.gateway_listen_host.empty()) {
+      try {
+        model_gateway.listen_tcp(cfg.gateway_listen_host, cfg.gateway_listen_port);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("BERTH_GATEWAY_LISTEN: cannot listen on " + cfg.gateway_listen_host + ":" +
+                                 std::to_string(cfg.gateway_listen_port) + " (an IP address and a free port): " + e.what());
+      }
+      log::info("gateway listening on TCP", {{"address", cfg.gateway_listen_host + ":" + std::to_string(model_gateway.tcp_port())}});
+    }
     lease.start();  // the first heartbeat before anything is claimed: others must see this node alive
     feed.start();
     manager.start();

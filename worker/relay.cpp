@@ -1,6 +1,7 @@
 #include "worker/relay.hpp"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -8,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -35,9 +37,46 @@ int connect_gateway(const std::string& path) {
   return fd;
 }
 
+// "tcp:<host>:<port>": berthd's gateway on a cluster's network (BERTH_GATEWAY_LISTEN), by address or by name
+// (a Swarm or Kubernetes service name resolves to the berthd instances behind it).
+int connect_tcp(const std::string& target) {
+  const std::string rest = target.substr(4);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  std::string host = rest.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), rest.substr(colon + 1).c_str(), &hints, &found) != 0) {
+    errno = EHOSTUNREACH;
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      const int e = errno;
+      ::close(fd);
+      fd = -1;
+      errno = e;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ::freeaddrinfo(found);
+  return fd;
+}
+
 // The named socket first; when its berthd is gone, any other gateway socket beside it (the instance that
-// adopted this run listens there).
+// adopted this run listens there). On TCP the name itself leads to a live instance.
 int connect_any_gateway(const std::string& path) {
+  if (path.starts_with("tcp:")) return connect_tcp(path);
   int fd = connect_gateway(path);
   if (fd >= 0) return fd;
   const int first_errno = errno;

@@ -7,11 +7,13 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -34,6 +36,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using local = net::local::stream_protocol;
+// Worker connections come over the unix socket (workers on this engine) or TCP (BERTH_GATEWAY_LISTEN: workers
+// on other nodes); a session holds either as a generic stream socket.
+using generic = net::generic::stream_protocol;
 using namespace std::chrono_literals;
 using net::experimental::awaitable_operators::operator&&;
 
@@ -48,7 +53,7 @@ constexpr std::size_t header_limit = 64 * 1024;
 constexpr std::size_t max_connections = 2048;  // open worker connections, all runs together
 constexpr auto tuple = net::as_tuple(net::use_awaitable);
 
-using client_stream = beast::basic_stream<local, net::any_io_executor>;
+using client_stream = beast::basic_stream<generic, net::any_io_executor>;
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 // Anthropic's error shape, so the CLI shows the gateway's reason as it would the API's.
@@ -96,7 +101,7 @@ net::awaitable<void> refuse(client_stream& c, unsigned status, std::string_view 
   c.expires_after(5s);
   co_await http::async_write(c, res, tuple);
   beast::error_code ec;
-  c.socket().shutdown(local::socket::shutdown_send, ec);
+  c.socket().shutdown(generic::socket::shutdown_send, ec);
 }
 
 
@@ -115,7 +120,7 @@ struct upstream_conn {
 // One worker connection: its run, and the upstream connection it reuses between requests.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(local::socket s, const config& c, runs::token_registry& t, const note_sink& n, const budget_check& b,
+  session(generic::socket s, const config& c, runs::token_registry& t, const note_sink& n, const budget_check& b,
           const upstream& u, const upstream& git, net::ssl::context& tls, std::shared_ptr<std::atomic<std::size_t>> open)
       : c_(std::move(s)), cfg_(c), tokens_(t), notes_(n), budget_(b), up_(u), git_up_(git), tls_ctx_(tls), open_(std::move(open)) {}
   ~session() { open_->fetch_sub(1); }
@@ -499,7 +504,7 @@ net::awaitable<void> session::tunnel(const http::request<http::string_body>& req
 }  // namespace
 
 gateway::gateway(net::io_context& ioc, const config& c, runs::token_registry& tokens, note_sink notes, budget_check budget)
-    : ioc_(ioc), cfg_(c), tokens_(tokens), notes_(std::move(notes)), budget_(std::move(budget)), tls_(net::ssl::context::tls_client), acceptor_(ioc) {
+    : ioc_(ioc), cfg_(c), tokens_(tokens), notes_(std::move(notes)), budget_(std::move(budget)), tls_(net::ssl::context::tls_client), acceptor_(ioc), tcp_acceptor_(ioc) {
   auto u = parse_upstream(c.anthropic_base_url);
   if (!u) throw std::runtime_error("ANTHROPIC_BASE_URL is not an http(s) URL");
   upstream_ = *u;
@@ -530,16 +535,18 @@ void gateway::bind(const std::string& path) {
   path_ = path;
 }
 
-void gateway::start() {
+// One accept loop per listener; every connection, whichever way it came, is one session.
+template <class Acceptor>
+void gateway::accept_loop(Acceptor& acceptor) {
   net::co_spawn(
-      acceptor_.get_executor(),
-      [this]() -> net::awaitable<void> {
+      acceptor.get_executor(),
+      [this, &acceptor]() -> net::awaitable<void> {
         for (;;) {
-          auto [ec, sock] = co_await acceptor_.async_accept(net::make_strand(ioc_), tuple);
-          if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+          auto [ec, sock] = co_await acceptor.async_accept(net::make_strand(ioc_), tuple);
+          if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
           if (ec) {
             refusal_log.warn("gateway: accept failed; backing off", {}, ec.message());
-            net::steady_timer t(acceptor_.get_executor(), 100ms);
+            net::steady_timer t(acceptor.get_executor(), 100ms);
             co_await t.async_wait(tuple);
             continue;
           }
@@ -550,7 +557,12 @@ void gateway::start() {
             sock.close(ignored);
             continue;
           }
-          auto s = std::make_shared<session>(std::move(sock), cfg_, tokens_, notes_, budget_, upstream_, git_upstream_, tls_, open_);
+          if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+            beast::error_code ignored;
+            sock.set_option(tcp::no_delay(true), ignored);
+          }
+          auto s = std::make_shared<session>(generic::socket(std::move(sock)), cfg_, tokens_, notes_, budget_, upstream_,
+                                             git_upstream_, tls_, open_);
           net::co_spawn(s->executor(), [s]() -> net::awaitable<void> { co_await s->run(); },
                         [](std::exception_ptr e) {
                           if (!e) return;
@@ -565,9 +577,29 @@ void gateway::start() {
       net::detached);
 }
 
+void gateway::listen_tcp(const std::string& host, int port) {
+  tcp::endpoint ep(net::ip::make_address(host), static_cast<unsigned short>(port));
+  tcp_acceptor_.open(ep.protocol());
+  tcp_acceptor_.set_option(net::socket_base::reuse_address(true));
+  tcp_acceptor_.bind(ep);
+  tcp_acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+int gateway::tcp_port() const {
+  beast::error_code ec;
+  auto ep = tcp_acceptor_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void gateway::start() {
+  if (acceptor_.is_open()) accept_loop(acceptor_);
+  if (tcp_acceptor_.is_open()) accept_loop(tcp_acceptor_);
+}
+
 void gateway::stop() {
   beast::error_code ec;
   acceptor_.close(ec);
+  tcp_acceptor_.close(ec);
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 

@@ -1,5 +1,5 @@
 // The credential gateway: berthd's own acceptor on a unix socket in a named volume that every worker mounts
-// (workers have no network of their own). berth-worker relays the CLI's loopback connections to it, each
+// (workers have no network of their own) — and, with BERTH_GATEWAY_LISTEN, on TCP for workers on other nodes. berth-worker relays the CLI's loopback connections to it, each
 // opened with one line `BERTH <run token>`. On such a connection the gateway
 //   - forwards Messages API requests carrying that run's token to ANTHROPIC_BASE_URL, with the token swapped
 //     for the real credential, streaming the answer back as it comes and metering its usage;
@@ -19,6 +19,7 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,10 @@ class gateway {
           budget_check budget = {});
   // Creates the socket at `path` (a stale one is replaced), mode 0666 so the worker's uid may connect.
   void bind(const std::string& path);
+  // Also (or only) on TCP, for workers on other nodes (BERTH_GATEWAY_LISTEN): the same protocol — each
+  // connection opens with `BERTH <run token>`, so only a live run's worker gets anything. Port 0: any free.
+  void listen_tcp(const std::string& host, int port);
+  int tcp_port() const;  // 0 when not listening on TCP
   void start();
   void stop();  // closes the acceptor (and removes the socket); open connections end with berthd's I/O threads
 
@@ -58,7 +63,11 @@ class gateway {
   upstream upstream_;
   upstream git_upstream_;  // BERTH_GITHUB_GIT_BASE
   boost::asio::ssl::context tls_;
+  template <class Acceptor>
+  void accept_loop(Acceptor& acceptor);
+
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor tcp_acceptor_;
   std::string path_;
   // Open worker connections (capped at accept); shared with the sessions, which may outlive a stopped gateway.
   std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);

@@ -115,7 +115,11 @@ task build_task(const config& c, const store::run_record& r, const std::string& 
   t.model = r.model;
   t.options = parse_json(r.options);
   if (!t.options.is_object()) t.options = nlohmann::json::object();
-  t.relay = {.socket = "/run/berth/" + gateway_socket_name(c.node_id), .port = c.gateway_relay_port, .token = gateway_token};
+  // The gateway's unix socket in the mounted volume, or (BERTH_GATEWAY_ADVERTISE) its TCP address on a network
+  // the worker shares with berthd — "tcp:host:port", as worker/relay.cpp reads it.
+  t.relay = {.socket = c.gateway_advertise.empty() ? "/run/berth/" + gateway_socket_name(c.node_id) : "tcp:" + c.gateway_advertise,
+             .port = c.gateway_relay_port,
+             .token = gateway_token};
   if (r.engine != "claude") return t;
 
   if (t.model.empty()) t.model = c.claude_model;

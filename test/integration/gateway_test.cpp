@@ -3,6 +3,11 @@
 // checked: nothing refused may reach it). The real CLI through the gateway is in claude_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -206,4 +211,57 @@ TEST_CASE("gateway: TLS to the model API is verified - an untrusted certificate 
     REQUIRE(seen.size() == 1);
     CHECK(seen[0]["key_matched"] == true);
   }
+}
+
+TEST_CASE("gateway: on TCP too (BERTH_GATEWAY_LISTEN) - the same token rules - a real claude run's relay dials it "
+          "(BERTH_GATEWAY_ADVERTISE)", "[integration][gateway]") {
+  // A free loopback port for the listener (workers must be told it, so 0 will not do).
+  int port = 0;
+  {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    ::close(fd);
+  }
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  fake_anthropic fake{{{"FAKE_ANTHROPIC_API_KEY", real_key}}};
+  // The worker on the host's network reaches the loopback listener, as a cluster's worker reaches berthd's
+  // address on the overlay; its relay has no other way to the gateway (the task names only tcp:<address>).
+  berthd_process d({{"BERTH_ENGINES", "script,claude"},
+                    {"BERTH_DEFAULT_ENGINE", "claude"},
+                    {"BERTH_WORKER_NETWORK", "host"},
+                    {"BERTH_GATEWAY_LISTEN", address},
+                    {"BERTH_GATEWAY_ADVERTISE", address},
+                    {"ANTHROPIC_API_KEY", real_key},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()}});
+  api_client api(d.port(), test_key);
+  CHECK(d.log().find("gateway listening on TCP") != std::string::npos);
+
+  auto waiting = api.start_run({{"user", "gw"}, {"message", "x"}, {"engine", "script"}, {"options", {{"scenario", "silent"}}}});
+  REQUIRE(eventually([&] { return api.get("/api/v1/runs/" + waiting).json()["status"] == "running"; }, 20s));
+  auto token = gateway_token(d, waiting);
+  auto over_tcp = [&](const std::string& preamble_token, const std::string& request) {
+    raw_connection c(port);
+    c.send("BERTH " + preamble_token + "\n" + request);
+    return c.read_all(10s);
+  };
+  CHECK(status_of(over_tcp(token, messages_request(token, "@@text:2"))) == 200);
+  CHECK(status_of(over_tcp("brt-" + std::string(64, 'a'), messages_request(token, "hi"))) == 401);
+  CHECK(status_of(over_tcp(token, messages_request(real_key, "hi"))) == 401);
+  CHECK(api.del("/api/v1/runs/" + waiting).status == 202);
+  api.wait_done(waiting);
+  CHECK(status_of(over_tcp(token, messages_request(token, "hi"))) == 401);  // ended: refused on TCP as on the socket
+
+  auto run = api.start_run({{"user", "gw"}, {"message", "@@text:3"}});
+  auto done = api.wait_done(run);
+  CHECK(done["status"] == "succeeded");
+  auto seen = fake.message_requests();
+  REQUIRE(seen.size() >= 2);
+  for (const auto& r : seen) CHECK(r["key_matched"] == true);  // the real key, added by the gateway only
+  CHECK(spelled(stored_events(api, run)).find("word1") != std::string::npos);
 }

@@ -38,6 +38,25 @@ TEST_CASE("config: no key - bad values — all reported at once") {
   }
 }
 
+TEST_CASE("config: the gateway on TCP - where it listens and what workers dial") {
+  const std::pair<std::string, std::string> key{"BERTH_API_KEYS", "0123456789abcdef"};
+  auto c = parse_config(env_of({key, {"BERTH_GATEWAY_LISTEN", "0.0.0.0:8119"}, {"BERTH_GATEWAY_ADVERTISE", "berthd:8119"}}));
+  CHECK(c.gateway_listen_host == "0.0.0.0");
+  CHECK(c.gateway_listen_port == 8119);
+  CHECK(c.gateway_advertise == "berthd:8119");
+  CHECK(parse_config(env_of({key})).gateway_listen_host.empty());
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
+           {"BERTH_GATEWAY_LISTEN", "8119"}, {"BERTH_GATEWAY_ADVERTISE", "berthd:0"}, {"BERTH_GATEWAY_ADVERTISE", "berthd"}}) {
+    try {
+      parse_config(env_of({key, bad}));
+      FAIL("accepted " << bad.first << "=" << bad.second);
+    } catch (const config_error& e) {
+      REQUIRE(e.problems.size() == 1);
+      CHECK(e.problems[0].find(bad.first) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("config: values parsed and secrets never described") {
   auto c = parse_config(env_of({{"BERTH_API_KEYS", "0123456789abcdef, fedcba9876543210"},
                                 {"BERTH_LISTEN", "127.0.0.1:0"},

@@ -45,6 +45,9 @@ TEST_CASE("the claude task carries config defaults - capped options - the run's 
   CHECK(t.relay.token == "brt-token");
   CHECK(t.relay.socket == "/run/berth/gateway.sock");
   CHECK(serialize_task(t).find("sk-secret-value") == std::string::npos);
+  c.gateway_advertise = "berthd:8119";  // workers on a cluster network dial the gateway's TCP listener
+  CHECK(runs::build_task(c, run_of("claude"), "brt-token").relay.socket == "tcp:berthd:8119");
+  c.gateway_advertise.clear();
   c.anthropic_api_key.clear();
   c.claude_oauth_token = "oauth-secret";
   auto o = runs::build_task(c, run_of("claude"), "brt-token");
