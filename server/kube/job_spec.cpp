@@ -6,6 +6,8 @@
 
 #include <boost/beast/core/detail/base64.hpp>
 
+#include "common/json_bounded.hpp"
+
 namespace berth::kube {
 namespace {
 namespace b64 = boost::beast::detail::base64;
@@ -43,11 +45,6 @@ const json* worker_status(const json& pod) {
   return nullptr;
 }
 
-std::string str_at(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 }  // namespace
 
 std::string job_name(const std::string& run_id) { return "berth-run-" + lower(run_id); }
@@ -142,8 +139,8 @@ pod_end read_end(const json& job, const json& pod) {
     const auto& conds = job["status"].value("conditions", json::array());
     if (conds.is_array())
       for (const auto& c : conds) {
-        if (!c.is_object() || str_at(c, "type") != "Failed" || str_at(c, "status") != "True") continue;
-        if (str_at(c, "reason") == "DeadlineExceeded") {
+        if (!c.is_object() || string_at(c, "type") != "Failed" || string_at(c, "status") != "True") continue;
+        if (string_at(c, "reason") == "DeadlineExceeded") {
           e.ended = e.deadline = true;
           e.reason = "the Job's deadline passed";
           return e;
@@ -156,33 +153,33 @@ pod_end read_end(const json& job, const json& pod) {
       const auto& t = st["terminated"];
       e.ended = true;
       if (t.contains("exitCode") && t["exitCode"].is_number_integer()) e.exit_code = t["exitCode"].get<int>();
-      e.oom_killed = str_at(t, "reason") == "OOMKilled";
+      e.oom_killed = string_at(t, "reason") == "OOMKilled";
       if (!e.exit_code) {
         e.lost = true;
-        e.reason = "the worker ended without an exit code (" + str_at(t, "reason") + ")";
+        e.reason = "the worker ended without an exit code (" + string_at(t, "reason") + ")";
       }
       return e;
     }
     if (st.is_object() && st.contains("waiting") && st["waiting"].is_object()) {
       // The container never starts: an image that cannot be pulled, a bad config.
-      const std::string why = str_at(st["waiting"], "reason");
+      const std::string why = string_at(st["waiting"], "reason");
       if (why == "ErrImagePull" || why == "ImagePullBackOff" || why == "InvalidImageName" || why == "CreateContainerConfigError" ||
           why == "CreateContainerError") {
         e.ended = true;
-        e.reason = "the worker could not start: " + why + (str_at(st["waiting"], "message").empty() ? "" : ": " + str_at(st["waiting"], "message"));
+        e.reason = "the worker could not start: " + why + (string_at(st["waiting"], "message").empty() ? "" : ": " + string_at(st["waiting"], "message"));
         return e;
       }
     }
   }
   if (pod.is_object() && pod.contains("status") && pod["status"].is_object()) {
     const auto& s = pod["status"];
-    const std::string phase = str_at(s, "phase");
+    const std::string phase = string_at(s, "phase");
     // Evicted, a node that shut down or vanished: the pod failed with no container exit to read.
     if (phase == "Failed" || phase == "Unknown") {
       e.ended = e.lost = true;
       e.reason = "the worker's pod " + (phase == "Unknown" ? std::string("lost contact with its node") : "failed") +
-                 (str_at(s, "reason").empty() ? "" : " (" + str_at(s, "reason") + ")") +
-                 (str_at(s, "message").empty() ? "" : ": " + str_at(s, "message"));
+                 (string_at(s, "reason").empty() ? "" : " (" + string_at(s, "reason") + ")") +
+                 (string_at(s, "message").empty() ? "" : ": " + string_at(s, "message"));
       return e;
     }
   }
