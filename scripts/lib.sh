@@ -13,7 +13,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 BUILD_PACKAGES=(build-essential cmake pkg-config libboost1.81-dev libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev
   nlohmann-json3-dev libfmt-dev catch2 libssl-dev libpq-dev libhowardhinnant-date-dev zlib1g-dev libcurl4-openssl-dev tzdata)
-RUN_PACKAGES=(docker.io docker-compose debootstrap ca-certificates curl sqlite3 procps iproute2 openssl util-linux)
+RUN_PACKAGES=(docker.io docker-compose debootstrap ca-certificates curl sqlite3 procps iproute2 iptables openssl util-linux)
 
 ensure_packages() {
   local missing=()

@@ -90,6 +90,21 @@ class docker_client {
   // Engine events for containers carrying `label`, newline-separated JSON.
   unix_stream events(const std::string& label, std::int64_t since_unix);
 
+  // Swarm, on a manager (server/docker/swarm_calls.cpp; bodies from swarm_spec.hpp). Removing what is already
+  // gone is fine.
+  std::string create_secret(const nlohmann::json& body);  // its ID
+  void remove_secret(const std::string& id);
+  std::string create_service(const nlohmann::json& body);  // its ID
+  void remove_service(const std::string& id);
+  nlohmann::json service_tasks(const std::string& service);  // GET /tasks for one service (array)
+  nlohmann::json node(const std::string& id);                // null when unknown
+  nlohmann::json services(const std::string& label_filter);  // array
+  nlohmann::json secrets(const std::string& label_filter);   // array
+  std::string create_network(const nlohmann::json& body);    // its ID
+  void remove_network(const std::string& id);
+  // A service's output since its task started, then live (multiplexed like a container's logs).
+  unix_stream follow_service_logs(const std::string& service);
+
  private:
   nlohmann::json transaction(const std::string& method, const std::string& path, const nlohmann::json* body,
                              int timeout_s, bool allow_404 = false, bool allow_304 = false);

@@ -1,0 +1,70 @@
+// docker_client's Swarm calls (Engine API 1.41, on a manager).
+#include "server/docker/docker_client.hpp"
+
+namespace berth::docker {
+namespace {
+constexpr int swarm_call_timeout_s = 30;
+constexpr int stream_open_timeout_ms = 30000;
+
+std::string id_of(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_object() || !j.contains("ID") || !j["ID"].is_string()) throw docker_error(500, what + ": no ID in answer");
+  return j["ID"].get<std::string>();
+}
+
+std::string label_filters(const std::string& label_filter) {
+  return url_escape(nlohmann::json{{"label", {label_filter}}}.dump());
+}
+}  // namespace
+
+std::string docker_client::create_secret(const nlohmann::json& body) {
+  return id_of(transaction("POST", "/secrets/create", &body, swarm_call_timeout_s), "create secret");
+}
+
+void docker_client::remove_secret(const std::string& id) {
+  transaction("DELETE", "/secrets/" + url_escape(id), nullptr, swarm_call_timeout_s, true);
+}
+
+std::string docker_client::create_service(const nlohmann::json& body) {
+  return id_of(transaction("POST", "/services/create", &body, swarm_call_timeout_s), "create service");
+}
+
+void docker_client::remove_service(const std::string& id) {
+  transaction("DELETE", "/services/" + url_escape(id), nullptr, swarm_call_timeout_s, true);
+}
+
+nlohmann::json docker_client::service_tasks(const std::string& service) {
+  auto j = transaction("GET", "/tasks?filters=" + url_escape(nlohmann::json{{"service", {service}}}.dump()), nullptr,
+                       swarm_call_timeout_s);
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+nlohmann::json docker_client::node(const std::string& id) {
+  return transaction("GET", "/nodes/" + url_escape(id), nullptr, swarm_call_timeout_s, true);
+}
+
+nlohmann::json docker_client::services(const std::string& label_filter) {
+  auto j = transaction("GET", "/services?filters=" + label_filters(label_filter), nullptr, swarm_call_timeout_s);
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+nlohmann::json docker_client::secrets(const std::string& label_filter) {
+  auto j = transaction("GET", "/secrets?filters=" + label_filters(label_filter), nullptr, swarm_call_timeout_s);
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+std::string docker_client::create_network(const nlohmann::json& body) {
+  auto j = transaction("POST", "/networks/create", &body, swarm_call_timeout_s);
+  if (!j.is_object() || !j.contains("Id") || !j["Id"].is_string()) throw docker_error(500, "create network: no Id in answer");
+  return j["Id"].get<std::string>();
+}
+
+void docker_client::remove_network(const std::string& id) {
+  transaction("DELETE", "/networks/" + url_escape(id), nullptr, swarm_call_timeout_s, true);
+}
+
+unix_stream docker_client::follow_service_logs(const std::string& service) {
+  return unix_stream::open(socket_, "GET", "/services/" + url_escape(service) + "/logs?follow=1&stdout=1&stderr=1", "",
+                           stream_open_timeout_ms);
+}
+
+}  // namespace berth::docker
