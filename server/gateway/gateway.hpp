@@ -1,6 +1,7 @@
 // The credential gateway: berthd's own acceptor on a unix socket in a named volume that every worker mounts
-// (workers have no network of their own) — and, with BERTH_GATEWAY_LISTEN, on TCP for workers on other nodes. berth-worker relays the CLI's loopback connections to it, each
-// opened with one line `BERTH <run token>`. On such a connection the gateway
+// (workers have no network of their own) — and, with BERTH_GATEWAY_LISTEN, on TCP for workers on other nodes.
+// berth-worker relays the CLI's loopback connections to it, each opened with one line `BERTH <run token>`. On
+// such a connection the gateway
 //   - forwards Messages API requests carrying that run's token to ANTHROPIC_BASE_URL, with the token swapped
 //     for the real credential, streaming the answer back as it comes and metering its usage;
 //   - forwards git's clone and fetch requests of a run started from GitHub, for that run's repository only,
@@ -47,7 +48,7 @@ class gateway {
           budget_check budget = {});
   // Creates the socket at `path` (a stale one is replaced), mode 0666 so the worker's uid may connect.
   void bind(const std::string& path);
-  // Also (or only) on TCP, for workers on other nodes (BERTH_GATEWAY_LISTEN): the same protocol — each
+  // Also on TCP, for workers on other nodes (BERTH_GATEWAY_LISTEN): the same protocol — each
   // connection opens with `BERTH <run token>`, so only a live run's worker gets anything. Port 0: any free.
   void listen_tcp(const std::string& host, int port);
   int tcp_port() const;  // 0 when not listening on TCP
@@ -55,6 +56,9 @@ class gateway {
   void stop();  // closes the acceptor (and removes the socket); open connections end with berthd's I/O threads
 
  private:
+  template <class Acceptor>
+  void accept_loop(Acceptor& acceptor);  // one per listener; every connection becomes one session
+
   boost::asio::io_context& ioc_;
   const config& cfg_;
   runs::token_registry& tokens_;
@@ -63,9 +67,6 @@ class gateway {
   upstream upstream_;
   upstream git_upstream_;  // BERTH_GITHUB_GIT_BASE
   boost::asio::ssl::context tls_;
-  template <class Acceptor>
-  void accept_loop(Acceptor& acceptor);
-
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tcp_acceptor_;
   std::string path_;
