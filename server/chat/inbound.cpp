@@ -22,7 +22,6 @@ std::string safe(std::string_view s, std::size_t max, std::string_view extra = "
   return out;
 }
 
-
 // A positive integer field below 2^53 (GitHub's numbers are), or 0.
 std::int64_t positive(const json& j, const char* k) {
   const auto v = integer_at(j, k);

@@ -100,8 +100,6 @@ class docker_client {
   nlohmann::json node(const std::string& id);                // null when unknown
   nlohmann::json services(const std::string& label_filter);  // array
   nlohmann::json secrets(const std::string& label_filter);   // array
-  std::string create_network(const nlohmann::json& body);    // its ID
-  void remove_network(const std::string& id);
   // A service's output since its task started, then live (multiplexed like a container's logs).
   unix_stream follow_service_logs(const std::string& service);
 

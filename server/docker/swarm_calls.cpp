@@ -52,16 +52,6 @@ nlohmann::json docker_client::secrets(const std::string& label_filter) {
   return j.is_array() ? j : nlohmann::json::array();
 }
 
-std::string docker_client::create_network(const nlohmann::json& body) {
-  auto j = transaction("POST", "/networks/create", &body, swarm_call_timeout_s);
-  if (!j.is_object() || !j.contains("Id") || !j["Id"].is_string()) throw docker_error(500, "create network: no Id in answer");
-  return j["Id"].get<std::string>();
-}
-
-void docker_client::remove_network(const std::string& id) {
-  transaction("DELETE", "/networks/" + url_escape(id), nullptr, swarm_call_timeout_s, true);
-}
-
 unix_stream docker_client::follow_service_logs(const std::string& service) {
   return unix_stream::open(socket_, "GET", "/services/" + url_escape(service) + "/logs?follow=1&stdout=1&stderr=1", "",
                            stream_open_timeout_ms);

@@ -1,30 +1,23 @@
 #include "server/docker/swarm_spec.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 
-#include <boost/beast/core/detail/base64.hpp>
-
+#include "common/base64.hpp"
 #include "common/json_bounded.hpp"
+#include "common/strings.hpp"
 
 namespace berth::docker {
 namespace {
 using json = nlohmann::json;
 
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 json tmpfs(const std::string& target, std::int64_t bytes) {
   return {{"Type", "tmpfs"}, {"Target", target}, {"TmpfsOptions", {{"SizeBytes", bytes}, {"Mode", 01777}}}};
 }
 }  // namespace
 
-std::string swarm_service_name(const std::string& run_id) { return "berth-run-" + lower(run_id); }
-std::string swarm_secret_name(const std::string& run_id) { return "berth-task-" + lower(run_id); }
+std::string swarm_service_name(const std::string& run_id) { return "berth-run-" + ascii_lower(run_id); }
+std::string swarm_secret_name(const std::string& run_id) { return "berth-task-" + ascii_lower(run_id); }
 
 json swarm_service_body(const swarm_job_params& p) {
   json env = p.env;
@@ -65,10 +58,7 @@ json swarm_service_body(const swarm_job_params& p) {
 }
 
 json swarm_secret_body(const std::string& name, const std::map<std::string, std::string>& labels, const std::string& task_line) {
-  namespace b64 = boost::beast::detail::base64;
-  std::string data(b64::encoded_size(task_line.size()), '\0');
-  data.resize(b64::encode(data.data(), task_line.data(), task_line.size()));
-  return {{"Name", name}, {"Labels", labels}, {"Data", data}};
+  return {{"Name", name}, {"Labels", labels}, {"Data", base64_encode(task_line)}};
 }
 
 swarm_task_end read_swarm_task(const json& task, bool node_down) {

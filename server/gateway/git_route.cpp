@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include <boost/beast/core/detail/base64.hpp>
+#include "common/base64.hpp"
 
 namespace berth::gateway {
 namespace {
@@ -46,11 +46,7 @@ bool same_repo(std::string_view a, std::string_view b) {
 }
 
 std::string git_basic_auth(std::string_view token) {
-  namespace b64 = boost::beast::detail::base64;
-  const std::string plain = "x-access-token:" + std::string(token);
-  std::string out(b64::encoded_size(plain.size()), '\0');
-  out.resize(b64::encode(out.data(), plain.data(), plain.size()));
-  return "Basic " + out;
+  return "Basic " + base64_encode("x-access-token:" + std::string(token));
 }
 
 }  // namespace berth::gateway

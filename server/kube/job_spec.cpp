@@ -1,28 +1,15 @@
 #include "server/kube/job_spec.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 
-#include <boost/beast/core/detail/base64.hpp>
-
+#include "common/base64.hpp"
 #include "common/json_bounded.hpp"
+#include "common/strings.hpp"
 
 namespace berth::kube {
 namespace {
-namespace b64 = boost::beast::detail::base64;
 using json = nlohmann::json;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string base64(const std::string& data) {
-  std::string out(b64::encoded_size(data.size()), '\0');
-  out.resize(b64::encode(out.data(), data.data(), data.size()));
-  return out;
-}
 
 json labels_json(const std::map<std::string, std::string>& labels) {
   json out = json::object();
@@ -47,8 +34,8 @@ const json* worker_status(const json& pod) {
 
 }  // namespace
 
-std::string job_name(const std::string& run_id) { return "berth-run-" + lower(run_id); }
-std::string secret_name(const std::string& run_id) { return "berth-task-" + lower(run_id); }
+std::string job_name(const std::string& run_id) { return "berth-run-" + ascii_lower(run_id); }
+std::string secret_name(const std::string& run_id) { return "berth-task-" + ascii_lower(run_id); }
 
 std::string label_value(const std::string& v) {
   std::string out;
@@ -128,7 +115,7 @@ json task_secret_body(const std::string& name, const std::string& space, const s
                                           {"blockOwnerDeletion", false}}})}}},
       {"type", "Opaque"},
       {"immutable", true},
-      {"data", {{task_key, base64(task_line)}}},
+      {"data", {{task_key, base64_encode(task_line)}}},
   };
 }
 

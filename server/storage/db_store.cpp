@@ -2,6 +2,7 @@
 
 #include <boost/beast/core/detail/base64.hpp>
 
+#include "common/base64.hpp"
 #include "common/strings.hpp"
 
 namespace berth::storage {
@@ -22,8 +23,7 @@ auto guarded(const char* what, F f) -> decltype(f()) {
 }  // namespace
 
 void db_store::put(const std::string& key, std::string_view data) {
-  std::string text(b64::encoded_size(data.size()), '\0');
-  text.resize(b64::encode(text.data(), data.data(), data.size()));
+  const std::string text = base64_encode(data);
   guarded("store a file", [&] { db_.put_file(key, text, now_ms()); });
 }
 
