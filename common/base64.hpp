@@ -15,4 +15,12 @@ inline std::string base64_encode(std::string_view data) {
   return out;
 }
 
+// The bytes of padded standard base64; decoding stops at the first character outside the alphabet.
+inline std::string base64_decode(std::string_view text) {
+  namespace b64 = boost::beast::detail::base64;
+  std::string out(b64::decoded_size(text.size()), '\0');
+  out.resize(b64::decode(out.data(), text.data(), text.size()).first);
+  return out;
+}
+
 }  // namespace berth

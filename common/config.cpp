@@ -180,6 +180,32 @@ config parse_config(const env_lookup& env) {
 
   r.string("BERTH_WORKER_IMAGE", c.worker_image);
   r.string("BERTH_WORKER_NETWORK", c.worker_network);
+  r.string("BERTH_EXECUTOR", c.executor);
+  if (c.executor != "docker" && c.executor != "swarm" && c.executor != "kubernetes")
+    r.problems.push_back("BERTH_EXECUTOR must be docker, swarm or kubernetes, got \"" + c.executor + "\"");
+  r.string("BERTH_SWARM_NETWORK", c.swarm_network);
+  r.string("BERTH_KUBECONFIG", c.kubeconfig);
+  r.string("BERTH_KUBE_API", c.kube_api);
+  if (!c.kube_api.empty() && !c.kube_api.starts_with("https://") && !c.kube_api.starts_with("http://"))
+    r.problems.push_back("BERTH_KUBE_API must be https://host:port, got \"" + c.kube_api + "\"");
+  r.string("BERTH_KUBE_NAMESPACE", c.kube_namespace);
+  r.string("BERTH_KUBE_TOKEN_FILE", c.kube_token_file);
+  r.string("BERTH_KUBE_CA_FILE", c.kube_ca_file);
+  r.integer("BERTH_KUBE_TIMEOUT_S", c.kube_timeout_s, 1, 600);
+  if (auto v = r.get("BERTH_SWARM_CONSTRAINTS")) {
+    c.swarm_constraints.clear();
+    for (std::size_t from = 0; from <= v->size();) {
+      auto semi = v->find(';', from);
+      const std::string part = v->substr(from, semi == std::string::npos ? std::string::npos : semi - from);
+      auto one = trim(part);
+      if (!one.empty()) c.swarm_constraints.push_back(std::string(one));
+      if (semi == std::string::npos) break;
+      from = semi + 1;
+    }
+  }
+  if (c.executor != "docker" && c.gateway_advertise.empty())
+    r.problems.push_back("BERTH_EXECUTOR=" + c.executor + " runs workers on other machines: set BERTH_GATEWAY_LISTEN and "
+                         "BERTH_GATEWAY_ADVERTISE (the address workers dial for the credential gateway)");
   if (auto v = r.get("BERTH_ENGINES")) c.engines = split_list(*v);
   r.string("BERTH_DEFAULT_ENGINE", c.default_engine);
   bool known = false;
@@ -343,6 +369,12 @@ config parse_config(const env_lookup& env) {
   if (!log::parse_level(c.log_level, lvl)) r.problems.push_back("BERTH_LOG_LEVEL must be debug|info|warn|error");
   if (!log::parse_format(c.log_format, fmt)) r.problems.push_back("BERTH_LOG_FORMAT must be text|json");
 
+  if (c.executor != "docker") {
+    // Warm spares and namespaces made ahead are containers on the local engine: they have no cluster meaning.
+    if (c.spares) r.problems.push_back("BERTH_SPARES=on works with BERTH_EXECUTOR=docker only");
+    c.netns_spares = 0;
+  }
+
   if (!r.problems.empty()) throw config_error(std::move(r.problems));
   return c;
 }
@@ -366,6 +398,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const config& c
                        " limited to some users"},
       {"worker_image", c.worker_image},
       {"worker_network", c.worker_network},
+      {"executor", c.executor == "swarm" ? "swarm (network " + c.swarm_network + (c.swarm_constraints.empty() ? std::string() : ", constraints " + join(c.swarm_constraints)) + ")" : c.executor},
       {"engines", join(c.engines)},
       {"default_engine", c.default_engine},
       {"docker", "unix://" + c.docker_socket},

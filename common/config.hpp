@@ -27,6 +27,19 @@ struct config {
   // `none` (the default): a worker has no route out; it reaches the model API (and BERTH_EGRESS_ALLOW) only
   // through berthd's gateway, over a unix socket in a named volume. bridge/host/<name> are weaker choices.
   std::string worker_network = "none";
+  // BERTH_EXECUTOR: where workers run. docker: containers on this engine (BERTH_DOCKER_HOST). swarm: one
+  // ReplicatedJob service per run, BERTH_DOCKER_HOST being a manager. kubernetes: one Job per run.
+  std::string executor = "docker";
+  std::string swarm_network = "berth-workers";  // the internal attachable overlay workers and the gateway share
+  std::vector<std::string> swarm_constraints;   // BERTH_SWARM_CONSTRAINTS, ';'-separated placement constraints
+  // Kubernetes (BERTH_EXECUTOR=kubernetes; server/kube): the API server and credentials, from the pod's service
+  // account unless set here or in a kubeconfig (JSON).
+  std::string kubeconfig;       // BERTH_KUBECONFIG
+  std::string kube_api;         // BERTH_KUBE_API=https://host:port
+  std::string kube_namespace;   // BERTH_KUBE_NAMESPACE
+  std::string kube_token_file;  // BERTH_KUBE_TOKEN_FILE
+  std::string kube_ca_file;     // BERTH_KUBE_CA_FILE
+  int kube_timeout_s = 30;      // BERTH_KUBE_TIMEOUT_S: one API call, connection included
   std::string default_engine = "claude";
   std::vector<std::string> engines = {"echo", "claude"};
   std::string docker_socket = "/var/run/docker.sock";  // from BERTH_DOCKER_HOST=unix://…

@@ -33,6 +33,8 @@
 #include "server/runs/run_manager.hpp"
 #include "server/runs/run_tokens.hpp"
 #include "server/runs/skill_sets.hpp"
+#include "server/runs/kube_flow.hpp"
+#include "server/runs/swarm_flow.hpp"
 #include "server/storage/db_store.hpp"
 #include "server/storage/local_store.hpp"
 #include "server/storage/s3_store.hpp"
@@ -211,14 +213,32 @@ int main(int argc, char** argv) {
     runs::docker_executor exec(cfg, docker, journal, instance, tokens);
     exec.set_skill_sets(&sets);
     exec.set_instructions(&instructions);
+    std::unique_ptr<kube::kube_client> kube_api;
+    if (cfg.executor == "kubernetes") {
+      kube_api = std::make_unique<kube::kube_client>(kube::target_from(cfg));
+      exec.set_flow_factory([&](runs::docker_executor::active_run& a, const store::run_record& rec, std::function<void()> release)
+                                -> std::unique_ptr<runs::run_steps> {
+        return std::make_unique<runs::kube_flow>(cfg, *kube_api, journal, instance, a, rec, std::move(release), tokens);
+      });
+      log::info("runs go to Kubernetes", {{"api", kube_api->target().server}, {"namespace", kube_api->space()}});
+    }
+    if (cfg.executor == "swarm") {
+      auto setup = runs::prepare_swarm(cfg, docker, instance);
+      exec.set_flow_factory([&, setup](runs::docker_executor::active_run& a, const store::run_record& rec, std::function<void()> release)
+                                -> std::unique_ptr<runs::run_steps> {
+        return std::make_unique<runs::swarm_flow>(cfg, docker, setup, journal, instance, a, rec, std::move(release), tokens);
+      });
+    }
     runs::run_manager manager(cfg, journal, exec, cfg.node_id);
     runs::node_lease lease(cfg, db, manager, exec);
     runs::cluster_feed feed(db, bus, manager, exec);
     schedule::scheduler schedules(cfg, db, manager);
     runs::health_monitor health(docker, db, cfg.data_dir, [&manager] { manager.retry(); });
+    if (kube_api) health.set_engine_probe([&kube_api] { return kube_api->version(); });
     health.check_now();
     manager.set_engine_check([&health] { return health.state().docker_ok.load(); });
     runs::reconciler reconcile(cfg, docker, db, exec, manager, instance);
+    reconcile.set_kube(kube_api.get());
     runs::workspace_guard workspaces(cfg, docker, db, exec, instance);
     workspaces.set_skill_sets(&sets);
 
@@ -263,7 +283,7 @@ int main(int argc, char** argv) {
     manager.start();
     reconcile.start();
     health.start();
-    workspaces.start();
+    if (cfg.executor == "docker") workspaces.start();  // workspaces are volumes on this engine
     outbox.start();
     schedules.start();
     front.start();

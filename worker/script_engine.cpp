@@ -84,6 +84,17 @@ int burst(long count) {
   return 0;
 }
 
+// `count` text events a quarter of a second apart: a run that is visibly in progress for a while.
+int ticks(long count) {
+  emit({{"type", "started"}, {"engine", "script"}});
+  for (long i = 1; i <= count; ++i) {
+    emit({{"type", "text"}, {"text", "tick " + std::to_string(i) + " "}});
+    if (i < count) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  emit({{"type", "result"}, {"text", "ticked " + std::to_string(count)}, {"turns", 1}, {"is_error", false}});
+  return 0;
+}
+
 // What an agent's turn looks like: prose, a tool call and its result, a diagnostic, more prose.
 int tools() {
   emit({{"type", "started"}, {"engine", "script"}});
@@ -146,6 +157,7 @@ int run_script(const task& t) {
   if (s == "raw") return raw(t);
   if (s == "fill") return fill(t.options.value("count", 64L));
   if (s == "burst") return burst(t.options.value("count", 1000L));
+  if (s == "ticks") return ticks(t.options.value("count", 20L));
   emit_error("input", "unknown scenario \"" + s + "\"");
   return 2;
 }

@@ -96,12 +96,17 @@ class docker_client {
   void remove_secret(const std::string& id);
   std::string create_service(const nlohmann::json& body);  // its ID
   void remove_service(const std::string& id);
-  nlohmann::json service_tasks(const std::string& service);  // GET /tasks for one service (array)
+  nlohmann::json service_tasks(const std::string& service);  // GET /tasks for one service (array; empty once it is gone)
   nlohmann::json node(const std::string& id);                // null when unknown
   nlohmann::json services(const std::string& label_filter);  // array
   nlohmann::json secrets(const std::string& label_filter);   // array
-  // A service's output since its task started, then live (multiplexed like a container's logs).
-  unix_stream follow_service_logs(const std::string& service);
+  // A service's output since its task started (multiplexed like a container's logs); with `follow`, then
+  // live — a followed stream does not end when the task does.
+  unix_stream service_logs(const std::string& service, bool follow);
+  // The network of this name (null: none), and an internal attachable overlay made under it.
+  nlohmann::json network(const std::string& name);
+  void create_overlay(const std::string& name, const std::map<std::string, std::string>& labels);
+  void remove_network(const std::string& name);  // a missing one is fine
 
  private:
   nlohmann::json transaction(const std::string& method, const std::string& path, const nlohmann::json* body,

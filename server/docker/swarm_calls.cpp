@@ -34,7 +34,7 @@ void docker_client::remove_service(const std::string& id) {
 
 nlohmann::json docker_client::service_tasks(const std::string& service) {
   auto j = transaction("GET", "/tasks?filters=" + url_escape(nlohmann::json{{"service", {service}}}.dump()), nullptr,
-                       swarm_call_timeout_s);
+                       swarm_call_timeout_s, true);  // 404: the service is gone, and its tasks with it
   return j.is_array() ? j : nlohmann::json::array();
 }
 
@@ -52,9 +52,23 @@ nlohmann::json docker_client::secrets(const std::string& label_filter) {
   return j.is_array() ? j : nlohmann::json::array();
 }
 
-unix_stream docker_client::follow_service_logs(const std::string& service) {
-  return unix_stream::open(socket_, "GET", "/services/" + url_escape(service) + "/logs?follow=1&stdout=1&stderr=1", "",
-                           stream_open_timeout_ms);
+unix_stream docker_client::service_logs(const std::string& service, bool follow) {
+  return unix_stream::open(socket_, "GET", "/services/" + url_escape(service) + "/logs?stdout=1&stderr=1" + (follow ? "&follow=1" : ""),
+                           "", stream_open_timeout_ms);
+}
+
+nlohmann::json docker_client::network(const std::string& name) {
+  return transaction("GET", "/networks/" + url_escape(name), nullptr, swarm_call_timeout_s, true);
+}
+
+void docker_client::create_overlay(const std::string& name, const std::map<std::string, std::string>& labels) {
+  nlohmann::json body = {{"Name", name}, {"Driver", "overlay"}, {"Internal", true}, {"Attachable", true},
+                         {"CheckDuplicate", true}, {"Labels", labels}};
+  transaction("POST", "/networks/create", &body, swarm_call_timeout_s);
+}
+
+void docker_client::remove_network(const std::string& name) {
+  transaction("DELETE", "/networks/" + url_escape(name), nullptr, swarm_call_timeout_s, true);
 }
 
 }  // namespace berth::docker

@@ -23,9 +23,11 @@ json swarm_service_body(const swarm_job_params& p) {
   json env = p.env;
   env.push_back("BERTH_TASK_FILE=/run/secrets/" + p.secret_name);
   env.push_back("HOME=/home/worker");
-  json mounts = json::array({tmpfs("/tmp", 256LL << 20), tmpfs("/home/worker", 256LL << 20)});
+  json mounts = json::array({tmpfs("/tmp", p.scratch_bytes), tmpfs("/home/worker", p.scratch_bytes)});
   if (!p.workspace_volume.empty())
     mounts.push_back({{"Type", "volume"}, {"Source", p.workspace_volume}, {"Target", "/workspace"}});
+  else
+    mounts.push_back(tmpfs("/workspace", p.scratch_bytes));
   json task = {
       {"ContainerSpec",
        {{"Image", p.image},
@@ -53,8 +55,16 @@ json swarm_service_body(const swarm_job_params& p) {
       {"Name", p.name},
       {"Labels", p.labels},
       {"TaskTemplate", task},
-      {"Mode", {{"ReplicatedJob", {{"MaxConcurrent", 1}, {"TotalCompletions", 1}}}}},
+      {"Mode", p.job_mode ? json{{"ReplicatedJob", {{"MaxConcurrent", 1}, {"TotalCompletions", 1}}}}
+                          : json{{"Replicated", {{"Replicas", 1}}}}},
   };
+}
+
+bool swarm_removes_job_tasks(const std::string& api_version) {
+  auto dot = api_version.find('.');
+  if (dot == std::string::npos) return false;
+  auto major = parse_int(api_version.substr(0, dot)), minor = parse_int(api_version.substr(dot + 1));
+  return major && minor && (*major > 1 || (*major == 1 && *minor >= 43));
 }
 
 json swarm_secret_body(const std::string& name, const std::map<std::string, std::string>& labels, const std::string& task_line) {

@@ -129,6 +129,13 @@ unix_stream::~unix_stream() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+unix_stream unix_stream::adopt(int fd) {
+  unix_stream s;
+  s.fd_ = fd;
+  s.status_ = 200;
+  return s;
+}
+
 unix_stream unix_stream::open(const std::string& socket_path, std::string_view method, const std::string& path,
                               std::string_view body, int timeout_ms, bool upgrade) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

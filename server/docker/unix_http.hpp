@@ -43,6 +43,10 @@ class unix_stream {
   static unix_stream open(const std::string& socket_path, std::string_view method, const std::string& path,
                           std::string_view body, int timeout_ms, bool upgrade = false);
 
+  // A stream over a connected socket this process made (one end of a socketpair): its bytes as they come, no
+  // HTTP framing. Owns `fd`.
+  static unix_stream adopt(int fd);
+
   int fd() const { return fd_; }
   int status() const { return status_; }
   // Bytes already read past the head are returned by the next read() without touching the fd.

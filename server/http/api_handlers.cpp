@@ -197,6 +197,7 @@ json run_json(const store::run_record& r, bool full) {
   if (!r.model.empty()) j["model"] = r.model;
   if (!r.trigger.empty()) j["trigger"] = r.trigger;
   if (r.scheduled_for) j["scheduled_for"] = format_time_ms(*r.scheduled_for);
+  if (!r.worker_node.empty()) j["worker_node"] = r.worker_node;  // the cluster node its worker ran on
   if (full) {
     j["message"] = r.message;
     j["options"] = parse_json(r.options);

@@ -108,7 +108,7 @@ std::size_t docker_executor::active_count() const {
 }
 
 void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::run_record rec) {
-  run_flow::ending how = run_flow::ending::finished;
+  run_steps::ending how = run_steps::ending::finished;
   bool released = false;
   auto release = [&] {
     if (std::exchange(released, true)) return;
@@ -123,32 +123,34 @@ void docker_executor::run_thread(const std::shared_ptr<active_run>& a, store::ru
       std::uint64_t opening;
       ~token_closer() { t.close(run, opening); }
     } close_token{tokens_, rec.id, a->token_opening};
-    run_flow flow(cfg_, docker_, journal_, instance_, *a, rec, spares_, netns_, volumes_, release, tokens_, sets_, instructions_);
-    how = flow.run();
-    if (how == run_flow::ending::requeued) rec = flow.as_stored();
+    std::unique_ptr<run_steps> flow;
+    if (make_flow_) flow = make_flow_(*a, rec, release);
+    else flow = std::make_unique<run_flow>(cfg_, docker_, journal_, instance_, *a, rec, spares_, netns_, volumes_, release, tokens_, sets_, instructions_);
+    how = flow->run();
+    if (how == run_steps::ending::requeued) rec = flow->as_stored();
   } catch (const store::ownership_lost& e) {
     // Another instance adopted the run (this node's heartbeat lapsed): it follows the worker now.
     log::warn("another instance follows this run now; letting go of it", {{"run", rec.id}, {"error", e.what()}});
-    how = run_flow::ending::abandoned;
+    how = run_steps::ending::abandoned;
   } catch (const std::exception& e) {
     // Only the store can fail here (the flow reports everything else). The run stays active in the store and
     // the reconciler adopts it again; its slot under the caps is given back now, or every such failure would
     // keep one slot taken for good and the queue would stall.
     log::error("run thread failed; the reconciler will adopt the run again", {{"run", rec.id}, {"error", e.what()}});
-    how = run_flow::ending::abandoned;
+    how = run_steps::ending::abandoned;
   }
   // The callbacks take the manager's lock, so they run outside ours (the manager calls launch under its
   // own). A shutdown joins this thread, so it never races them.
-  if (how == run_flow::ending::finished || how == run_flow::ending::abandoned) {
+  if (how == run_steps::ending::finished || how == run_steps::ending::abandoned) {
     release();
     // The user's next spare, once this run's container is gone: a warm CLI then resumes the session's
     // transcript as the finished CLI left it (made at `done`, it often saw it still being written).
     spares_.replenish(rec.user);
   }
-  if (how == run_flow::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
-  if (how == run_flow::ending::abandoned && cb_.on_let_go) cb_.on_let_go(rec);
+  if (how == run_steps::ending::requeued && cb_.on_requeue) cb_.on_requeue(rec);
+  if (how == run_steps::ending::abandoned && cb_.on_let_go) cb_.on_let_go(rec);
   std::lock_guard lock(m_);
-  if (how == run_flow::ending::abandoned && a->stop_why != stop_request::none) unfinished_stops_[rec.id] = a->stop_why;
+  if (how == run_steps::ending::abandoned && a->stop_why != stop_request::none) unfinished_stops_[rec.id] = a->stop_why;
   if (auto it = active_.find(rec.id); it != active_.end() && it->second == a) {
     if (a->thread.joinable()) finished_.push_back(std::move(a->thread));
     active_.erase(it);

@@ -6,6 +6,7 @@
 // (run_flow.hpp); this class owns the threads, cancel/detach, and the spare pool.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,8 @@
 
 namespace berth::runs {
 
+class run_steps;
+
 class docker_executor : public executor {
  public:
   docker_executor(const config& c, docker::docker_client& d, journal& j, std::string instance, token_registry& tokens);
@@ -39,6 +42,11 @@ class docker_executor : public executor {
     instructions_ = i;
     spares_.set_instructions(i);
   }
+  struct active_run;
+  // How a run's worker is run: by default a container on this engine (run_flow); a Swarm service or a
+  // Kubernetes Job with BERTH_EXECUTOR (swarm_flow, kube_flow). Set before the first launch.
+  using flow_factory = std::function<std::unique_ptr<run_steps>(active_run&, const store::run_record&, std::function<void()> release)>;
+  void set_flow_factory(flow_factory f) { make_flow_ = std::move(f); }
   void launch(const store::run_record& rec) override;
   bool stop(const std::string& id, stop_request why) override;
   void detach_all() override;
@@ -48,8 +56,6 @@ class docker_executor : public executor {
   std::size_t spare_count() const override { return spares_.size(); }
   bool is_spare(const std::string& container_id) const override { return spares_.contains(container_id); }
   bool holds_netns(const std::string& container_id) const override { return netns_.contains(container_id); }
-
-  struct active_run;
 
  private:
   void run_thread(const std::shared_ptr<active_run>& a, store::run_record rec);
@@ -62,6 +68,7 @@ class docker_executor : public executor {
   skill_sets* sets_ = nullptr;
   instructions_service* instructions_ = nullptr;
   executor_callbacks cb_;
+  flow_factory make_flow_;
   // Every run thread is owned: its handle sits in its active_run while it runs and in finished_ once it
   // has ended (joined at the next launch, or at shutdown). detach_all joins them all, so no thread can touch
   // the executor, the manager's callbacks or the store after the executor is gone.

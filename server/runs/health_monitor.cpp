@@ -23,14 +23,15 @@ void health_monitor::check_now() {
   // versions) is asked only when the engine (re)appears.
   bool was_ok = state_.docker_ok;
   std::string error;
+  std::string version;
   try {
-    docker_.ping_or_throw();
+    if (probe_) version = probe_();
+    else docker_.ping_or_throw();
   } catch (const std::exception& e) {
     error = e.what();
   }
   bool ok = error.empty();
-  std::string version;
-  if (ok && !was_ok) {
+  if (ok && !was_ok && !probe_) {
     try {
       auto v = docker_.version();
       version = v.value("Version", "") + " (API " + v.value("ApiVersion", "") + ")";
@@ -47,8 +48,9 @@ void health_monitor::check_now() {
   if (::statvfs(data_dir_.c_str(), &fs) == 0)
     state_.disk_free_bytes = static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
   if (ok != was_ok) {
-    if (ok) log::info("docker engine answers", {{"version", version}});
-    else log::error("docker engine does not answer; new runs wait in the queue", {{"error", error}});
+    const std::string engine = probe_ ? "the Kubernetes API" : "docker engine";
+    if (ok) log::info(engine + " answers", {{"version", version}});
+    else log::error(engine + " does not answer; new runs wait in the queue", {{"error", error}});
   }
   if (ok && !was_ok && on_engine_back_) on_engine_back_();
 }

@@ -28,6 +28,9 @@ class health_monitor {
  public:
   health_monitor(docker::docker_client& d, store::store& s, std::string data_dir, std::function<void()> on_engine_back);
   ~health_monitor();
+  // Where workers run is not this Docker engine (BERTH_EXECUTOR=kubernetes): `probe` answers for it instead —
+  // its version, or throws. Before start().
+  void set_engine_probe(std::function<std::string()> probe) { probe_ = std::move(probe); }
   void check_now();  // one round, on the calling thread
   void start();
   void stop();
@@ -38,6 +41,7 @@ class health_monitor {
   store::store& store_;
   std::string data_dir_;
   std::function<void()> on_engine_back_;
+  std::function<std::string()> probe_;
   health_state state_;
   std::mutex m_;
   std::condition_variable cv_;

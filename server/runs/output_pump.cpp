@@ -67,6 +67,12 @@ bool output_pump::feed(std::string_view data, std::vector<draft>& out) {
   });
 }
 
+void output_pump::restart_stream() {
+  demux_ = docker::stream_demuxer{};
+  skip_out_ = out_.total();
+  skip_err_ = err_.total();
+}
+
 void output_pump::finish(std::vector<draft>& out) {
   line l;
   if (out_.flush(l)) on_line(true, l, out);

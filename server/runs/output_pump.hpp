@@ -31,6 +31,9 @@ class output_pump {
               std::vector<std::string> secrets = {});
   // Appends the drafts for complete lines in `data`. Returns false if the stream is corrupt.
   bool feed(std::string_view data, std::vector<draft>& out);
+  // The same output is read again from its first byte (a second request for a Swarm service's logs): what
+  // was already received is skipped, so only what lies past it is fed on.
+  void restart_stream();
   // End of stream: unterminated last lines become events too.
   void finish(std::vector<draft>& out);
   // Offsets and counters to store with the drafts of the same feed.

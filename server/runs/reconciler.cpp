@@ -13,6 +13,8 @@
 #include "common/log.hpp"
 #include "common/strings.hpp"
 #include "server/runs/docker_executor.hpp"
+#include "server/runs/kube_flow.hpp"
+#include "server/runs/swarm_flow.hpp"
 
 namespace berth::runs {
 
@@ -38,6 +40,15 @@ int reconciler::reconcile_once() {
 
 int reconciler::reconcile_pass() {
   int removed = 0;
+  if (kube_) {  // no containers of ours on this host: Jobs and Secrets in the cluster
+    try {
+      removed += reconcile_kube(*kube_, store_, exec_, instance_);
+    } catch (const kube::kube_error& e) {
+      log::debug("reconcile skipped: the Kubernetes API is unavailable", {{"error", e.what()}});
+    }
+    manager_.adopt_orphans();
+    return removed;
+  }
   std::vector<docker::container_summary> containers;
   try {
     containers = docker_.list("berth.instance=" + instance_);
@@ -113,6 +124,13 @@ int reconciler::reconcile_pass() {
       log::warn("could not remove container", {{"run", run}, {"error", e.what()}});
     }
   }
+  if (cfg_.executor == "swarm") {
+    try {
+      removed += reconcile_swarm(docker_, store_, exec_, instance_);
+    } catch (const docker::docker_error& e) {
+      log::debug("swarm reconcile skipped: manager unavailable", {{"error", e.what()}});
+    }
+  }
   try {
     manager_.adopt_orphans();
   } catch (const std::exception& e) {
@@ -178,7 +196,7 @@ void reconciler::start() {
   int removed = reconcile_once();
   if (removed > 0) log::info("start-up reconciliation done", {{"removed", std::to_string(removed)}});
   periodic_thread_ = std::thread([this] { periodic(); });
-  events_thread_ = std::thread([this] { watch_events(); });
+  if (!kube_) events_thread_ = std::thread([this] { watch_events(); });
 }
 
 void reconciler::stop() {

@@ -14,6 +14,7 @@
 
 #include "common/config.hpp"
 #include "server/docker/docker_client.hpp"
+#include "server/kube/kube_client.hpp"
 #include "server/runs/executor.hpp"
 #include "server/runs/run_manager.hpp"
 #include "server/store/store.hpp"
@@ -24,6 +25,8 @@ class reconciler {
  public:
   reconciler(const config& c, docker::docker_client& d, store::store& s, executor& e, run_manager& m, std::string instance);
   ~reconciler();
+  // With BERTH_EXECUTOR=kubernetes: Jobs and Secrets are swept through this client instead of containers.
+  void set_kube(kube::kube_client* k) { kube_ = k; }
   // One pass; returns the number of containers removed. Blocking.
   int reconcile_once();
   void start();
@@ -40,6 +43,7 @@ class reconciler {
   executor& exec_;
   run_manager& manager_;
   std::string instance_;
+  kube::kube_client* kube_ = nullptr;
   std::mutex m_;
   std::condition_variable cv_;
   bool stop_ = false;

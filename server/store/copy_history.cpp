@@ -21,7 +21,7 @@ constexpr std::array tables = {
     table_copy{"runs",
                "id, \"user\", engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
                "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
-               "cancel_requested, triggered_by, scheduled_for",
+               "cancel_requested, triggered_by, scheduled_for, worker_node",
                "id", "id"},
     table_copy{"events", "run_id, seq, type, data, ts", "run_id, seq", "run_id, seq"},
     table_copy{"user_instructions", "\"user\", text, updated_at", "\"user\"", "\"user\""},

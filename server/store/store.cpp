@@ -13,12 +13,12 @@ namespace {
 constexpr const char* run_columns =
     "id, \"user\", engine, session, model, message, options, status, exit_code, reason, created_at, started_at, "
     "finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
-    "triggered_by, scheduled_for";
+    "triggered_by, scheduled_for, worker_node";
 // Lists show a preview of each message: reading 500 whole 256 KiB messages per page would cost 128 MB.
 constexpr const char* list_columns =
     "id, \"user\", engine, session, model, substr(message, 1, 256), options, status, exit_code, reason, created_at, "
     "started_at, finished_at, container_id, last_seq, stdout_offset, stderr_offset, output_bytes, truncated, usage, owner, "
-    "triggered_by, scheduled_for";
+    "triggered_by, scheduled_for, worker_node";
 // Rows per INSERT of events: one statement per batch, under SQLite's 32766-parameter cap.
 constexpr std::size_t events_per_insert = 500;
 
@@ -47,6 +47,7 @@ run_record read_run(const sql::row& q) {
   r.owner = q.text(20);
   r.trigger = q.text(21);
   r.scheduled_for = q.opt_int64(22);
+  r.worker_node = q.text(23);
   return r;
 }
 
@@ -193,6 +194,7 @@ void store::commit(const std::string& run, const std::vector<event>& events, con
     if (u.started_at) set("started_at", *u.started_at);
     if (u.finished_at) set("finished_at", *u.finished_at);
     if (u.container_id) set("container_id", *u.container_id);
+    if (u.worker_node) set("worker_node", *u.worker_node);
     if (u.stdout_offset) set("stdout_offset", *u.stdout_offset);
     if (u.stderr_offset) set("stderr_offset", *u.stderr_offset);
     if (u.output_bytes) set("output_bytes", *u.output_bytes);

@@ -43,6 +43,7 @@ struct run_record {
   std::string owner;  // the node (one berthd process) that follows the run or claimed it; empty: nobody yet
   std::string trigger;  // schedule:<id>, heartbeat:<user>, github:<delivery>; empty: a request
   std::optional<std::int64_t> scheduled_for;  // the firing a scheduled run stands for (ms since epoch)
+  std::string worker_node;  // the cluster node its worker ran on (Swarm, Kubernetes); empty: this host's engine
 };
 
 // A schedule (server/schedule): an ordinary run of `message` for `user` at each firing of `cron` (in
@@ -96,6 +97,7 @@ struct run_update {
   std::optional<std::int64_t> started_at;
   std::optional<std::int64_t> finished_at;
   std::optional<std::string> container_id;
+  std::optional<std::string> worker_node;
   std::optional<std::int64_t> stdout_offset;
   std::optional<std::int64_t> stderr_offset;
   std::optional<std::int64_t> output_bytes;

@@ -32,8 +32,8 @@ temp_dir::~temp_dir() {
   fs::remove_all(path, ec);
 }
 
-berthd_process::berthd_process(env_list env, std::string data_dir)
-    : env_(env), data_dir_(std::move(data_dir)) {
+berthd_process::berthd_process(std::map<std::string, std::string> env, std::string data_dir)
+    : env_(std::move(env)), data_dir_(std::move(data_dir)) {
   if (data_dir_.empty()) {
     data_dir_ = make_temp_dir();
     own_dir_ = true;

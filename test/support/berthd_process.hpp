@@ -33,7 +33,9 @@ class berthd_process {
   // Construct with parentheses: `d({{"A", "1"}, {"B", "2"}})`. Braces (`d{{{"A", "1"}, {"B", "2"}}}`) make
   // this an initializer-list constructor call with ONE pair built from two iterator-range strings.
   using env_list = std::initializer_list<std::pair<const std::string, std::string>>;
-  explicit berthd_process(env_list env = {}, std::string data_dir = "");
+  explicit berthd_process(env_list env = {}, std::string data_dir = "")
+      : berthd_process(std::map<std::string, std::string>(env), std::move(data_dir)) {}
+  explicit berthd_process(std::map<std::string, std::string> env, std::string data_dir = "");
   ~berthd_process();
   berthd_process(const berthd_process&) = delete;
   berthd_process& operator=(const berthd_process&) = delete;

@@ -70,7 +70,8 @@ start() {
     wait_for 60 docker -H "unix://$dir/n$n/docker.sock" version || { echo "swarm fixture: dockerd $n did not start" >&2; cat "$dir/n$n/log" >&2; exit 1; }
   done
   m="unix://$dir/n1/docker.sock"
-  docker -H "$m" swarm init --advertise-addr "$net.11" >/dev/null
+  # A 1 s heartbeat: a node whose link the tests take down is reported down within seconds, not ~15 s.
+  docker -H "$m" swarm init --advertise-addr "$net.11" --dispatcher-heartbeat 1s >/dev/null
   token=$(docker -H "$m" swarm join-token -q worker)
   for n in $nodes; do
     [ "$n" = 1 ] && continue

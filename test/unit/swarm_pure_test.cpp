@@ -46,7 +46,7 @@ TEST_CASE("swarm: one ReplicatedJob service per run - tried once - hardened - th
   bool task_file = false;
   for (const auto& e : c["Env"]) task_file |= e == "BERTH_TASK_FILE=/run/secrets/berth-task-01abc";
   CHECK(task_file);
-  CHECK(c["Mounts"].size() == 2);  // /tmp and HOME on tmpfs; no workspace asked for
+  CHECK(c["Mounts"].size() == 3);  // /tmp, HOME and (no volume asked for) the workspace on tmpfs
   for (const auto& m : c["Mounts"]) CHECK(m["Type"] == "tmpfs");
   CHECK(j.dump().find("docker.sock") == std::string::npos);
 }
@@ -93,4 +93,23 @@ TEST_CASE("swarm: a run's end from its task - exit codes, rejected, orphaned, a 
   CHECK(odd.lost);
   CHECK_FALSE(odd.exit_code);
   CHECK_FALSE(read_swarm_task(json("nonsense"), false).ended);
+}
+
+TEST_CASE("swarm: a job service where the manager removes a job's tasks with it (API 1.43, Docker 24), else a "
+          "replicated service of one that never restarts") {
+  CHECK_FALSE(swarm_removes_job_tasks("1.41"));
+  CHECK_FALSE(swarm_removes_job_tasks("1.42"));
+  CHECK(swarm_removes_job_tasks("1.43"));
+  CHECK(swarm_removes_job_tasks("1.45"));
+  CHECK(swarm_removes_job_tasks("2.0"));
+  CHECK_FALSE(swarm_removes_job_tasks(""));
+  CHECK_FALSE(swarm_removes_job_tasks("garbage"));
+  swarm_job_params p;
+  p.name = "berth-run-x";
+  p.secret_name = "s";
+  CHECK(swarm_service_body(p)["Mode"]["ReplicatedJob"]["TotalCompletions"] == 1);
+  p.job_mode = false;
+  auto j = swarm_service_body(p);
+  CHECK(j["Mode"] == json{{"Replicated", {{"Replicas", 1}}}});
+  CHECK(j["TaskTemplate"]["RestartPolicy"]["Condition"] == "none");
 }

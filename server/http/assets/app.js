@@ -300,6 +300,7 @@ async function showRun(id) {
     el('section', { id: 'run', dataset: { run: run.id } },
       el('div', { class: 'run-head' }, el('h1', {}, run.id), badge,
         el('span', { class: 'muted' }, `${run.user} · ${run.engine}${run.session ? ' · session ' + run.session : ''}`),
+        run.worker_node ? el('span', { class: 'muted', id: 'worker-node' }, 'on node ' + run.worker_node) : null,
         el('span', { class: 'muted' }, 'created ' + fmtTime(run.created_at)),
         el('span', { class: 'muted', id: 'usage' }, 'tokens ' + fmtUsage(run.usage)), cancel),
       el('h2', {}, 'Message'), el('div', { class: 'message' }, run.message)),

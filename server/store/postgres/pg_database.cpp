@@ -194,6 +194,9 @@ CREATE TABLE stored_files (
   updated_at BIGINT NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN worker_node TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr std::int64_t migration_lock_key = 0x62657274680001;  // "berth" + 1: taken while migrating

@@ -9,7 +9,7 @@
 
 namespace berth::store::sqlite {
 namespace {
-constexpr std::array<const char*, 8> migrations = {
+constexpr std::array<const char*, 9> migrations = {
     R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
@@ -142,6 +142,9 @@ CREATE TABLE stored_files (
   content TEXT NOT NULL,
   updated_at BIGINT NOT NULL
 );
+)sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN worker_node TEXT NOT NULL DEFAULT '';
 )sql",
 };
 }  // namespace
