@@ -47,6 +47,8 @@ std::string label_value(const std::string& v) {
 
 json job_body(const job_params& p) {
   const json labels = labels_json(p.labels);
+  json pod_labels = labels;
+  pod_labels[worker_role_label] = "worker";  // what deploy/kubernetes' NetworkPolicy selects
   json volumes = json::array({
       {{"name", "task"}, {"secret", {{"secretName", p.secret}, {"defaultMode", 0440}}}},
       {{"name", "tmp"}, {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", p.tmp_size}}}},
@@ -83,7 +85,7 @@ json job_body(const job_params& p) {
         {"activeDeadlineSeconds", p.deadline_s},
         {"ttlSecondsAfterFinished", p.ttl_s},
         {"template",
-         {{"metadata", {{"labels", labels}}},
+         {{"metadata", {{"labels", pod_labels}}},
           {"spec",
            {{"restartPolicy", "Never"},
             {"automountServiceAccountToken", false},

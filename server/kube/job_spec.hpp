@@ -32,6 +32,8 @@ struct job_params {
 };
 
 constexpr const char* task_mount = "/run/berth/task";
+// On every worker pod (value "worker"): deploy/kubernetes/networkpolicy.yaml lets such pods reach only the gateway.
+constexpr const char* worker_role_label = "berth.role";
 constexpr const char* task_key = "task.json";
 
 // DNS-1123 names: lowercase; berth's run ids are upper-case ULIDs.

@@ -92,6 +92,7 @@ TEST_CASE("kubernetes executor: a run is a Job and a Secret it owns with the doc
   CHECK(job["spec"]["backoffLimit"] == 0);
   CHECK(job["spec"]["activeDeadlineSeconds"] == 1800);
   CHECK(job["spec"]["ttlSecondsAfterFinished"].get<int>() > 0);
+  CHECK(job["spec"]["template"]["metadata"]["labels"]["berth.role"] == "worker");  // the NetworkPolicy's selector
   const auto& pod = job["spec"]["template"]["spec"];
   CHECK(pod["restartPolicy"] == "Never");
   CHECK(pod["automountServiceAccountToken"] == false);
