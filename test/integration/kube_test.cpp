@@ -2,7 +2,8 @@
 // API server can run on these machines. The fake speaks the endpoints berth uses with the API's shapes and
 // runs each Job's pod as a real berth-worker process, so what is tested is berth's side: the bodies it sends,
 // following a pod's log (live, and resumed after a kill -9), exit codes, the Job's deadline, cancel, cleanup,
-// and what it does when the API answers 409, 500 or nothing in time.
+// and what it does when the API answers 409, 500 or nothing in time — over TLS verified against the CA file,
+// with the bearer token.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -44,6 +45,7 @@ struct berth_on_kube {
               {"BERTH_EXECUTOR", "kubernetes"},
               {"BERTH_KUBE_API", api.base()},
               {"BERTH_KUBE_TOKEN_FILE", dir.path + "/token"},
+              {"BERTH_KUBE_CA_FILE", api.ca_file()},  // the fake serves TLS: verified against this
               {"BERTH_KUBE_NAMESPACE", "berth"},
               {"BERTH_GATEWAY_ADVERTISE", "berth-gateway:8120"},
               {"BERTH_GATEWAY_DIR", dir.path},
@@ -204,5 +206,33 @@ TEST_CASE("kubernetes executor: the API answers 409 (replaced), 500 (the run fai
                    {"spec", json::object()}};
   k.api.put_job(leftover);
   CHECK(eventually([&] { return k.api.job("berth-run-orphan").is_null(); }, 10s));
+  CHECK(eventually([&] { return k.nothing_left(); }, 10s));
+}
+
+TEST_CASE("kubernetes executor: an API server whose certificate berthd does not trust is not talked to", "[integration][kubernetes]") {
+  berth_on_kube k({{"BERTH_KUBE_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"}});
+  api_client api(k.d.port(), test_key);
+  auto health = api.get("/health").json();
+  INFO(health.dump());
+  CHECK(health["docker"]["ok"] == false);  // the engine's place in /health: here the Kubernetes API
+  CHECK(health["docker"]["error"].get<std::string>().find("did not answer") != std::string::npos);
+  auto id = api.start_run(script_run("ticks", {{"count", 1}}));
+  CHECK(api.get("/api/v1/runs/" + id).json()["status"] == "queued");  // waits for an API it can trust
+  CHECK(k.sent("POST", "/jobs").empty());
+}
+
+TEST_CASE("kubernetes executor: the node goes away mid-run - the run ends lost with the pod's reason - berthd keeps serving",
+          "[integration][kubernetes]") {
+  berth_on_kube k;
+  api_client api(k.d.port(), test_key);
+  auto id = api.start_run(script_run("ticks", {{"count", 400}}));
+  REQUIRE(eventually([&] { return api.get("/api/v1/runs/" + id).json()["events"].get<int>() >= 5; }, 10s));
+  k.api.lose_node();
+  auto done = api.wait_done(id);
+  INFO(done.dump());
+  CHECK(done["status"] == "lost");
+  CHECK(done["reason"].get<std::string>().find("NodeLost") != std::string::npos);
+  auto next = api.start_run(script_run("ticks", {{"count", 2}}));
+  CHECK(api.wait_done(next)["status"] == "succeeded");
   CHECK(eventually([&] { return k.nothing_left(); }, 10s));
 }

@@ -73,14 +73,32 @@ struct fake_kube::pod {
   std::string name, job, secret, uid;
   json labels;
   std::string log;
-  bool started = false, ended = false, deleting = false, deadline_hit = false;
+  bool started = false, ended = false, deleting = false, deadline_hit = false, node_lost = false;
+  bool reaped = false;  // its kubelet thread is done with it
   int exit_code = 0;
   pid_t pid = -1;
   int deadline_s = 0;
 };
 
+namespace {
+// A self-signed certificate for 127.0.0.1 (an IP subjectAltName, which the client checks) in `dir`.
+void make_certificate(const std::string& dir, const std::string& cert, const std::string& key) {
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+                          "-keyout " + key + " -out " + cert + " >" + dir + "/openssl.log 2>&1";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("fake_kube: openssl could not make a certificate");
+}
+std::string temp_directory() {
+  char tmpl[] = "/tmp/berth-fake-kube-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("fake_kube: mkdtemp failed");
+  return tmpl;
+}
+}  // namespace
+
 fake_kube::fake_kube(std::string token, std::string space)
-    : token_(std::move(token)), space_(std::move(space)), server_(std::make_unique<httplib::Server>()) {
+    : token_(std::move(token)), space_(std::move(space)), dir_(temp_directory()), cert_(dir_ + "/cert.pem"), key_(dir_ + "/key.pem") {
+  make_certificate(dir_, cert_, key_);
+  server_ = std::make_unique<httplib::SSLServer>(cert_.c_str(), key_.c_str());
+  if (!server_->is_valid()) throw std::runtime_error("fake_kube: the TLS server did not take its certificate");
   routes();
   port_ = server_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -97,6 +115,7 @@ fake_kube::~fake_kube() {
   server_->stop();
   thread_.join();
   for (auto& t : kubelets_) t.join();
+  std::filesystem::remove_all(dir_);
 }
 
 void fake_kube::fail_next(const std::string& method, const std::string& part, int status) {
@@ -143,17 +162,30 @@ std::size_t fake_kube::secret_count() {
   return secrets_.size();
 }
 
+void fake_kube::lose_node() {
+  std::lock_guard lock(m_);
+  for (auto& [n, p] : pods_)
+    if (p->started && !p->ended) {
+      p->node_lost = true;
+      ::kill(p->pid, SIGKILL);
+    }
+  cv_.notify_all();
+}
+
 std::size_t fake_kube::running_pods() {
   std::lock_guard lock(m_);
   std::size_t n = 0;
-  for (const auto& [name, p] : pods_) n += p->started && !p->ended;
+  for (const auto& [name, p] : pods_) n += p->started && !p->reaped;
   return n;
 }
 
 json fake_kube::pod_json(const pod& p) {
   json container = {{"name", "worker"}, {"ready", p.started && !p.ended}};
   std::string phase = "Pending";
-  if (!p.started) {
+  if (p.node_lost) {  // what the node last reported, and a phase nobody can vouch for
+    container["state"] = {{"running", {{"startedAt", "2026-12-05T00:00:00Z"}}}};
+    phase = "Unknown";
+  } else if (!p.started) {
     container["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
   } else if (!p.ended) {
     container["state"] = {{"running", {{"startedAt", "2026-12-05T00:00:00Z"}}}};
@@ -162,11 +194,16 @@ json fake_kube::pod_json(const pod& p) {
     container["state"] = {{"terminated", {{"exitCode", p.exit_code}, {"reason", p.exit_code == 0 ? "Completed" : "Error"}}}};
     phase = p.exit_code == 0 ? "Succeeded" : "Failed";
   }
+  json status = {{"phase", phase}, {"containerStatuses", json::array({container})}};
+  if (p.node_lost) {
+    status["reason"] = "NodeLost";
+    status["message"] = "Node fake-node-1 which was running pod " + p.name + " is unresponsive";
+  }
   return {{"apiVersion", "v1"},
           {"kind", "Pod"},
           {"metadata", {{"name", p.name}, {"namespace", space_}, {"uid", p.uid}, {"labels", p.labels}}},
           {"spec", {{"nodeName", "fake-node-1"}, {"restartPolicy", "Never"}}},
-          {"status", {{"phase", phase}, {"containerStatuses", json::array({container})}}}};
+          {"status", status}};
 }
 
 void fake_kube::delete_job(const std::string& name) {  // under m_
@@ -174,11 +211,14 @@ void fake_kube::delete_job(const std::string& name) {  // under m_
   if (it == jobs_.end()) return;
   const std::string uid = it->second["metadata"].value("uid", "");
   jobs_.erase(it);
-  for (auto& [n, p] : pods_)
-    if (p->job == name) {
-      p->deleting = true;
-      if (p->pid > 0 && !p->ended) ::kill(p->pid, SIGTERM);
-    }
+  for (auto it = pods_.begin(); it != pods_.end();) {
+    auto& p = it->second;
+    if (p->job != name) { ++it; continue; }
+    if (p->reaped) { it = pods_.erase(it); continue; }  // nothing runs: the pod object just goes
+    p->deleting = true;
+    if (p->pid > 0 && !p->ended) ::kill(p->pid, SIGTERM);
+    ++it;
+  }
   // The garbage collector: dependents of the deleted owner go too.
   for (auto s = secrets_.begin(); s != secrets_.end();) {
     bool owned = false;
@@ -260,14 +300,15 @@ void fake_kube::kubelet(std::shared_ptr<pod> p) {
   int st = 0;
   ::waitpid(pid, &st, 0);
   p->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  p->ended = true;
+  p->ended = !p->node_lost;  // a lost node reports nothing more
   std::filesystem::remove_all(dir);
-  if (auto j = jobs_.find(p->job); j != jobs_.end()) {
+  if (auto j = jobs_.find(p->job); j != jobs_.end() && !p->node_lost) {
     json cond = p->deadline_hit   ? json{{"type", "Failed"}, {"status", "True"}, {"reason", "DeadlineExceeded"}}
                 : p->exit_code == 0 ? json{{"type", "Complete"}, {"status", "True"}}
                                     : json{{"type", "Failed"}, {"status", "True"}, {"reason", "BackoffLimitExceeded"}};
     j->second["status"] = {{"conditions", json::array({cond})}, {p->exit_code == 0 ? "succeeded" : "failed", 1}};
   }
+  p->reaped = true;
   if (p->deleting) pods_.erase(p->name);
   cv_.notify_all();
 }
@@ -389,13 +430,16 @@ void fake_kube::routes() {
       auto it = pods_.find(req.matches[1]);
       if (it == pods_.end()) return answer(res, 404, status_body(404, "NotFound", "pods \"" + std::string(req.matches[1]) + "\" not found"));
       p = it->second;
+      if (p->node_lost)
+        return answer(res, 500, status_body(500, "InternalError", "Get \"https://fake-node-1:10250/containerLogs/...\": dial tcp: i/o timeout"));
       if (!p->started)
         return answer(res, 400, status_body(400, "BadRequest", "container \"worker\" in pod \"" + p->name + "\" is waiting to start: ContainerCreating"));
     }
     auto sent = std::make_shared<std::size_t>(0);
     res.set_chunked_content_provider("text/plain", [this, p, sent](std::size_t, httplib::DataSink& sink) {
       std::unique_lock lock(m_);
-      cv_.wait_for(lock, 100ms, [&] { return closing_ || p->ended || p->log.size() > *sent; });
+      cv_.wait_for(lock, 100ms, [&] { return closing_ || p->ended || p->node_lost || p->log.size() > *sent; });
+      if (p->node_lost) return false;  // the connection to the node's kubelet is gone
       if (p->log.size() > *sent) {
         std::string piece = p->log.substr(*sent);
         *sent = p->log.size();
