@@ -203,7 +203,7 @@ config parse_config(const env_lookup& env) {
       from = semi + 1;
     }
   }
-  if (c.executor != "docker" && c.gateway_advertise.empty())
+  if ((c.executor == "swarm" || c.executor == "kubernetes") && c.gateway_advertise.empty())
     r.problems.push_back("BERTH_EXECUTOR=" + c.executor + " runs workers on other machines: set BERTH_GATEWAY_LISTEN and "
                          "BERTH_GATEWAY_ADVERTISE (the address workers dial for the credential gateway)");
   if (auto v = r.get("BERTH_ENGINES")) c.engines = split_list(*v);

@@ -85,11 +85,12 @@ void kube_flow::remove_worker() {
 }
 
 void kube_flow::delete_job_and_secret() {
-  try {
-    api_.remove(job_path());
-    api_.remove(api_.secrets_path() + "/" + kube::secret_name(rec_.id));
-  } catch (const kube::kube_error& e) {
-    log::warn("could not delete the run's Job or Secret; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+  for (const auto& path : {job_path(), api_.secrets_path() + "/" + kube::secret_name(rec_.id)}) {
+    try {
+      api_.remove(path);
+    } catch (const kube::kube_error& e) {
+      log::warn("could not delete the run's Job or Secret; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+    }
   }
 }
 

@@ -38,9 +38,13 @@ void swarm_flow::remove_worker() {
   const auto service = service_.empty() ? docker::swarm_service_name(rec_.id) : service_;
   try {
     manager_.remove_service(service);
+  } catch (const docker::docker_error& e) {
+    log::warn("could not remove the run's service; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+  }
+  try {
     manager_.remove_secret(docker::swarm_secret_name(rec_.id));
   } catch (const docker::docker_error& e) {
-    log::warn("could not remove the run's service or secret; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
+    log::warn("could not remove the run's task secret; the reconciler will", {{"run", rec_.id}, {"error", e.what()}});
   }
 }
 

@@ -57,6 +57,31 @@ TEST_CASE("config: the gateway on TCP - where it listens and what workers dial")
   }
 }
 
+TEST_CASE("config: the executor - swarm constraints - a cluster executor needs the gateway's advertised address") {
+  const std::pair<std::string, std::string> key{"BERTH_API_KEYS", "0123456789abcdef"};
+  CHECK(parse_config(env_of({key})).executor == "docker");
+  auto c = parse_config(env_of({key, {"BERTH_EXECUTOR", "swarm"}, {"BERTH_GATEWAY_ADVERTISE", "berth:8120"},
+                                {"BERTH_SWARM_CONSTRAINTS", " node.labels.berth==worker ;node.role!=manager;"}}));
+  CHECK(c.executor == "swarm");
+  CHECK(c.swarm_constraints == std::vector<std::string>{"node.labels.berth==worker", "node.role!=manager"});
+  CHECK(c.netns_spares == 0);  // namespaces made ahead are the local engine's
+  for (const auto& [env, says] : std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{{"BERTH_EXECUTOR", "nomad"}}, "BERTH_EXECUTOR must be docker, swarm or kubernetes"},
+           {{{"BERTH_EXECUTOR", "kubernetes"}}, "BERTH_GATEWAY_ADVERTISE"},
+           {{{"BERTH_EXECUTOR", "swarm"}, {"BERTH_GATEWAY_ADVERTISE", "b:1"}, {"BERTH_SPARES", "on"}}, "BERTH_SPARES=on"},
+           {{{"BERTH_KUBE_API", "kube:6443"}}, "BERTH_KUBE_API"}}) {
+    auto e = env;
+    e.insert(key);
+    try {
+      parse_config(env_of(e));
+      FAIL("accepted");
+    } catch (const config_error& err) {
+      REQUIRE(err.problems.size() == 1);
+      CHECK(err.problems[0].find(says) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("config: values parsed and secrets never described") {
   auto c = parse_config(env_of({{"BERTH_API_KEYS", "0123456789abcdef, fedcba9876543210"},
                                 {"BERTH_LISTEN", "127.0.0.1:0"},

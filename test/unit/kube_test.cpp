@@ -5,6 +5,7 @@
 #include <boost/beast/core/detail/base64.hpp>
 
 #include "server/kube/job_spec.hpp"
+#include "server/kube/kube_client.hpp"
 
 using nlohmann::json;
 using namespace berth::kube;
@@ -136,4 +137,32 @@ TEST_CASE("kubernetes: a run's end from its Job and pod - exit codes, OOM, deadl
     CHECK_FALSE(e.exit_code);
     CHECK(e.lost);
   }
+}
+
+TEST_CASE("kubernetes: a kubeconfig (as JSON) gives the current context's server, CA, token and namespace - what "
+          "berth cannot use is refused saying why") {
+  json cfg = {{"current-context", "ctx"},
+              {"contexts", {{{"name", "ctx"}, {"context", {{"cluster", "c1"}, {"user", "u1"}, {"namespace", "runs"}}}}}},
+              {"clusters", {{{"name", "c1"}, {"cluster", {{"server", "https://10.0.0.1:6443"}, {"certificate-authority-data", "UEVN"}}}}}},
+              {"users", {{{"name", "u1"}, {"user", {{"token", "tok"}}}}}}};
+  std::string why;
+  auto t = target_from_kubeconfig(cfg, why);
+  REQUIRE(t);
+  CHECK(t->server == "https://10.0.0.1:6443");
+  CHECK(t->ca_pem == "PEM");  // decoded
+  CHECK(t->token == "tok");
+  CHECK(t->space == "runs");
+  auto no_ns = cfg;
+  no_ns["contexts"][0]["context"].erase("namespace");
+  CHECK(target_from_kubeconfig(no_ns, why)->space == "default");
+
+  auto certs = cfg;
+  certs["users"][0]["user"] = {{"client-certificate-data", "x"}, {"client-key-data", "y"}};
+  CHECK_FALSE(target_from_kubeconfig(certs, why));
+  CHECK(why.find("client certificates") != std::string::npos);
+  auto wrong = cfg;
+  wrong["current-context"] = "other";
+  CHECK_FALSE(target_from_kubeconfig(wrong, why));
+  CHECK(why.find("other") != std::string::npos);
+  CHECK_FALSE(target_from_kubeconfig(json::array(), why));
 }
