@@ -18,7 +18,7 @@ using clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 constexpr int poll_ms = 1000;
 constexpr auto log_tail_limit = std::chrono::seconds(15);  // after the pod ended, for its log to end too
-constexpr int job_ttl_s = 600;
+constexpr int job_ttl_s = 3600;  // a finished Job berth could not delete goes after this; berthd away longer loses its exit code
 
 // A piece of the log as Docker frames a container's stdout: the pump reads both alike.
 bool write_framed(int fd, std::string_view data) {

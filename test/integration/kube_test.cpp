@@ -113,11 +113,11 @@ TEST_CASE("kubernetes executor: a run is a Job and a Secret it owns with the doc
   CHECK(owner["kind"] == "Job");
   CHECK(owner["name"] == kube::job_name(id));
   CHECK(owner["uid"].get<std::string>().starts_with("uid-"));
-  // Deleted at the end, with background propagation (the pod goes too).
+  // Deleted once `done` is stored, with background propagation (the pod goes too).
+  CHECK(eventually([&] { return k.nothing_left(); }, 10s));
   auto deletes = k.sent("DELETE", "/jobs/" + kube::job_name(id));
   REQUIRE(!deletes.empty());
   CHECK(deletes[0].path.find("propagationPolicy=Background") != std::string::npos);
-  CHECK(eventually([&] { return k.nothing_left(); }, 10s));
 }
 
 TEST_CASE("kubernetes executor: exit codes - the Job's deadline - cancel deletes the Job", "[integration][kubernetes]") {
