@@ -1,9 +1,10 @@
-// Runs each active run on a thread of its own against the Docker engine: create the hardened container,
-// attach (stdin+stdout+stderr) before start, start, hand over the task on stdin, then pump output into
-// events while enforcing the run and idle timeouts, and finally classify the exit, store `done` and remove
-// the container. After a restart the same pump follows the container's logs instead, skipping the bytes
-// whose events are already stored, so nothing is lost and nothing doubled. The steps are run_flow's
-// (run_flow.hpp); this class owns the threads, cancel/detach, and the spare pool.
+// Runs each active run on a thread of its own: create the hardened worker, hand over the task, pump output
+// into events while enforcing the run and idle timeouts, and finally classify the exit, store `done` and
+// remove the worker. After a restart the same pump follows the worker's logs instead, skipping the bytes whose
+// events are already stored, so nothing is lost and nothing doubled. The steps are run_steps' (run_steps.hpp):
+// a container on this engine by default (run_flow), a Swarm service (swarm_flow) or a Kubernetes Job
+// (kube_flow) with BERTH_EXECUTOR. This class owns the threads, cancel/detach, and the local engine's spare
+// and network-namespace pools.
 #pragma once
 #include <atomic>
 #include <functional>

@@ -129,7 +129,7 @@ class run_steps {
   void finish_with(output_pump& p, const worker_end& e);
   const char* stop_name() const;
   // Calls `f`, waiting out an engine outage (retrying every second) so a run is never guessed at while the
-  // engine cannot be asked. Gives up as `lost` after engine_wait_max; a shutdown detaches instead.
+  // engine cannot be asked. Gives up as `lost` after 10 minutes; a shutdown detaches instead.
   template <class F>
   auto with_engine(F f) -> decltype(f());
 
