@@ -16,6 +16,7 @@
 #include "common/base64.hpp"
 #include "common/json_bounded.hpp"
 #include "common/strings.hpp"
+#include "server/docker/docker_client.hpp"  // url_escape
 
 namespace berth::kube {
 namespace {
@@ -32,20 +33,6 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 std::string trimmed(const std::string& s) { return std::string(trim(s)); }
-
-std::string escape(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
-    else {
-      static const char* hex = "0123456789ABCDEF";
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The named entry of a kubeconfig list ("clusters", "users", "contexts"): its inner object.
 const json* named(const json& cfg, const char* list, const char* inner, const std::string& name) {
@@ -155,9 +142,9 @@ std::unique_ptr<httplib::Client> client_for(const kube_target& t, int read_timeo
 
 kube_client::kube_client(kube_target t) : t_(std::move(t)) {}
 
-std::string kube_client::jobs_path() const { return "/apis/batch/v1/namespaces/" + escape(t_.space) + "/jobs"; }
-std::string kube_client::secrets_path() const { return "/api/v1/namespaces/" + escape(t_.space) + "/secrets"; }
-std::string kube_client::pods_path() const { return "/api/v1/namespaces/" + escape(t_.space) + "/pods"; }
+std::string kube_client::jobs_path() const { return "/apis/batch/v1/namespaces/" + docker::url_escape(t_.space) + "/jobs"; }
+std::string kube_client::secrets_path() const { return "/api/v1/namespaces/" + docker::url_escape(t_.space) + "/secrets"; }
+std::string kube_client::pods_path() const { return "/api/v1/namespaces/" + docker::url_escape(t_.space) + "/pods"; }
 
 json kube_client::create(const std::string& collection, const json& body) {
   auto cli = client_for(t_, t_.timeout_s);
@@ -180,7 +167,7 @@ std::string kube_client::version() {
 }
 
 json kube_client::list(const std::string& collection, const std::string& label_selector) {
-  auto j = get(collection + "?labelSelector=" + escape(label_selector));
+  auto j = get(collection + "?labelSelector=" + docker::url_escape(label_selector));
   return j.is_object() && j.contains("items") && j["items"].is_array() ? j["items"] : json::array();
 }
 
@@ -219,7 +206,7 @@ void log_follow::stop() {
 int log_follow::run(const std::string& pod, const std::function<bool(std::string_view)>& piece) {
   int status = 0;
   if (p_->stopped) return 0;
-  auto r = p_->cli->Get(p_->pods_path + "/" + escape(pod) + "/log?container=worker&follow=true",
+  auto r = p_->cli->Get(p_->pods_path + "/" + docker::url_escape(pod) + "/log?container=worker&follow=true",
                         [&](const httplib::Response& res) {
                           status = res.status;
                           return res.status == 200;

@@ -1,20 +1,18 @@
 #include "server/runs/kube_flow.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
-#include <set>
 
 #include "common/json_bounded.hpp"
 #include "common/log.hpp"
+#include "server/runs/reconciler.hpp"
 
 namespace berth::runs {
 
 namespace {
-using clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 constexpr int poll_ms = 1000;
 constexpr auto log_tail_limit = std::chrono::seconds(15);  // after the pod ended, for its log to end too
@@ -95,9 +93,7 @@ void kube_flow::delete_job_and_secret() {
 }
 
 docker::unix_stream kube_flow::begin_fresh() {
-  store::run_update starting;
-  starting.status = "starting";
-  emit({{"status", {{"status", "starting"}}}}, starting);
+  mark_starting();
   kube::job_params p;
   p.name = job_;
   p.space = api_.space();
@@ -232,20 +228,7 @@ void kube_flow::after_output(docker::unix_stream& s, output_pump& p) {
   // The pod ended (or was stopped) while its log may still hold lines on their way: read on until the follower
   // says the log ended, for a bounded time.
   if (end_.lost) return;
-  const auto give_up = clock::now() + log_tail_limit;
-  std::vector<draft> drafts;
-  for (;;) {
-    if (!s.has_buffered()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now()).count();
-      pollfd f{s.fd(), POLLIN, 0};
-      if (left <= 0 || ::poll(&f, 1, static_cast<int>(left)) == 0) break;
-    }
-    auto rd = s.read();
-    drafts.clear();
-    if (!rd.data.empty() && !p.feed(rd.data, drafts)) break;
-    if (!drafts.empty()) emit(std::move(drafts), p.progress());
-    if (rd.eof) break;
-  }
+  read_rest(s, p, log_tail_limit);
   follower_->request_stop();
   if (stop_ == stop_request::none && !end_.ended && !await_worker_end(log_tail_limit)) {
     end_.ended = end_.lost = true;
@@ -261,16 +244,11 @@ void kube_flow::finalize(output_pump& p) {
 int reconcile_kube(kube::kube_client& api, store::store& db, const executor& exec, const std::string& instance) {
   const std::string selector = "berth.instance=" + kube::label_value(instance);
   int removed = 0;
-  auto ended_or_unknown = [&](const std::string& run) {
-    if (run.empty() || exec.is_active(run)) return false;
-    auto rec = db.get_run(run);
-    return !rec || is_terminal_status(rec->status);
-  };
   auto sweep = [&](const std::string& collection, const char* what) {
     for (const auto& item : api.list(collection, selector)) {
       const auto meta = item.value("metadata", json::object());
       const auto run = string_at(meta.value("labels", json::object()), "berth.run");
-      if (!ended_or_unknown(run)) continue;
+      if (!worker_left_over(db, exec, run)) continue;
       api.remove(collection + "/" + string_at(meta, "name"));
       ++removed;
       log::info(std::string("removed the ") + what + " of a finished or unknown run", {{"run", run}});

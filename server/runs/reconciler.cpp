@@ -28,6 +28,12 @@ reconciler::reconciler(const config& c, docker::docker_client& d, store::store& 
 
 reconciler::~reconciler() { stop(); }
 
+bool worker_left_over(store::store& db, const executor& exec, const std::string& run) {
+  if (run.empty() || exec.is_active(run)) return false;
+  auto rec = db.get_run(run);
+  return !rec || is_terminal_status(rec->status);
+}
+
 int reconciler::reconcile_once() {
   try {
     return reconcile_pass();

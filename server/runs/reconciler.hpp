@@ -21,6 +21,10 @@
 
 namespace berth::runs {
 
+// Whether a cluster worker object (service, secret, Job) labelled with `run` is left over: its run has ended or
+// is unknown to the store, and no thread of this process follows it. Unlabelled ones are not berth's to judge.
+bool worker_left_over(store::store& db, const executor& exec, const std::string& run);
+
 class reconciler {
  public:
   reconciler(const config& c, docker::docker_client& d, store::store& s, executor& e, run_manager& m, std::string instance);

@@ -86,9 +86,7 @@ docker::container_spec run_flow::spec() const {
 }
 
 docker::unix_stream run_flow::begin_fresh() {
-  store::run_update starting;
-  starting.status = "starting";
-  emit({{"status", {{"status", "starting"}}}}, starting);
+  mark_starting();
   const auto t0 = clock::now();
   if (sets_) {
     try {

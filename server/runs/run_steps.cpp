@@ -35,6 +35,29 @@ run_steps::run_steps(const config& c, journal& j, docker_executor::active_run& a
   idle_s_ = option_int(opts, "idle_timeout_s", cfg_.idle_timeout_s);
 }
 
+void run_steps::mark_starting() {
+  store::run_update u;
+  u.status = "starting";
+  emit({{"status", {{"status", "starting"}}}}, u);
+}
+
+bool run_steps::read_rest(docker::unix_stream& s, output_pump& p, std::chrono::seconds limit) {
+  const auto give_up = clock::now() + limit;
+  std::vector<draft> drafts;
+  for (;;) {
+    if (!s.has_buffered()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now()).count();
+      pollfd f{s.fd(), POLLIN, 0};
+      if (left <= 0 || ::poll(&f, 1, static_cast<int>(left)) == 0) return false;
+    }
+    auto rd = s.read();
+    drafts.clear();
+    if (!rd.data.empty() && !p.feed(rd.data, drafts)) return true;  // corrupt: nothing more to read from it
+    if (!drafts.empty()) emit(std::move(drafts), p.progress());
+    if (rd.eof) return true;
+  }
+}
+
 void run_steps::mark_running(const std::string& worker_id) {
   store::run_update u;
   u.status = "running";

@@ -92,6 +92,8 @@ class run_steps {
   void emit(std::vector<draft> d, const store::run_update& u = {}) { journal_.write(rec_.id, seq_, std::move(d), u); }
   // Stores what the gateway noted for this run (egress events, the usage total) since the last call.
   void flush_notes();
+  // `starting`: the worker is being made.
+  void mark_starting();
   // `running` is stored and published here and nowhere else: with its start time (the run timeout counts
   // from it) and the worker's id on its engine.
   void mark_running(const std::string& worker_id);
@@ -102,6 +104,9 @@ class run_steps {
   // Feeds `s` into events until it ends, the worker is seen to have ended (worker_ended, polled every
   // poll_worker_ms_ when set), or a stopped worker's stream outlives its drain time.
   void pump(docker::unix_stream& s, output_pump& p);
+  // Feeds what is left of `s` until it ends or `limit` passes (a finished worker's last lines on their way).
+  // False: it did not end in time.
+  bool read_rest(docker::unix_stream& s, output_pump& p, std::chrono::seconds limit);
   // The stream ended: its unterminated last lines become events too.
   void end_output(output_pump& p);
   // Asks the worker to stop (once): records why, then stop_worker().

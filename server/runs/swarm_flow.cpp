@@ -1,20 +1,18 @@
 #include "server/runs/swarm_flow.hpp"
 
-#include <poll.h>
 
 #include <chrono>
-#include <set>
 #include <utility>
 
 #include "common/json_bounded.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
+#include "server/runs/reconciler.hpp"
 #include "server/runs/task_builder.hpp"
 
 namespace berth::runs {
 
 namespace {
-using clock = std::chrono::steady_clock;
 constexpr int task_poll_ms = 1000;
 constexpr auto drain_limit = std::chrono::seconds(15);  // reading a finished task's logs once more
 constexpr std::int64_t scratch_bytes = 256LL << 20;
@@ -49,9 +47,7 @@ void swarm_flow::remove_worker() {
 }
 
 docker::unix_stream swarm_flow::begin_fresh() {
-  store::run_update starting;
-  starting.status = "starting";
-  emit({{"status", {{"status", "starting"}}}}, starting);
+  mark_starting();
   remove_worker();  // left by a crash before this run's service was stored: it never ran
   const auto secret_name = docker::swarm_secret_name(rec_.id);
   const auto secret = manager_.create_secret(docker::swarm_secret_body(secret_name, labels(), task_line()));
@@ -135,23 +131,8 @@ void swarm_flow::drain(output_pump& p) {
   try {
     auto s = with_engine([&] { return manager_.service_logs(service_, false); });
     p.restart_stream();
-    const auto give_up = clock::now() + drain_limit;
-    std::vector<draft> drafts;
-    for (;;) {
-      if (!s.has_buffered()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now()).count();
-        pollfd f{s.fd(), POLLIN, 0};
-        if (left <= 0 || ::poll(&f, 1, static_cast<int>(left)) == 0) {
-          log::warn("the finished task's logs did not end in time; its last lines may be missing", {{"run", rec_.id}});
-          break;
-        }
-      }
-      auto rd = s.read();
-      drafts.clear();
-      if (!rd.data.empty() && !p.feed(rd.data, drafts)) break;
-      if (!drafts.empty()) emit(std::move(drafts), p.progress());
-      if (rd.eof) break;
-    }
+    if (!read_rest(s, p, drain_limit))
+      log::warn("the finished task's logs did not end in time; its last lines may be missing", {{"run", rec_.id}});
   } catch (const docker::docker_error& e) {
     log::warn("could not read the finished task's logs again; its last lines may be missing", {{"run", rec_.id}, {"error", e.what()}});
   }
@@ -199,25 +180,16 @@ swarm_setup prepare_swarm(const config& c, docker::docker_client& manager, const
 int reconcile_swarm(docker::docker_client& manager, store::store& db, const executor& exec, const std::string& instance) {
   const std::string label = "berth.instance=" + instance;
   int removed = 0;
-  std::set<std::string> kept;  // runs whose service stays: their secret stays too
-  auto ended_or_unknown = [&](const std::string& run) {
-    if (run.empty() || exec.is_active(run)) return false;
-    auto rec = db.get_run(run);
-    return !rec || is_terminal_status(rec->status);
-  };
   for (const auto& s : manager.services(label)) {
     const auto run = string_at(s.value("Spec", nlohmann::json::object()).value("Labels", nlohmann::json::object()), "berth.run");
-    if (!ended_or_unknown(run)) {
-      kept.insert(run);
-      continue;
-    }
+    if (!worker_left_over(db, exec, run)) continue;
     manager.remove_service(s.value("ID", ""));
     ++removed;
     log::info("removed the swarm service of a finished or unknown run", {{"run", run}});
   }
   for (const auto& s : manager.secrets(label)) {
     const auto run = string_at(s.value("Spec", nlohmann::json::object()).value("Labels", nlohmann::json::object()), "berth.run");
-    if (kept.count(run) || !ended_or_unknown(run)) continue;
+    if (!worker_left_over(db, exec, run)) continue;
     manager.remove_secret(s.value("ID", ""));
     ++removed;
     log::info("removed the task secret of a finished or unknown run", {{"run", run}});

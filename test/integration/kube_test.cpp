@@ -28,12 +28,6 @@ json script_run(const std::string& scenario, json options = json::object()) {
   return {{"user", "k"}, {"engine", "script"}, {"message", "x"}, {"options", options}};
 }
 
-std::string ticks_said(int n) {
-  std::string s;
-  for (int i = 1; i <= n; ++i) s += "tick " + std::to_string(i) + " ";
-  return s;
-}
-
 struct berth_on_kube {
   fake_kube api{kube_token};
   temp_dir dir;

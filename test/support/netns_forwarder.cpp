@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,6 +10,8 @@
 
 #include <cstring>
 #include <stdexcept>
+
+#include "worker/splice.hpp"
 
 namespace berth::test {
 namespace {
@@ -78,49 +79,15 @@ netns_forwarder::~netns_forwarder() {
 }
 
 void netns_forwarder::accept_loop() {
-  for (;;) {
-    pollfd f[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(f, 2, -1) < 0 && errno == EINTR) continue;
-    if (f[1].revents) return;
-    int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
+  worker::accept_until_stopped(listen_fd_, stop_fd_, [this](int c) {
     ++connections_;
     std::lock_guard lock(m_);
-    pipes_.emplace_back([this, c] { splice(c); });
-  }
-}
-
-// Copies both ways until either side closes (then the other is shut down too) or the forwarder stops.
-void netns_forwarder::splice(int a) {
-  fd_closer ca{a};
-  fd_closer cb{connect_unix(unix_path_)};
-  if (cb.fd < 0) return;
-  char buf[16384];
-  bool a_open = true, b_open = true;
-  while (a_open || b_open) {
-    const short in = POLLIN, none = 0;
-    pollfd f[3] = {{a, a_open ? in : none, 0}, {cb.fd, b_open ? in : none, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(f, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (f[2].revents) return;
-    for (int i = 0; i < 2; ++i) {
-      if (!(f[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      int from = i == 0 ? a : cb.fd, to = i == 0 ? cb.fd : a;
-      auto n = ::read(from, buf, sizeof buf);
-      if (n <= 0) {
-        ::shutdown(to, SHUT_WR);
-        (i == 0 ? a_open : b_open) = false;
-        continue;
-      }
-      for (ssize_t off = 0; off < n;) {
-        auto w = ::write(to, buf + off, static_cast<std::size_t>(n - off));
-        if (w <= 0) return;
-        off += w;
-      }
-    }
-  }
+    pipes_.emplace_back([this, c] {
+      fd_closer client{c};
+      fd_closer gateway{connect_unix(unix_path_)};
+      if (gateway.fd >= 0) worker::splice_both_ways(client.fd, gateway.fd, stop_fd_);
+    });
+  });
 }
 
 }  // namespace berth::test

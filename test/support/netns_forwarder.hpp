@@ -26,7 +26,6 @@ class netns_forwarder {
 
  private:
   void accept_loop();
-  void splice(int a);
 
   std::string unix_path_;
   int listen_fd_ = -1;

@@ -31,6 +31,13 @@ inline bool ids_contiguous(const std::vector<sse_event>& events) {
   return true;
 }
 
+// What the script engine's `ticks` scenario says over `n` ticks.
+inline std::string ticks_said(int n) {
+  std::string s;
+  for (int i = 1; i <= n; ++i) s += "tick " + std::to_string(i) + " ";
+  return s;
+}
+
 inline std::string words(int n) {
   std::string s;
   for (int i = 1; i <= n; ++i) s += (i > 1 ? " w" : "w") + std::to_string(i);
